@@ -1,0 +1,168 @@
+//! Human-readable summaries printed by the CLI.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::config::Project;
+use crate::pipeline::RunReport;
+use crate::store::{Backend, Store, StoreStatus};
+
+/// What `validate` found when everything is fine.
+pub fn project_summary(project: &Project) -> String {
+    let mut text = format!(
+        "{}: configuration is valid\n",
+        project.config_file.display()
+    );
+    for connector in &project.connectors {
+        let _ = writeln!(
+            text,
+            "  connector {} ({}): streams {}",
+            connector.id,
+            connector.kind,
+            connector.source.streams().join(", ")
+        );
+    }
+    let _ = write!(
+        text,
+        "  {} mapping(s), {} tier(s), {} rule(s), rules version {}",
+        project.mappings.len(),
+        project.tiers.tiers.len(),
+        project.tiers.rules.len(),
+        project.tiers.version
+    );
+    text
+}
+
+/// The summary of one run, ending with the tier summary.
+pub fn run_summary(project: &Project, store: &dyn Store, report: &RunReport) -> String {
+    let mut text = format!(
+        "tierlink run #{} on {}\n",
+        report.run_id,
+        backend_name(store.backend())
+    );
+    if !report.changed_anything() && report.succeeded() {
+        text.push_str(
+            "Nothing changed since the last run: no new or changed records, tiers or labels.\n",
+        );
+    }
+    for (connector, streams) in &report.sync {
+        for (stream, counts) in streams {
+            let _ = writeln!(
+                text,
+                "  sync     {connector}/{stream}: {} fetched, {} new, {} changed, {} unchanged, {} rejected",
+                counts.fetched, counts.new, counts.changed, counts.unchanged, counts.rejected
+            );
+        }
+    }
+    for (connector, error) in &report.failed_connectors {
+        let _ = writeln!(text, "  FAILED   {connector}: {error}");
+    }
+    let _ = writeln!(
+        text,
+        "  map      {} records mapped, {} rejected{}",
+        report.mapped,
+        report.mapping_rejected,
+        if report.mapping_rejected > 0 {
+            " (see the rejected_records table)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        text,
+        "  resolve  {} source records -> {} golden customers ({} new or changed, {} links changed, {} merged)",
+        report.parties, report.golden_customers, report.golden_changed, report.links_changed, report.merged
+    );
+    let _ = writeln!(
+        text,
+        "  tiers    {} customers changed tier (rules version {})",
+        report.tiers_changed, project.tiers.version
+    );
+    let delivered: usize = report.labels_delivered.values().sum();
+    let _ = writeln!(
+        text,
+        "  push     {delivered} labels delivered to {}",
+        project.paths.output.join("labels").display()
+    );
+    for (connector, error) in &report.push_failures {
+        let _ = writeln!(text, "  FAILED   push to {connector}: {error}");
+    }
+    text.push('\n');
+    text.push_str(&tier_table(project, &report.tier_distribution));
+    text
+}
+
+/// `status` output.
+pub fn status_summary(project: &Project, status: &StoreStatus) -> String {
+    let mut text = String::from("connector       staged  parties   orders rejected\n");
+    for (connector, counts) in &status.connectors {
+        let _ = writeln!(
+            text,
+            "{connector:<14} {:>7} {:>8} {:>8} {:>8}",
+            counts.staged, counts.parties, counts.orders, counts.rejected
+        );
+    }
+    let _ = writeln!(text, "\ngolden customers: {}", status.golden_customers);
+    match &status.last_run {
+        Some(run) => {
+            let _ = writeln!(
+                text,
+                "last run: #{} {} {} at {}",
+                run.id,
+                run.kind,
+                run.status,
+                run.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
+        None => text.push_str("no run yet: try `tierlink run`\n"),
+    }
+    text.push('\n');
+    let distribution: BTreeMap<String, usize> = status
+        .tiers
+        .iter()
+        .map(|(tier, count)| (tier.clone(), *count as usize))
+        .collect();
+    text.push_str(&tier_table(project, &distribution));
+    text
+}
+
+/// Customers per tier in the rules file's order, with names and shares.
+fn tier_table(project: &Project, distribution: &BTreeMap<String, usize>) -> String {
+    let total: usize = distribution.values().sum();
+    let mut text = String::from(
+        "Tier summary\n  tier              name                                customers   share\n",
+    );
+    for tier in &project.tiers.tiers {
+        let count = distribution.get(&tier.key).copied().unwrap_or(0);
+        let share = if total == 0 {
+            0.0
+        } else {
+            100.0 * count as f64 / total as f64
+        };
+        let name = format!("{} {}", tier.name_en, tier.name_zh);
+        let _ = writeln!(
+            text,
+            "  {:<17} {}{count:>9} {share:>6.1}%",
+            tier.key,
+            pad(&name, 36)
+        );
+    }
+    let _ = write!(text, "  {:<17} {:<36}{total:>9}", "total", "");
+    text
+}
+
+/// Pads to a display width, counting CJK characters as two columns.
+fn pad(text: &str, width: usize) -> String {
+    let used: usize = text
+        .chars()
+        .map(|c| if c > '\u{2e80}' { 2 } else { 1 })
+        .sum();
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
+
+fn backend_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    }
+}

@@ -1,0 +1,344 @@
+//! Loading and validating the configuration: `tierlink.toml`, the connector
+//! files, the mapping files and the tier rules.
+//!
+//! Loading never stops at the first problem: every file is read and every
+//! problem is collected with its file, field and a hint, so one
+//! `tierlink validate` shows everything to fix.
+
+mod problems;
+mod secret;
+mod settings;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub use problems::{deserialize_section, join_field, read_toml_table, Problem, Problems};
+pub use secret::{Secret, SecretError};
+pub use settings::{
+    PathSettings, ScheduleSettings, SegmentSettings, ServerSettings, Settings, StoreSettings,
+};
+
+use crate::connectors::{self, ConnectorDefinition, Source};
+use crate::mapping::Mapping;
+use crate::segment::TierRules;
+
+/// A connector as configured: its id (the file name), kind and source.
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    /// The file stem of `connectors/<id>.toml`; names the source system.
+    pub id: String,
+    pub file: PathBuf,
+    /// The connector kind, the file's `type`.
+    pub kind: String,
+    pub description: Option<String>,
+    pub source: Arc<dyn Source>,
+}
+
+/// Everything configured, loaded and checked.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub config_file: PathBuf,
+    /// The directory of `tierlink.toml`; relative paths start here.
+    pub base_dir: PathBuf,
+    pub settings: Settings,
+    /// `settings.paths`, made absolute.
+    pub paths: PathSettings,
+    pub connectors: Vec<ConnectorConfig>,
+    /// Mappings by connector id.
+    pub mappings: BTreeMap<String, Mapping>,
+    pub tiers: TierRules,
+}
+
+impl Project {
+    /// Loads every configuration file, returning every problem found.
+    pub fn load(config_file: &Path) -> Result<Project, Problems> {
+        let mut problems = Problems::default();
+        let base_dir = config_file
+            .parent()
+            .map(|dir| {
+                if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        let settings = match load_settings(config_file) {
+            Ok(settings) => settings,
+            Err(problem) => {
+                // Without settings the other files cannot be found.
+                problems.push(problem);
+                return Err(problems);
+            }
+        };
+        check_schedules(config_file, &settings.schedule, &mut problems);
+        let paths = settings.paths.resolved_against(&base_dir);
+
+        let (connectors, broken_connectors) =
+            load_connectors(&paths.connectors, &base_dir, &mut problems);
+        let mappings = load_mappings(
+            &paths.mappings,
+            &connectors,
+            &broken_connectors,
+            &mut problems,
+        );
+        for connector in &connectors {
+            if !mappings.contains_key(&connector.id) {
+                problems.push(
+                    Problem::new(&connector.file, "", "this connector has no mapping file")
+                        .with_hint(format!(
+                            "create {} so its records can be mapped to customers and orders",
+                            paths
+                                .mappings
+                                .join(format!("{}.toml", connector.id))
+                                .display()
+                        )),
+                );
+            }
+        }
+        let tiers = TierRules::load(&paths.tiers, &connectors);
+        let tiers = match tiers {
+            Ok(tiers) => Some(tiers),
+            Err(found) => {
+                problems.extend(found);
+                None
+            }
+        };
+
+        match tiers {
+            Some(tiers) if problems.is_empty() => Ok(Project {
+                config_file: config_file.to_path_buf(),
+                base_dir,
+                settings,
+                paths,
+                connectors,
+                mappings,
+                tiers,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    /// The connector with this id.
+    pub fn connector(&self, id: &str) -> Option<&ConnectorConfig> {
+        self.connectors.iter().find(|connector| connector.id == id)
+    }
+}
+
+/// Reads `tierlink.toml` with `TIERLINK__SECTION__KEY` overrides.
+fn load_settings(config_file: &Path) -> Result<Settings, Problem> {
+    if !config_file.exists() {
+        return Err(
+            Problem::new(config_file, "", "the configuration file does not exist").with_hint(
+                "run `tierlink init` to write a starter configuration, or pass --config PATH",
+            ),
+        );
+    }
+    // Parse the file alone first: TOML syntax errors then carry line and column.
+    read_toml_table(config_file)?;
+    let built = config::Config::builder()
+        .add_source(config::File::from(config_file).format(config::FileFormat::Toml))
+        .add_source(
+            config::Environment::with_prefix("TIERLINK")
+                .prefix_separator("__")
+                .separator("__"),
+        )
+        .build()
+        .map_err(|error| Problem::new(config_file, "", error.to_string()))?;
+    built.try_deserialize::<Settings>().map_err(|error| {
+        Problem::new(config_file, "", error.to_string()).with_hint(
+            "check the field against the documented settings; values from TIERLINK__SECTION__KEY environment variables count too",
+        )
+    })
+}
+
+fn check_schedules(config_file: &Path, schedule: &ScheduleSettings, problems: &mut Problems) {
+    for (field, expression) in [
+        ("schedule.full", &schedule.full),
+        ("schedule.incremental", &schedule.incremental),
+    ] {
+        if let Some(expression) = expression {
+            if let Err(error) = cron::Schedule::from_str(expression) {
+                problems.push(
+                    Problem::new(config_file, field, format!("not a valid cron expression {expression:?}: {error}"))
+                        .with_hint("use six fields: sec min hour day-of-month month day-of-week, e.g. \"0 */5 * * * *\""),
+                );
+            }
+        }
+    }
+}
+
+/// The `*.toml` files directly in `dir`, sorted by name.
+pub fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The id a file names: its stem, which must be a simple identifier so it
+/// can name the connector in URLs, tables and labels.
+fn file_id(file: &Path, problems: &mut Problems) -> Option<String> {
+    let stem = file.file_stem()?.to_string_lossy().to_string();
+    let valid = !stem.is_empty()
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if valid {
+        Some(stem)
+    } else {
+        problems.push(
+            Problem::new(file, "", format!("{stem:?} is not a valid id"))
+                .with_hint("name the file with lowercase letters, digits, '-' and '_' only"),
+        );
+        None
+    }
+}
+
+/// Loads every connector file; returns the connectors that loaded and the
+/// ids of those that did not (their problems are in `problems`).
+fn load_connectors(
+    dir: &Path,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> (Vec<ConnectorConfig>, Vec<String>) {
+    let files = match toml_files(dir) {
+        Ok(files) => files,
+        Err(error) => {
+            problems.push(
+                Problem::new(
+                    dir,
+                    "",
+                    format!("cannot read the connectors folder: {error}"),
+                )
+                .with_hint("create it, or set paths.connectors in tierlink.toml"),
+            );
+            return (Vec::new(), Vec::new());
+        }
+    };
+    let (mut connectors, mut broken) = (Vec::new(), Vec::new());
+    for file in files {
+        let Some(id) = file_id(&file, problems) else {
+            continue;
+        };
+        match load_connector(&file, &id, base_dir) {
+            Ok(connector) => connectors.push(connector),
+            Err(found) => {
+                problems.extend(found);
+                broken.push(id);
+            }
+        }
+    }
+    (connectors, broken)
+}
+
+/// The fields every connector file has, whatever its kind.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectorHeader {
+    /// The connector kind, a name in the registry.
+    #[serde(rename = "type")]
+    kind: String,
+    /// What this source system is, for people reading the config.
+    description: Option<String>,
+}
+
+fn load_connector(file: &Path, id: &str, base_dir: &Path) -> Result<ConnectorConfig, Vec<Problem>> {
+    let mut table = read_toml_table(file).map_err(|problem| vec![problem])?;
+    let mut header = toml::Table::new();
+    for key in ["type", "description"] {
+        if let Some(value) = table.remove(key) {
+            header.insert(key.to_string(), value);
+        }
+    }
+    let header: ConnectorHeader = deserialize_section(file, "", toml::Value::Table(header))
+        .map_err(|problem| vec![problem])?;
+    let Some(kind) = connectors::find_kind(&header.kind) else {
+        let known: Vec<&str> = connectors::registry()
+            .iter()
+            .map(|kind| kind.name)
+            .collect();
+        return Err(vec![Problem::new(
+            file,
+            "type",
+            format!("unknown connector type {:?}", header.kind),
+        )
+        .with_hint(format!("use one of: {}", known.join(", ")))]);
+    };
+    let definition = ConnectorDefinition {
+        id,
+        file,
+        base_dir,
+        table,
+    };
+    let source = (kind.build)(&definition)?;
+    Ok(ConnectorConfig {
+        id: id.to_string(),
+        file: file.to_path_buf(),
+        kind: header.kind,
+        description: header.description,
+        source,
+    })
+}
+
+fn load_mappings(
+    dir: &Path,
+    connectors: &[ConnectorConfig],
+    broken_connectors: &[String],
+    problems: &mut Problems,
+) -> BTreeMap<String, Mapping> {
+    let files = match toml_files(dir) {
+        Ok(files) => files,
+        Err(error) => {
+            problems.push(
+                Problem::new(dir, "", format!("cannot read the mappings folder: {error}"))
+                    .with_hint("create it, or set paths.mappings in tierlink.toml"),
+            );
+            return BTreeMap::new();
+        }
+    };
+    let mut mappings = BTreeMap::new();
+    for file in files {
+        let Some(id) = file_id(&file, problems) else {
+            continue;
+        };
+        if broken_connectors.contains(&id) {
+            // Its connector's problems are reported; its streams are unknown.
+            continue;
+        }
+        let Some(connector) = connectors.iter().find(|connector| connector.id == id) else {
+            let known: Vec<&str> = connectors
+                .iter()
+                .map(|connector| connector.id.as_str())
+                .collect();
+            problems.push(
+                Problem::new(
+                    &file,
+                    "",
+                    format!("there is no connector {id:?} for this mapping"),
+                )
+                .with_hint(format!(
+                    "name the mapping after a connector file; connectors: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )),
+            );
+            continue;
+        };
+        match Mapping::load(&file, connector) {
+            Ok(mapping) => {
+                mappings.insert(id, mapping);
+            }
+            Err(found) => problems.extend(found),
+        }
+    }
+    mappings
+}

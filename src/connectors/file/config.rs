@@ -1,0 +1,64 @@
+//! Configuration of one stream of a `file` connector.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// One file that yields one stream of records.
+///
+/// ```toml
+/// [streams.customers]
+/// path = "samples/erp/customers.csv"
+/// format = "csv"
+/// primary_key = "customer_no"
+/// ```
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileStreamConfig {
+    /// The file to read, relative to the directory of `tierlink.toml`.
+    pub path: PathBuf,
+    /// How the file is written.
+    pub format: FileFormat,
+    /// The field that identifies a record in the source: a column name for
+    /// CSV, a dotted path such as `customer.id` for JSON.
+    pub primary_key: String,
+    /// The text encoding; Chinese exports are often GBK or GB18030.
+    #[serde(default)]
+    pub encoding: FileEncoding,
+    /// The CSV field separator.
+    #[serde(default = "default_delimiter")]
+    pub delimiter: char,
+    /// Column names for a CSV file without a header row, in file order.
+    pub columns: Option<Vec<String>>,
+    /// For `json`: the dotted path to the array of records in the document;
+    /// leave out when the document itself is the array.
+    pub records_path: Option<String>,
+}
+
+fn default_delimiter() -> char {
+    ','
+}
+
+/// The formats a file connector reads.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    /// Comma-separated values, with a header row unless `columns` is set.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// One JSON document holding an array of records.
+    Json,
+}
+
+/// Text encodings a file connector decodes.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+pub enum FileEncoding {
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    #[serde(rename = "gbk")]
+    Gbk,
+    #[serde(rename = "gb18030")]
+    Gb18030,
+}

@@ -1,0 +1,69 @@
+//! The `file` connector: CSV, JSON Lines and JSON files on disk, e.g. a
+//! nightly export from an ERP or a shop.
+
+mod config;
+mod source;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use crate::config::{deserialize_section, Problem};
+
+use super::{ConnectorDefinition, Source};
+
+pub use config::{FileEncoding, FileFormat, FileStreamConfig};
+pub use source::FileSource;
+
+/// Builds a file source from its connector file, reporting every stream's
+/// problems at once.
+pub fn build(definition: &ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut table = definition.table.clone();
+    let streams_value = table.remove("streams");
+    for key in table.keys() {
+        problems.push(
+            Problem::new(
+                definition.file,
+                key.clone(),
+                "unknown field for a file connector",
+            )
+            .with_hint("a file connector has `type`, `description` and `[streams.<name>]` tables"),
+        );
+    }
+    let Some(toml::Value::Table(streams_table)) = streams_value else {
+        problems.push(
+            Problem::new(
+                definition.file,
+                "streams",
+                "a file connector needs at least one stream",
+            )
+            .with_hint("add a table like [streams.customers] with path, format and primary_key"),
+        );
+        return Err(problems);
+    };
+    let mut streams = Vec::new();
+    for (name, value) in streams_table {
+        let prefix = format!("streams.{name}");
+        match deserialize_section::<FileStreamConfig>(definition.file, &prefix, value) {
+            Ok(stream) => {
+                let path = definition.base_dir.join(&stream.path);
+                streams.push((name, FileStreamConfig { path, ..stream }));
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if streams.is_empty() && problems.is_empty() {
+        problems.push(Problem::new(
+            definition.file,
+            "streams",
+            "a file connector needs at least one stream",
+        ));
+    }
+    if problems.is_empty() {
+        Ok(Arc::new(FileSource::new(definition.id, streams)))
+    } else {
+        Err(problems)
+    }
+}

@@ -1,0 +1,148 @@
+//! Tests of the file connector: formats, encodings, rejections and the
+//! unchanged-file cursor.
+
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+
+use super::config::{FileEncoding, FileFormat, FileStreamConfig};
+use super::source::{parse_records, FileSource};
+use crate::connectors::Source;
+
+fn stream(format: FileFormat, primary_key: &str) -> FileStreamConfig {
+    FileStreamConfig {
+        path: PathBuf::new(),
+        format,
+        primary_key: primary_key.to_string(),
+        encoding: FileEncoding::Utf8,
+        delimiter: ',',
+        columns: None,
+        records_path: None,
+    }
+}
+
+#[test]
+fn csv_rows_become_records_and_bad_rows_are_rejected_with_their_line() {
+    let text = "id,name,phone\n1,张伟,138 0013 8000\n2,\"Li, Na\",\n,no id,1\n3,too,many,fields\n";
+    let parsed = parse_records(text.as_bytes(), &stream(FileFormat::Csv, "id"));
+    let ids: Vec<&str> = parsed
+        .records
+        .iter()
+        .map(|record| record.source_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["1", "2"]);
+    assert_eq!(parsed.records[1].raw["name"], "Li, Na");
+    let reasons: Vec<&str> = parsed
+        .rejected
+        .iter()
+        .map(|rejection| rejection.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            "line 4: missing primary key \"id\"",
+            "line 5: 4 fields where the header has 3"
+        ]
+    );
+    assert!(parsed.rejected[1].raw.contains("too"));
+}
+
+#[test]
+fn gbk_csv_is_decoded_and_undecodable_rows_are_kept_as_rejections() {
+    let (mut bytes, _, _) = encoding_rs::GBK.encode("客户编号,客户名称\nC1,北京星河科技有限公司\n");
+    let mut bytes = bytes.to_mut().clone();
+    // A lone lead byte: not valid GBK.
+    bytes.extend_from_slice(b"C2,\x81\n");
+    let config = FileStreamConfig {
+        encoding: FileEncoding::Gbk,
+        ..stream(FileFormat::Csv, "客户编号")
+    };
+    let parsed = parse_records(&bytes, &config);
+    assert_eq!(parsed.records.len(), 1);
+    assert_eq!(parsed.records[0].raw["客户名称"], "北京星河科技有限公司");
+    assert_eq!(parsed.rejected.len(), 1);
+    assert_eq!(parsed.rejected[0].reason, "line 3: not valid GBK text");
+}
+
+#[test]
+fn headerless_csv_uses_the_configured_columns() {
+    let config = FileStreamConfig {
+        columns: Some(vec!["src".into(), "dst".into(), "uniqueid".into()]),
+        ..stream(FileFormat::Csv, "uniqueid")
+    };
+    let parsed = parse_records(b"\"13800138000\",\"8001\",\"1714730401.18\"\n", &config);
+    assert_eq!(parsed.records[0].source_id, "1714730401.18");
+    assert_eq!(parsed.records[0].raw["dst"], "8001");
+}
+
+#[test]
+fn json_lines_keep_good_lines_and_reject_malformed_ones() {
+    let text = "{\"id\": 1, \"customer\": {\"id\": 7}}\r\n\n{\"id\": 2,\n{\"name\": \"no id\"}\n";
+    let parsed = parse_records(text.as_bytes(), &stream(FileFormat::Jsonl, "id"));
+    assert_eq!(parsed.records.len(), 1);
+    assert_eq!(parsed.records[0].raw["customer"]["id"], 7);
+    assert_eq!(parsed.rejected.len(), 2);
+    assert!(parsed.rejected[0]
+        .reason
+        .starts_with("line 3: malformed JSON"));
+    assert_eq!(parsed.rejected[0].raw, "{\"id\": 2,");
+    assert_eq!(
+        parsed.rejected[1].reason,
+        "line 4: missing primary key \"id\""
+    );
+}
+
+#[test]
+fn a_json_document_yields_the_array_at_records_path() {
+    let config = FileStreamConfig {
+        records_path: Some("data.customers".into()),
+        ..stream(FileFormat::Json, "id")
+    };
+    let parsed = parse_records(
+        br#"{"data": {"customers": [{"id": "a"}, {"id": "b"}]}}"#,
+        &config,
+    );
+    assert_eq!(parsed.records.len(), 2);
+    let missing = parse_records(br#"{"data": {}}"#, &config);
+    assert!(missing.rejected[0].reason.contains("no array of records"));
+}
+
+#[tokio::test]
+async fn an_unchanged_file_is_not_read_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("customers.csv");
+    std::fs::write(&path, "id,name\n1,a\n2,b\n").unwrap();
+    let source = FileSource::new(
+        "crm",
+        vec![(
+            "customers".into(),
+            FileStreamConfig {
+                path: path.clone(),
+                ..stream(FileFormat::Csv, "id")
+            },
+        )],
+    );
+    let pull = |cursor| {
+        let source = &source;
+        async move {
+            let (sender, mut receiver) = mpsc::channel(8);
+            source.pull("customers", cursor, sender).await.unwrap();
+            let mut batches = Vec::new();
+            while let Some(batch) = receiver.recv().await {
+                batches.push(batch);
+            }
+            batches
+        }
+    };
+    let first = pull(None).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].records.len(), 2);
+    let cursor = first[0].cursor.clone();
+    assert!(cursor.is_some());
+    assert!(pull(cursor.clone()).await.is_empty());
+    std::fs::write(&path, "id,name\n1,a\n2,b\n3,c\n").unwrap();
+    assert_eq!(pull(cursor).await[0].records.len(), 3);
+    assert!(source.check().await.unwrap().streams[0]
+        .1
+        .contains("3 records"));
+}

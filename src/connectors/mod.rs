@@ -1,0 +1,143 @@
+//! Source connectors: the trait every kind implements and the registry that
+//! maps a connector file's `type = "..."` to its implementation.
+//!
+//! Adding a kind means adding a folder here (its config, its source, its
+//! tests) and one line in [`registry`].
+
+pub mod file;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::config::Problem;
+use crate::store::StagedBatch;
+
+/// A connector file after its common header (`type`, `description`) has
+/// been read: what a kind needs to build its source.
+pub struct ConnectorDefinition<'a> {
+    /// The connector's id, its file stem.
+    pub id: &'a str,
+    /// The connector file, for error messages.
+    pub file: &'a Path,
+    /// The directory of `tierlink.toml`; relative paths in the file start here.
+    pub base_dir: &'a Path,
+    /// The kind-specific rest of the file.
+    pub table: toml::Table,
+}
+
+/// One connector kind in the registry.
+pub struct ConnectorKind {
+    /// The `type` value that selects this kind.
+    pub name: &'static str,
+    /// One line on what the kind reads.
+    pub summary: &'static str,
+    /// Builds a source from a connector file, or says every problem in it.
+    pub build: fn(&ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Problem>>,
+}
+
+/// Every connector kind tierlink knows.
+pub fn registry() -> &'static [ConnectorKind] {
+    static KINDS: [ConnectorKind; 1] = [ConnectorKind {
+        name: "file",
+        summary: "CSV, JSON Lines or JSON files on disk",
+        build: file::build,
+    }];
+    &KINDS
+}
+
+/// The kind registered under `name`.
+pub fn find_kind(name: &str) -> Option<&'static ConnectorKind> {
+    registry().iter().find(|kind| kind.name == name)
+}
+
+/// Whose fault a connector error is, which decides what helps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorDomain {
+    /// The configuration is wrong: fix the connector file.
+    Config,
+    /// The source system failed or refused: it may pass on retry.
+    External,
+    /// tierlink itself failed (e.g. the store).
+    Internal,
+}
+
+/// Why a connector could not check or pull.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectorError {
+    pub domain: ErrorDomain,
+    pub message: String,
+    /// Whether trying again later can help.
+    pub retryable: bool,
+}
+
+impl ConnectorError {
+    pub fn config(message: impl Into<String>) -> ConnectorError {
+        ConnectorError {
+            domain: ErrorDomain::Config,
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    pub fn external(message: impl Into<String>, retryable: bool) -> ConnectorError {
+        ConnectorError {
+            domain: ErrorDomain::External,
+            message: message.into(),
+            retryable,
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> ConnectorError {
+        ConnectorError {
+            domain: ErrorDomain::Internal,
+            message: message.into(),
+            retryable: false,
+        }
+    }
+}
+
+impl fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if self.retryable {
+            write!(f, " (retrying later may help)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConnectorError {}
+
+/// What `check` found: the connector works and a sample of what it reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckReport {
+    /// Per stream: a short description of what was reached and sampled.
+    pub streams: Vec<(String, String)>,
+}
+
+/// A system tierlink pulls records from.
+#[async_trait]
+pub trait Source: Send + Sync + fmt::Debug {
+    /// The streams this connector yields, in the order they are synced.
+    fn streams(&self) -> Vec<String>;
+
+    /// Tests the connection and reads a sample without writing anything.
+    async fn check(&self) -> Result<CheckReport, ConnectorError>;
+
+    /// Pulls one stream from `cursor` on, sending batches of records, each
+    /// with the cursor that follows it. The receiver commits every batch
+    /// with its cursor in one transaction, so a failure never moves the
+    /// cursor past records that were not stored.
+    async fn pull(
+        &self,
+        stream: &str,
+        cursor: Option<serde_json::Value>,
+        batches: mpsc::Sender<StagedBatch>,
+    ) -> Result<(), ConnectorError>;
+}

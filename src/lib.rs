@@ -1,0 +1,38 @@
+//! tierlink: a customer-data integration hub.
+//!
+//! It pulls customers and their activity from every source system, resolves
+//! duplicates into one golden customer record, tiers each golden customer
+//! with declarative rules, and pushes the same tier label back into every
+//! source system.
+//!
+//! # Layout
+//!
+//! The modules follow the pipeline, in the order data flows through them:
+//!
+//! - [`config`]: `tierlink.toml`, connector and mapping files, secrets, and
+//!   `validate`, which reports every problem in every file at once.
+//! - [`connectors`]: the source trait, the registry from `type = "..."` to an
+//!   implementation, and one folder per connector kind.
+//! - [`mapping`]: turns a raw source record into a canonical entity.
+//! - [`model`]: the canonical entities (party, order, ...).
+//! - [`normalize`]: canonical value forms (phones, emails) used for matching.
+//! - [`resolve`]: groups parties that are the same customer.
+//! - [`golden`]: stable golden customer ids and survivorship of fields.
+//! - [`segment`]: features, RFM scores and tier rules.
+//! - [`push`]: the push ledger and the sinks that deliver tier labels.
+//! - [`store`]: persistence behind one trait, SQLite and PostgreSQL.
+//! - [`pipeline`]: one full run through every stage.
+//! - [`cli`]: the command line; thin, it parses arguments and calls the library.
+
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod golden;
+pub mod mapping;
+pub mod model;
+pub mod normalize;
+pub mod pipeline;
+pub mod push;
+pub mod resolve;
+pub mod segment;
+pub mod store;

@@ -1,0 +1,164 @@
+//! The canonical model: what mappings produce from source records.
+//!
+//! Every entity carries the connector it came from and its id in that
+//! source, so any value can be traced back to the record that gave it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The kinds of canonical entity a mapping can produce from a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityKind {
+    /// A customer as one source system knows it.
+    Party,
+    /// A purchase or invoice.
+    Order,
+}
+
+impl EntityKind {
+    /// Every entity kind, for listing valid choices in error hints.
+    pub const ALL: [EntityKind; 2] = [EntityKind::Party, EntityKind::Order];
+
+    /// The name used in mapping files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Party => "party",
+            EntityKind::Order => "order",
+        }
+    }
+}
+
+/// Whether a party is a person or a company contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PartyKind {
+    #[default]
+    Person,
+    Company,
+}
+
+impl PartyKind {
+    /// The name used in mapping files and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartyKind::Person => "person",
+            PartyKind::Company => "company",
+        }
+    }
+
+    /// Parses the stored or mapped form; anything but "company" is a person.
+    pub fn parse(text: &str) -> PartyKind {
+        if text.trim().eq_ignore_ascii_case("company") {
+            PartyKind::Company
+        } else {
+            PartyKind::Person
+        }
+    }
+}
+
+/// A customer as one source system knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Party {
+    /// The connector (source system) that holds this record.
+    pub connector: String,
+    /// The record's id in that source.
+    pub source_id: String,
+    pub kind: PartyKind,
+    pub name: Option<String>,
+    /// Phone numbers as the source wrote them; normalized when matching.
+    pub phones: Vec<String>,
+    /// E-mail addresses as the source wrote them.
+    pub emails: Vec<String>,
+    pub company: Option<String>,
+    pub address: Option<String>,
+    /// Strong identifiers such as a WeChat unionid or a credit code, by name.
+    pub strong_ids: BTreeMap<String, String>,
+    /// Any other mapped field, usable by tier rules as a custom feature.
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// When the source last changed this record, if it says.
+    pub source_updated_at: Option<DateTime<Utc>>,
+}
+
+impl Party {
+    /// The key that names this party across the whole hub.
+    pub fn key(&self) -> PartyKey {
+        PartyKey {
+            connector: self.connector.clone(),
+            source_id: self.source_id.clone(),
+        }
+    }
+}
+
+/// Identifies one party: a source record in one connector.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PartyKey {
+    pub connector: String,
+    pub source_id: String,
+}
+
+impl std::fmt::Display for PartyKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.connector, self.source_id)
+    }
+}
+
+/// What happened to an order's money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    #[default]
+    Paid,
+    Pending,
+    Refunded,
+    Cancelled,
+}
+
+impl OrderStatus {
+    /// Every status, for listing valid choices in error hints.
+    pub const ALL: [OrderStatus; 4] = [
+        OrderStatus::Paid,
+        OrderStatus::Pending,
+        OrderStatus::Refunded,
+        OrderStatus::Cancelled,
+    ];
+
+    /// The name used in mapping files and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Paid => "paid",
+            OrderStatus::Pending => "pending",
+            OrderStatus::Refunded => "refunded",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a canonical status name.
+    pub fn parse(text: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// A purchase or invoice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    pub connector: String,
+    pub source_id: String,
+    /// The source id of the party that placed the order, in the same connector.
+    pub party_source_id: String,
+    pub amount: f64,
+    pub currency: Option<String>,
+    pub status: OrderStatus,
+    pub ordered_at: DateTime<Utc>,
+}
+
+/// One canonical entity produced by a mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entity {
+    Party(Party),
+    Order(Order),
+}

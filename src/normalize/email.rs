@@ -1,0 +1,280 @@
+//! E-mail addresses to a canonical `local@domain` form.
+//!
+//! [`normalize_email`] only removes what never changes where mail is delivered:
+//! width variants, case, whitespace, `mailto:`, display names. Provider-specific
+//! aliasing (Gmail dots, `+tags`) is left to [`email_match_key`], so the stored
+//! address stays the one the customer actually gave.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// RFC 5322 "specials" and friends: in an unquoted address they only appear
+/// when the field holds something other than a single address.
+const LOCAL_PART_FORBIDDEN: &[char] = &['"', '(', ')', ',', ':', ';', '<', '>', '[', ']', '\\'];
+
+/// Normalizes one e-mail address: NFKC (full-width `＠` and letters), trim,
+/// strip `mailto:` and a display name (`"Bob" <bob@x.com>`), lowercase. Returns
+/// `None` unless the result is `local@domain` with exactly one `@`, a non-empty
+/// local part and a dotted domain of `[a-z0-9-]` (or Unicode IDN) labels.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let text: String = raw.nfkc().collect();
+    let address = strip_mailto(strip_display_name(text.trim()).trim());
+    let email = canonical_case(address);
+    let (local, domain) = email.split_once('@')?;
+    // `local` holds no `@` by construction and `is_valid_domain` rejects one,
+    // so a valid address has exactly one `@`.
+    let valid = is_valid_local(local) && is_valid_domain(domain) && is_stable(&email);
+    valid.then_some(email)
+}
+
+/// Normalizes a field that may hold several addresses separated by `,` `;`
+/// `；` `，` `、` or whitespace, returning each valid one once, in order.
+pub fn normalize_emails(raw: &str) -> Vec<String> {
+    // NFKC first so that `，` and `；` become the ASCII separators split on below.
+    let text: String = raw.nfkc().collect();
+    let mut emails: Vec<String> = Vec::new();
+    for part in text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '、')) {
+        if let Some(email) = normalize_email(part) {
+            if !emails.contains(&email) {
+                emails.push(email);
+            }
+        }
+    }
+    emails
+}
+
+/// Builds the key used to match addresses that reach the same mailbox. For
+/// gmail.com and googlemail.com, Gmail ignores dots and `+tags` and treats both
+/// domains as one, so all three are folded; elsewhere only the widely supported
+/// `+tag` sub-addressing is removed, since dots may be significant.
+/// Expects output of [`normalize_email`].
+pub fn email_match_key(normalized: &str) -> String {
+    let Some((local, domain)) = normalized.rsplit_once('@') else {
+        return normalized.to_string();
+    };
+    let local = strip_plus_tag(local);
+    if domain == "gmail.com" || domain == "googlemail.com" {
+        format!("{}@gmail.com", local.replace('.', ""))
+    } else {
+        format!("{local}@{domain}")
+    }
+}
+
+/// Masks an address for logs as `b***@example.com`: the domain helps debugging,
+/// the local part is personal data.
+pub fn mask_email(email: &str) -> String {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first = local.chars().next().map(String::from).unwrap_or_default();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+/// `"Bob" <bob@x.com>` and `<bob@x.com>` → `bob@x.com`.
+fn strip_display_name(text: &str) -> &str {
+    text.strip_suffix('>')
+        .and_then(|rest| rest.rsplit_once('<'))
+        .map_or(text, |(_, address)| address)
+}
+
+/// `mailto:bob@x.com?subject=hi` → `bob@x.com`.
+fn strip_mailto(text: &str) -> &str {
+    match text.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("mailto:") => {
+            let address = &text[7..];
+            address
+                .split_once('?')
+                .map_or(address, |(address, _)| address)
+        }
+        _ => text,
+    }
+}
+
+/// Lowercases and maps the ideographic full stop `。`, which Chinese input
+/// methods produce in domains, to `.` as IDNA does.
+fn canonical_case(text: &str) -> String {
+    text.to_lowercase().replace('。', ".")
+}
+
+/// True if normalizing `email` again would not change it. Lowercasing can, for
+/// a few exotic characters, produce text that NFKC changes again; such input is
+/// rejected so that normalization is idempotent.
+fn is_stable(email: &str) -> bool {
+    canonical_case(&email.nfkc().collect::<String>()) == email
+}
+
+fn strip_plus_tag(local: &str) -> &str {
+    match local.split_once('+') {
+        // `+tag@x.com` has no base to fall back to; keep it whole.
+        Some((base, _)) if !base.is_empty() => base,
+        _ => local,
+    }
+}
+
+fn is_valid_local(local: &str) -> bool {
+    !local.is_empty()
+        && !local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || LOCAL_PART_FORBIDDEN.contains(&c))
+}
+
+fn is_valid_domain(domain: &str) -> bool {
+    domain.contains('.') && domain.split('.').all(is_valid_label)
+}
+
+/// A DNS label: letters, digits and inner hyphens; Unicode letters are kept so
+/// that IDN domains stay readable.
+fn is_valid_label(label: &str) -> bool {
+    let allowed = |c: char| {
+        c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || c == '-'
+            || (!c.is_ascii() && c.is_alphanumeric())
+    };
+    !label.is_empty()
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label.chars().all(allowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const CASES: &[(&str, Option<&str>)] = &[
+        ("bob@example.com", Some("bob@example.com")),
+        ("  Bob@Example.COM  ", Some("bob@example.com")),
+        ("ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ", Some("bob@example.com")),
+        ("mailto:bob@example.com", Some("bob@example.com")),
+        ("MAILTO:Bob@Example.com?subject=hi", Some("bob@example.com")),
+        ("<bob@example.com>", Some("bob@example.com")),
+        ("<mailto:bob@example.com>", Some("bob@example.com")),
+        ("\"Bob\" <bob@example.com>", Some("bob@example.com")),
+        (
+            "Bob Smith <Bob.Smith+news@Example.com>",
+            Some("bob.smith+news@example.com"),
+        ),
+        ("张三 <zhangsan@qq.com>", Some("zhangsan@qq.com")),
+        (
+            "first.last+tag@sub.example.co.uk",
+            Some("first.last+tag@sub.example.co.uk"),
+        ),
+        ("user@例子.中国", Some("user@例子.中国")),
+        ("User@例子。中国", Some("user@例子.中国")),
+        (
+            "user@xn--fsqu00a.xn--fiqs8s",
+            Some("user@xn--fsqu00a.xn--fiqs8s"),
+        ),
+        ("bob@@example.com", None),
+        ("bob@example@com", None),
+        ("@example.com", None),
+        ("bob@", None),
+        ("bob", None),
+        ("bob@localhost", None),
+        ("bob smith@example.com", None),
+        ("bob@exa mple.com", None),
+        ("bob@example..com", None),
+        ("bob@example.com.", None),
+        ("bob@-example.com", None),
+        ("bob@exa_mple.com", None),
+        ("bob,alice@example.com", None),
+        ("", None),
+        ("   ", None),
+        ("not an email", None),
+    ];
+
+    #[test]
+    fn normalizes_single_addresses() {
+        for &(input, expected) in CASES {
+            assert_eq!(
+                normalize_email(input).as_deref(),
+                expected,
+                "input: {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn builds_match_keys() {
+        let cases = [
+            ("john.doe+spam@gmail.com", "johndoe@gmail.com"),
+            ("john.doe@googlemail.com", "johndoe@gmail.com"),
+            ("johndoe@gmail.com", "johndoe@gmail.com"),
+            ("john.doe+spam@example.com", "john.doe@example.com"),
+            ("john.doe@qq.com", "john.doe@qq.com"),
+            ("+tag@example.com", "+tag@example.com"),
+            ("no-at-sign", "no-at-sign"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(email_match_key(input), expected, "input: {input:?}");
+        }
+    }
+
+    #[test]
+    fn splits_multi_value_fields() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "a@x.com, b@y.com；A@X.com，c@z.com bad",
+                &["a@x.com", "b@y.com", "c@z.com"],
+            ),
+            (
+                "a@x.com;b@y.com\nc@z.com、d@w.com",
+                &["a@x.com", "b@y.com", "c@z.com", "d@w.com"],
+            ),
+            ("Bob <bob@x.com>", &["bob@x.com"]),
+            ("n/a", &[]),
+            ("", &[]),
+        ];
+        for &(input, expected) in cases {
+            assert_eq!(normalize_emails(input), expected, "input: {input:?}");
+        }
+    }
+
+    #[test]
+    fn masks_addresses_for_logs() {
+        let cases = [
+            ("bob@example.com", "b***@example.com"),
+            ("张三@qq.com", "张***@qq.com"),
+            ("@example.com", "***@example.com"),
+            ("nope", "***"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(mask_email(input), expected, "input: {input:?}");
+        }
+    }
+
+    fn assert_idempotent(raw: &str) -> Result<(), TestCaseError> {
+        if let Some(first) = normalize_email(raw) {
+            prop_assert_eq!(
+                normalize_email(&first),
+                Some(first.clone()),
+                "raw: {:?}",
+                raw
+            );
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn idempotent_on_arbitrary_text(raw in any::<String>()) {
+            assert_idempotent(&raw)?;
+        }
+
+        #[test]
+        fn idempotent_on_unicode_addresses(raw in "\\PC{1,8}@\\PC{1,8}\\.\\PC{1,4}") {
+            assert_idempotent(&raw)?;
+        }
+
+        #[test]
+        fn accepts_and_keeps_plain_addresses(
+            raw in "[a-zA-Z0-9._+-]{1,12}@[a-zA-Z0-9]{1,10}\\.[a-zA-Z]{2,6}",
+        ) {
+            let first = normalize_email(&raw);
+            prop_assert_eq!(first.clone(), Some(raw.to_lowercase()));
+            assert_idempotent(&raw)?;
+        }
+    }
+}

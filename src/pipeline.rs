@@ -1,0 +1,299 @@
+//! One full run through every stage: sync, map, resolve, golden, segment,
+//! push. Each stage reads what the previous one stored, so a run that stops
+//! half-way is finished by the next one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveTime, Utc};
+use indicatif::ProgressBar;
+use serde::Serialize;
+use tokio::sync::mpsc;
+
+use crate::config::{ConnectorConfig, Project};
+use crate::connectors::ConnectorError;
+use crate::store::{MappedRecord, StageCounts, Store, StoreError};
+use crate::{golden, push, resolve, segment};
+
+/// Records mapped per transaction.
+const MAPPING_BATCH: i64 = 1000;
+
+/// Why a run could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("tier rules failed: {0}")]
+    Rules(String),
+}
+
+/// What one run did, stage by stage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    pub run_id: i64,
+    /// Per connector and stream: fetched, new, changed, unchanged, rejected.
+    pub sync: BTreeMap<String, BTreeMap<String, StageCounts>>,
+    /// Connectors that failed, with the reason; the run went on without them.
+    pub failed_connectors: BTreeMap<String, ConnectorError>,
+    pub mapped: u64,
+    pub mapping_rejected: u64,
+    pub parties: usize,
+    pub golden_customers: usize,
+    /// Golden customers created or changed.
+    pub golden_changed: usize,
+    /// Party links created or moved.
+    pub links_changed: usize,
+    /// Golden customers merged into another.
+    pub merged: usize,
+    /// Customers whose tier changed (or was first assigned).
+    pub tiers_changed: usize,
+    /// Customers per tier after the run.
+    pub tier_distribution: BTreeMap<String, usize>,
+    /// Per connector: labels delivered in this run.
+    pub labels_delivered: BTreeMap<String, usize>,
+    /// Per connector: why delivery failed, if it did.
+    pub push_failures: BTreeMap<String, String>,
+}
+
+impl RunReport {
+    /// Whether the run changed anything stored.
+    pub fn changed_anything(&self) -> bool {
+        let staged = self
+            .sync
+            .values()
+            .flat_map(BTreeMap::values)
+            .any(|counts| counts.new + counts.changed + counts.rejected > 0);
+        staged
+            || self.mapped + self.mapping_rejected > 0
+            || self.golden_changed + self.links_changed + self.merged + self.tiers_changed > 0
+            || self.labels_delivered.values().any(|count| *count > 0)
+    }
+
+    /// Whether every connector and sink worked.
+    pub fn succeeded(&self) -> bool {
+        self.failed_connectors.is_empty() && self.push_failures.is_empty()
+    }
+}
+
+/// The time tiers are evaluated at: the end of the pinned `as_of` day, or now.
+pub fn evaluation_time(project: &Project) -> DateTime<Utc> {
+    match project.settings.segment.as_of {
+        Some(date) => date
+            .and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default())
+            .and_utc(),
+        None => Utc::now(),
+    }
+}
+
+/// Runs the whole pipeline once over every connector.
+pub async fn run_full(
+    project: &Project,
+    store: &Arc<dyn Store>,
+    progress: &ProgressBar,
+) -> Result<RunReport, RunError> {
+    let run_id = store.start_run("full").await?;
+    let result = run_stages(project, store, progress, run_id).await;
+    let (status, summary) = match &result {
+        Ok(report) if report.succeeded() => (
+            "succeeded",
+            serde_json::to_value(report).unwrap_or_default(),
+        ),
+        Ok(report) => ("partial", serde_json::to_value(report).unwrap_or_default()),
+        Err(error) => ("failed", serde_json::json!({ "error": error.to_string() })),
+    };
+    store.finish_run(run_id, status, &summary).await?;
+    result
+}
+
+async fn run_stages(
+    project: &Project,
+    store: &Arc<dyn Store>,
+    progress: &ProgressBar,
+    run_id: i64,
+) -> Result<RunReport, RunError> {
+    let mut report = RunReport {
+        run_id,
+        ..RunReport::default()
+    };
+    for connector in &project.connectors {
+        match sync_connector(connector, store, progress, run_id).await {
+            Ok(streams) => {
+                report.sync.insert(connector.id.clone(), streams);
+            }
+            Err(SyncError::Connector(error)) => {
+                tracing::warn!(connector = %connector.id, %error, "connector failed; the run goes on without it");
+                report.failed_connectors.insert(connector.id.clone(), error);
+            }
+            Err(SyncError::Store(error)) => return Err(error.into()),
+        }
+    }
+
+    progress.set_message("mapping records");
+    for (connector_id, mapping) in &project.mappings {
+        for stream in mapping.streams.keys() {
+            loop {
+                let pending = store
+                    .pending_mapping(connector_id, stream, &mapping.version, MAPPING_BATCH)
+                    .await?;
+                if pending.is_empty() {
+                    break;
+                }
+                let mapped: Vec<MappedRecord> = pending
+                    .into_iter()
+                    .map(|record| MappedRecord {
+                        outcome: mapping.map_record(
+                            connector_id,
+                            stream,
+                            &record.source_id,
+                            &record.raw,
+                        ),
+                        source_id: record.source_id,
+                        content_hash: record.content_hash,
+                        raw: record.raw,
+                    })
+                    .collect();
+                let (ok, rejected) = store
+                    .save_mapped(run_id, connector_id, stream, &mapping.version, &mapped)
+                    .await?;
+                report.mapped += ok;
+                report.mapping_rejected += rejected;
+                progress.inc(ok + rejected);
+            }
+        }
+    }
+
+    progress.set_message("resolving customers");
+    let parties: Vec<_> = store
+        .parties()
+        .await?
+        .into_iter()
+        .map(|stored| stored.party)
+        .collect();
+    let clusters = resolve::cluster_by_exact_keys(&parties);
+    let changes = golden::plan_changes(
+        &clusters,
+        &parties,
+        &store.golden_links().await?,
+        &store.golden_customers().await?,
+    );
+    report.parties = parties.len();
+    report.golden_customers = clusters.len();
+    report.golden_changed = changes.upserted.len();
+    report.links_changed = changes.links.len();
+    report.merged = changes.merged.len();
+    if !changes.is_empty() {
+        store.save_resolution(&changes).await?;
+    }
+
+    progress.set_message("tiering customers");
+    let golden_ids: Vec<String> = store
+        .golden_customers()
+        .await?
+        .into_iter()
+        .map(|golden| golden.golden_id)
+        .collect();
+    let tier_changes = segment::plan_tiers(
+        &project.tiers,
+        &golden_ids,
+        &store.order_facts().await?,
+        &store.tier_assignments().await?,
+        evaluation_time(project),
+    )
+    .map_err(RunError::Rules)?;
+    report.tiers_changed = tier_changes.len();
+    if !tier_changes.is_empty() {
+        store.save_tier_changes(&tier_changes).await?;
+    }
+    for assignment in store.tier_assignments().await? {
+        *report.tier_distribution.entry(assignment.tier).or_default() += 1;
+    }
+
+    progress.set_message("pushing labels");
+    for connector in &project.connectors {
+        let targets = store.push_targets(&connector.id).await?;
+        let ledger = store.ledger(&connector.id).await?;
+        let plan = push::plan(
+            &connector.id,
+            &connector.kind,
+            &targets,
+            &ledger,
+            &project.tiers,
+        );
+        if plan.changed == 0 {
+            continue;
+        }
+        match push::deliver_to_file(&project.paths.output, &plan) {
+            Ok(acked) => {
+                report
+                    .labels_delivered
+                    .insert(connector.id.clone(), acked.len());
+                store.save_ledger(&acked).await?;
+            }
+            Err(error) => {
+                let failed: Vec<_> = plan
+                    .desired
+                    .into_iter()
+                    .filter(|row| row.status != "delivered")
+                    .map(|row| crate::store::LedgerRow {
+                        status: "failed".to_string(),
+                        attempts: row.attempts + 1,
+                        last_error: Some(error.to_string()),
+                        ..row
+                    })
+                    .collect();
+                store.save_ledger(&failed).await?;
+                report
+                    .push_failures
+                    .insert(connector.id.clone(), error.to_string());
+            }
+        }
+    }
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+enum SyncError {
+    Connector(ConnectorError),
+    Store(StoreError),
+}
+
+/// Pulls every stream of a connector into the staging tables.
+async fn sync_connector(
+    connector: &ConnectorConfig,
+    store: &Arc<dyn Store>,
+    progress: &ProgressBar,
+    run_id: i64,
+) -> Result<BTreeMap<String, StageCounts>, SyncError> {
+    let mut streams = BTreeMap::new();
+    for stream in connector.source.streams() {
+        progress.set_message(format!("syncing {}/{stream}", connector.id));
+        let cursor = store
+            .cursor(&connector.id, &stream)
+            .await
+            .map_err(SyncError::Store)?;
+        let (sender, mut batches) = mpsc::channel(4);
+        let source = connector.source.clone();
+        let stream_name = stream.clone();
+        let pull = tokio::spawn(async move { source.pull(&stream_name, cursor, sender).await });
+        let mut counts = StageCounts::default();
+        while let Some(batch) = batches.recv().await {
+            let staged = store
+                .stage_batch(run_id, &connector.id, &stream, &batch)
+                .await
+                .map_err(SyncError::Store)?;
+            progress.inc(staged.fetched);
+            counts.add(staged);
+        }
+        match pull.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(SyncError::Connector(error)),
+            Err(join_error) => {
+                return Err(SyncError::Connector(ConnectorError::internal(format!(
+                    "the connector task failed: {join_error}"
+                ))))
+            }
+        }
+        streams.insert(stream, counts);
+    }
+    Ok(streams)
+}

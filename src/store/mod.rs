@@ -1,0 +1,380 @@
+//! Persistence behind one trait, with SQLite (the embedded default) and
+//! PostgreSQL (for scale) backends.
+//!
+//! Both backends run the same queries (`sql.rs` writes them once for both);
+//! only the schema differs, in `migrations/sqlite` and `migrations/postgres`,
+//! which run when a store is opened. The same story tests run on both.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::model::{Entity, Party, PartyKey};
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Errors from the store. Messages name the operation that failed; they
+/// never contain connection passwords.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported store URL scheme in {0:?}: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
+    #[error("cannot open the store at {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot migrate the store schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("store query failed while {action}: {source}")]
+    Query {
+        action: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens the store named by `url`, creating and migrating it as needed.
+/// Relative SQLite paths are taken from `base_dir` (the directory of
+/// `tierlink.toml`), so the store does not move with the working directory.
+pub async fn open(url: &str, base_dir: &Path) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, base_dir).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// Removes the password from a database URL before it is shown anywhere.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// A source record as fetched, before mapping.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceRecord {
+    pub source_id: String,
+    pub raw: serde_json::Value,
+}
+
+/// A record that could not be fetched or mapped, kept with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rejection {
+    /// The record's id when one could be read.
+    pub source_id: Option<String>,
+    pub reason: String,
+    /// The raw payload as text, so even undecodable input is kept.
+    pub raw: String,
+}
+
+/// What one fetched page or file chunk holds; committed in one transaction
+/// together with the cursor that follows it.
+#[derive(Debug, Clone, Default)]
+pub struct StagedBatch {
+    pub records: Vec<SourceRecord>,
+    pub rejected: Vec<Rejection>,
+    /// The stream's cursor after this batch, if it moved.
+    pub cursor: Option<serde_json::Value>,
+}
+
+/// How a staged batch compared with what was stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StageCounts {
+    pub fetched: u64,
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+}
+
+impl StageCounts {
+    pub fn add(&mut self, other: StageCounts) {
+        self.fetched += other.fetched;
+        self.new += other.new;
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+        self.rejected += other.rejected;
+    }
+}
+
+/// A staged record waiting for its mapping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedRecord {
+    pub source_id: String,
+    pub content_hash: String,
+    pub raw: serde_json::Value,
+}
+
+/// The mapping's result for one staged record.
+#[derive(Debug, Clone)]
+pub struct MappedRecord {
+    pub source_id: String,
+    pub content_hash: String,
+    pub outcome: Result<Entity, String>,
+    /// The raw payload, kept for the rejected-records table on failure.
+    pub raw: serde_json::Value,
+}
+
+/// A stored party with its store id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredParty {
+    pub id: i64,
+    pub party: Party,
+}
+
+/// An order reduced to what tiering needs, with the golden customer whose
+/// party placed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderFact {
+    pub golden_id: String,
+    pub connector: String,
+    pub source_id: String,
+    pub amount: f64,
+    pub status: String,
+    pub ordered_at: DateTime<Utc>,
+}
+
+/// A party's membership in a golden customer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoldenLink {
+    pub party: PartyKey,
+    pub golden_id: String,
+    /// Why the party belongs here, e.g. the shared key that linked it.
+    pub evidence: serde_json::Value,
+}
+
+/// A golden customer as resolution wants it stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GoldenCustomer {
+    pub golden_id: String,
+    /// Survived field values, by field name.
+    pub fields: BTreeMap<String, serde_json::Value>,
+    /// For each field, the party that gave its value.
+    pub lineage: BTreeMap<String, PartyKey>,
+}
+
+/// Everything one resolution pass changes, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResolutionChanges {
+    /// Golden customers whose membership or fields changed, or that are new.
+    pub upserted: Vec<GoldenCustomer>,
+    /// Links that are new or moved to another golden customer.
+    pub links: Vec<GoldenLink>,
+    /// Golden ids absorbed into another: (absorbed, survivor).
+    pub merged: Vec<(String, String)>,
+}
+
+impl ResolutionChanges {
+    pub fn is_empty(&self) -> bool {
+        self.upserted.is_empty() && self.links.is_empty() && self.merged.is_empty()
+    }
+}
+
+/// A golden customer's current tier.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierAssignment {
+    pub golden_id: String,
+    pub tier: String,
+    pub rule: String,
+    /// The feature values that decided the tier.
+    pub reason: serde_json::Value,
+    pub rules_version: String,
+    pub assigned_at: DateTime<Utc>,
+}
+
+/// A tier change to record: the new assignment and where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierChange {
+    pub from_tier: Option<String>,
+    pub assignment: TierAssignment,
+}
+
+/// The label a source record should carry, joined from links and tiers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PushTarget {
+    pub party: PartyKey,
+    pub golden_id: String,
+    pub tier: String,
+    pub rules_version: String,
+}
+
+/// One row of the push ledger: the label a source record should carry and
+/// the last one the source acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LedgerRow {
+    pub connector: String,
+    pub source_id: String,
+    pub desired_label: String,
+    pub acked_label: Option<String>,
+    pub rules_version: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// A finished or running pipeline run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunRecord {
+    pub id: i64,
+    pub kind: String,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub summary: serde_json::Value,
+}
+
+/// A rejected record as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectedRecord {
+    pub id: i64,
+    pub connector: String,
+    pub stream: String,
+    pub source_id: Option<String>,
+    pub reason: String,
+    pub raw: String,
+    pub rejected_at: DateTime<Utc>,
+}
+
+/// Counts of what is stored, for `tierlink status`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoreStatus {
+    /// Per connector: staged records, parties, orders and rejected records.
+    pub connectors: BTreeMap<String, ConnectorCounts>,
+    pub golden_customers: i64,
+    /// Golden customers per tier.
+    pub tiers: BTreeMap<String, i64>,
+    pub last_run: Option<RunRecord>,
+}
+
+/// Per-connector counts in [`StoreStatus`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ConnectorCounts {
+    pub staged: i64,
+    pub parties: i64,
+    pub orders: i64,
+    pub rejected: i64,
+}
+
+/// The store: every read and write the pipeline makes.
+///
+/// Methods that change several tables do so in one transaction, so a crash
+/// leaves either all of a step's effects or none of them.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Records the start of a run and returns its id.
+    async fn start_run(&self, kind: &str) -> StoreResult<i64>;
+    /// Records how a run ended.
+    async fn finish_run(
+        &self,
+        run_id: i64,
+        status: &str,
+        summary: &serde_json::Value,
+    ) -> StoreResult<()>;
+    /// The most recent runs, newest first.
+    async fn recent_runs(&self, limit: i64) -> StoreResult<Vec<RunRecord>>;
+
+    /// The stream's committed cursor.
+    async fn cursor(&self, connector: &str, stream: &str)
+        -> StoreResult<Option<serde_json::Value>>;
+    /// Stages fetched records and rejections, and moves the cursor, in one
+    /// transaction. Records whose content did not change are counted and
+    /// left alone.
+    async fn stage_batch(
+        &self,
+        run_id: i64,
+        connector: &str,
+        stream: &str,
+        batch: &StagedBatch,
+    ) -> StoreResult<StageCounts>;
+    /// Staged records not yet mapped with this mapping version, or changed
+    /// since, oldest first.
+    async fn pending_mapping(
+        &self,
+        connector: &str,
+        stream: &str,
+        mapping_version: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<StagedRecord>>;
+    /// Stores mapped entities, rejects what failed to map, and marks the
+    /// staged records as mapped, in one transaction. Returns how many were
+    /// mapped and how many rejected.
+    async fn save_mapped(
+        &self,
+        run_id: i64,
+        connector: &str,
+        stream: &str,
+        mapping_version: &str,
+        records: &[MappedRecord],
+    ) -> StoreResult<(u64, u64)>;
+    /// Rejected records, newest first, optionally for one connector.
+    async fn rejected(
+        &self,
+        connector: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<RejectedRecord>>;
+
+    /// Every party.
+    async fn parties(&self) -> StoreResult<Vec<StoredParty>>;
+    /// Every order whose party belongs to a golden customer.
+    async fn order_facts(&self) -> StoreResult<Vec<OrderFact>>;
+
+    /// Every current link from a party to its golden customer.
+    async fn golden_links(&self) -> StoreResult<Vec<GoldenLink>>;
+    /// Every current golden customer.
+    async fn golden_customers(&self) -> StoreResult<Vec<GoldenCustomer>>;
+    /// Applies one resolution pass's changes in one transaction.
+    async fn save_resolution(&self, changes: &ResolutionChanges) -> StoreResult<()>;
+
+    /// Every current tier assignment.
+    async fn tier_assignments(&self) -> StoreResult<Vec<TierAssignment>>;
+    /// Writes new assignments and their history rows in one transaction.
+    async fn save_tier_changes(&self, changes: &[TierChange]) -> StoreResult<()>;
+    /// A golden customer's tier history, oldest first: (from, to, rule,
+    /// reason, rules version, time).
+    async fn tier_history(&self, golden_id: &str) -> StoreResult<Vec<TierChange>>;
+
+    /// The tier each party should carry, for every party of a tiered golden
+    /// customer in `connector`.
+    async fn push_targets(&self, connector: &str) -> StoreResult<Vec<PushTarget>>;
+    /// The push ledger of one connector.
+    async fn ledger(&self, connector: &str) -> StoreResult<Vec<LedgerRow>>;
+    /// Upserts ledger rows.
+    async fn save_ledger(&self, rows: &[LedgerRow]) -> StoreResult<()>;
+
+    /// Counts of what is stored.
+    async fn status(&self) -> StoreResult<StoreStatus>;
+}

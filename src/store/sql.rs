@@ -1,0 +1,732 @@
+//! The store's queries, written once for both backends.
+//!
+//! Every query here is valid on SQLite and PostgreSQL: `$N` placeholders
+//! (sqlx binds them by number on SQLite too), `ON CONFLICT ... DO UPDATE`,
+//! `IS DISTINCT FROM` and `RETURNING`. Values are bound as types both
+//! drivers map the same way: text, `i64`, `f64`, `DateTime<Utc>` and
+//! `Json<T>` for the JSON columns. The macro expands the same method bodies
+//! for each backend's pool type.
+
+use sha2::{Digest, Sha256};
+
+/// The hash that decides whether a fetched record changed: SHA-256 over the
+/// record's JSON text (serde_json writes object keys in a stable order).
+pub(crate) fn content_hash(raw: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(raw.to_string().as_bytes()))
+}
+
+/// Wraps a sqlx error with the action that failed.
+pub(crate) fn query_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> super::StoreError {
+    move |source| super::StoreError::Query { action, source }
+}
+
+macro_rules! impl_store {
+    ($store:ty, $backend:expr) => {
+        use std::collections::BTreeMap;
+
+        use async_trait::async_trait;
+        use chrono::{DateTime, Utc};
+        use sqlx::types::Json;
+        use sqlx::Row;
+
+        use crate::model::{Entity, Party, PartyKey, PartyKind};
+        use crate::store::sql::{content_hash, query_error};
+        use crate::store::{
+            Backend, ConnectorCounts, GoldenCustomer, GoldenLink, LedgerRow, MappedRecord,
+            OrderFact, PushTarget, RejectedRecord, RunRecord, StageCounts, StagedBatch,
+            StagedRecord, Store, StoreResult, StoreStatus, StoredParty, TierAssignment,
+            TierChange,
+        };
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> Backend {
+                $backend
+            }
+
+            async fn start_run(&self, kind: &str) -> StoreResult<i64> {
+                let row = sqlx::query(
+                    "INSERT INTO runs (kind, status, started_at) VALUES ($1, 'running', $2) RETURNING id",
+                )
+                .bind(kind)
+                .bind(Utc::now())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_error("starting a run"))?;
+                Ok(row.get::<i64, _>(0))
+            }
+
+            async fn finish_run(
+                &self,
+                run_id: i64,
+                status: &str,
+                summary: &serde_json::Value,
+            ) -> StoreResult<()> {
+                sqlx::query("UPDATE runs SET status = $1, finished_at = $2, summary = $3 WHERE id = $4")
+                    .bind(status)
+                    .bind(Utc::now())
+                    .bind(Json(summary))
+                    .bind(run_id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(query_error("finishing a run"))?;
+                Ok(())
+            }
+
+            async fn recent_runs(&self, limit: i64) -> StoreResult<Vec<RunRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, kind, status, started_at, finished_at, summary FROM runs ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("listing runs"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| RunRecord {
+                        id: row.get("id"),
+                        kind: row.get("kind"),
+                        status: row.get("status"),
+                        started_at: row.get("started_at"),
+                        finished_at: row.get("finished_at"),
+                        summary: row.get::<Json<serde_json::Value>, _>("summary").0,
+                    })
+                    .collect())
+            }
+
+            async fn cursor(
+                &self,
+                connector: &str,
+                stream: &str,
+            ) -> StoreResult<Option<serde_json::Value>> {
+                let row = sqlx::query(
+                    "SELECT cursor FROM connector_state WHERE connector = $1 AND stream = $2",
+                )
+                .bind(connector)
+                .bind(stream)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_error("reading a cursor"))?;
+                Ok(row.and_then(|row| serde_json::from_str(&row.get::<String, _>(0)).ok()))
+            }
+
+            async fn stage_batch(
+                &self,
+                run_id: i64,
+                connector: &str,
+                stream: &str,
+                batch: &StagedBatch,
+            ) -> StoreResult<StageCounts> {
+                let now = Utc::now();
+                let mut counts = StageCounts {
+                    fetched: (batch.records.len() + batch.rejected.len()) as u64,
+                    rejected: batch.rejected.len() as u64,
+                    ..StageCounts::default()
+                };
+                let mut tx = self.pool.begin().await.map_err(query_error("staging records"))?;
+                for record in &batch.records {
+                    let hash = content_hash(&record.raw);
+                    let previous: Option<String> = sqlx::query_scalar(
+                        "SELECT content_hash FROM staged_records WHERE connector = $1 AND stream = $2 AND source_id = $3",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&record.source_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(query_error("staging records"))?;
+                    match previous {
+                        Some(previous) if previous == hash => {
+                            counts.unchanged += 1;
+                            continue;
+                        }
+                        Some(_) => counts.changed += 1,
+                        None => counts.new += 1,
+                    }
+                    sqlx::query(
+                        "INSERT INTO staged_records (connector, stream, source_id, raw, content_hash, fetched_at, run_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (connector, stream, source_id) DO UPDATE
+                         SET raw = excluded.raw, content_hash = excluded.content_hash,
+                             fetched_at = excluded.fetched_at, run_id = excluded.run_id",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&record.source_id)
+                    .bind(record.raw.to_string())
+                    .bind(&hash)
+                    .bind(now)
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("staging records"))?;
+                }
+                for rejection in &batch.rejected {
+                    sqlx::query(
+                        "INSERT INTO rejected_records (connector, stream, source_id, reason, raw, rejected_at, run_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&rejection.source_id)
+                    .bind(&rejection.reason)
+                    .bind(&rejection.raw)
+                    .bind(now)
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("rejecting records"))?;
+                }
+                if let Some(cursor) = &batch.cursor {
+                    sqlx::query(
+                        "INSERT INTO connector_state (connector, stream, cursor, updated_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(cursor.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("committing a cursor"))?;
+                }
+                tx.commit().await.map_err(query_error("staging records"))?;
+                Ok(counts)
+            }
+
+            async fn pending_mapping(
+                &self,
+                connector: &str,
+                stream: &str,
+                mapping_version: &str,
+                limit: i64,
+            ) -> StoreResult<Vec<StagedRecord>> {
+                let rows = sqlx::query(
+                    "SELECT source_id, content_hash, raw FROM staged_records
+                     WHERE connector = $1 AND stream = $2
+                       AND (mapped_hash IS DISTINCT FROM content_hash OR mapping_version IS DISTINCT FROM $3)
+                     ORDER BY source_id LIMIT $4",
+                )
+                .bind(connector)
+                .bind(stream)
+                .bind(mapping_version)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("reading records to map"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| StagedRecord {
+                        source_id: row.get("source_id"),
+                        content_hash: row.get("content_hash"),
+                        // Staged text was written from a serde_json value.
+                        raw: serde_json::from_str(&row.get::<String, _>("raw"))
+                            .unwrap_or(serde_json::Value::Null),
+                    })
+                    .collect())
+            }
+
+            async fn save_mapped(
+                &self,
+                run_id: i64,
+                connector: &str,
+                stream: &str,
+                mapping_version: &str,
+                records: &[MappedRecord],
+            ) -> StoreResult<(u64, u64)> {
+                let now = Utc::now();
+                let (mut mapped, mut rejected) = (0, 0);
+                let mut tx = self.pool.begin().await.map_err(query_error("saving mapped records"))?;
+                for record in records {
+                    match &record.outcome {
+                        Ok(Entity::Party(party)) => {
+                            sqlx::query(
+                                "INSERT INTO parties (connector, source_id, kind, name, phones, emails, company, address,
+                                                      strong_ids, attributes, source_updated_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                 ON CONFLICT (connector, source_id) DO UPDATE SET
+                                   kind = excluded.kind, name = excluded.name, phones = excluded.phones,
+                                   emails = excluded.emails, company = excluded.company, address = excluded.address,
+                                   strong_ids = excluded.strong_ids, attributes = excluded.attributes,
+                                   source_updated_at = excluded.source_updated_at, updated_at = excluded.updated_at",
+                            )
+                            .bind(&party.connector)
+                            .bind(&party.source_id)
+                            .bind(party.kind.as_str())
+                            .bind(&party.name)
+                            .bind(Json(&party.phones))
+                            .bind(Json(&party.emails))
+                            .bind(&party.company)
+                            .bind(&party.address)
+                            .bind(Json(&party.strong_ids))
+                            .bind(Json(&party.attributes))
+                            .bind(party.source_updated_at)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("saving parties"))?;
+                            mapped += 1;
+                        }
+                        Ok(Entity::Order(order)) => {
+                            sqlx::query(
+                                "INSERT INTO orders (connector, source_id, party_source_id, amount, currency, status, ordered_at, updated_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 ON CONFLICT (connector, source_id) DO UPDATE SET
+                                   party_source_id = excluded.party_source_id, amount = excluded.amount,
+                                   currency = excluded.currency, status = excluded.status,
+                                   ordered_at = excluded.ordered_at, updated_at = excluded.updated_at",
+                            )
+                            .bind(&order.connector)
+                            .bind(&order.source_id)
+                            .bind(&order.party_source_id)
+                            .bind(order.amount)
+                            .bind(&order.currency)
+                            .bind(order.status.as_str())
+                            .bind(order.ordered_at)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("saving orders"))?;
+                            mapped += 1;
+                        }
+                        Err(reason) => {
+                            sqlx::query(
+                                "INSERT INTO rejected_records (connector, stream, source_id, reason, raw, rejected_at, run_id)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                            )
+                            .bind(connector)
+                            .bind(stream)
+                            .bind(&record.source_id)
+                            .bind(reason)
+                            .bind(record.raw.to_string())
+                            .bind(now)
+                            .bind(run_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("rejecting records"))?;
+                            rejected += 1;
+                        }
+                    }
+                    sqlx::query(
+                        "UPDATE staged_records SET mapped_hash = $1, mapping_version = $2
+                         WHERE connector = $3 AND stream = $4 AND source_id = $5",
+                    )
+                    .bind(&record.content_hash)
+                    .bind(mapping_version)
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&record.source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("marking records mapped"))?;
+                }
+                tx.commit().await.map_err(query_error("saving mapped records"))?;
+                Ok((mapped, rejected))
+            }
+
+            async fn rejected(
+                &self,
+                connector: Option<&str>,
+                limit: i64,
+            ) -> StoreResult<Vec<RejectedRecord>> {
+                let rows = sqlx::query(
+                    "SELECT id, connector, stream, source_id, reason, raw, rejected_at FROM rejected_records
+                     WHERE ($1 IS NULL OR connector = $1) ORDER BY id DESC LIMIT $2",
+                )
+                .bind(connector)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("listing rejected records"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| RejectedRecord {
+                        id: row.get("id"),
+                        connector: row.get("connector"),
+                        stream: row.get("stream"),
+                        source_id: row.get("source_id"),
+                        reason: row.get("reason"),
+                        raw: row.get("raw"),
+                        rejected_at: row.get("rejected_at"),
+                    })
+                    .collect())
+            }
+
+            async fn parties(&self) -> StoreResult<Vec<StoredParty>> {
+                let rows = sqlx::query(
+                    "SELECT id, connector, source_id, kind, name, phones, emails, company, address,
+                            strong_ids, attributes, source_updated_at
+                     FROM parties ORDER BY connector, source_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading parties"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| StoredParty {
+                        id: row.get("id"),
+                        party: Party {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                            kind: PartyKind::parse(&row.get::<String, _>("kind")),
+                            name: row.get("name"),
+                            phones: row.get::<Json<Vec<String>>, _>("phones").0,
+                            emails: row.get::<Json<Vec<String>>, _>("emails").0,
+                            company: row.get("company"),
+                            address: row.get("address"),
+                            strong_ids: row.get::<Json<BTreeMap<String, String>>, _>("strong_ids").0,
+                            attributes: row
+                                .get::<Json<BTreeMap<String, serde_json::Value>>, _>("attributes")
+                                .0,
+                            source_updated_at: row.get("source_updated_at"),
+                        },
+                    })
+                    .collect())
+            }
+
+            async fn order_facts(&self) -> StoreResult<Vec<OrderFact>> {
+                let rows = sqlx::query(
+                    "SELECT l.golden_id, o.connector, o.source_id, o.amount, o.status, o.ordered_at
+                     FROM orders o
+                     JOIN golden_links l ON l.connector = o.connector AND l.source_id = o.party_source_id
+                     ORDER BY l.golden_id, o.ordered_at",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading orders"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| OrderFact {
+                        golden_id: row.get("golden_id"),
+                        connector: row.get("connector"),
+                        source_id: row.get("source_id"),
+                        amount: row.get("amount"),
+                        status: row.get("status"),
+                        ordered_at: row.get("ordered_at"),
+                    })
+                    .collect())
+            }
+
+            async fn golden_links(&self) -> StoreResult<Vec<GoldenLink>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, golden_id, evidence FROM golden_links ORDER BY connector, source_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading golden links"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| GoldenLink {
+                        party: PartyKey {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                        },
+                        golden_id: row.get("golden_id"),
+                        evidence: row.get::<Json<serde_json::Value>, _>("evidence").0,
+                    })
+                    .collect())
+            }
+
+            async fn golden_customers(&self) -> StoreResult<Vec<GoldenCustomer>> {
+                let rows = sqlx::query(
+                    "SELECT golden_id, fields FROM golden_customers WHERE status = 'active' ORDER BY golden_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading golden customers"))?;
+                let lineage_rows = sqlx::query(
+                    "SELECT golden_id, field, connector, source_id FROM field_lineage ORDER BY golden_id, field",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading field lineage"))?;
+                let mut lineage: BTreeMap<String, BTreeMap<String, PartyKey>> = BTreeMap::new();
+                for row in lineage_rows {
+                    lineage.entry(row.get("golden_id")).or_default().insert(
+                        row.get("field"),
+                        PartyKey {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                        },
+                    );
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|row| {
+                        let golden_id: String = row.get("golden_id");
+                        GoldenCustomer {
+                            lineage: lineage.remove(&golden_id).unwrap_or_default(),
+                            fields: row
+                                .get::<Json<BTreeMap<String, serde_json::Value>>, _>("fields")
+                                .0,
+                            golden_id,
+                        }
+                    })
+                    .collect())
+            }
+
+            async fn save_resolution(&self, changes: &crate::store::ResolutionChanges) -> StoreResult<()> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await.map_err(query_error("saving golden records"))?;
+                for golden in &changes.upserted {
+                    sqlx::query(
+                        "INSERT INTO golden_customers (golden_id, fields, status, created_at, updated_at)
+                         VALUES ($1, $2, 'active', $3, $3)
+                         ON CONFLICT (golden_id) DO UPDATE SET fields = excluded.fields, status = 'active',
+                           merged_into = NULL, updated_at = excluded.updated_at",
+                    )
+                    .bind(&golden.golden_id)
+                    .bind(Json(&golden.fields))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("saving golden customers"))?;
+                    sqlx::query("DELETE FROM field_lineage WHERE golden_id = $1")
+                        .bind(&golden.golden_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("saving field lineage"))?;
+                    for (field, party) in &golden.lineage {
+                        sqlx::query(
+                            "INSERT INTO field_lineage (golden_id, field, connector, source_id) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&golden.golden_id)
+                        .bind(field)
+                        .bind(&party.connector)
+                        .bind(&party.source_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("saving field lineage"))?;
+                    }
+                }
+                for link in &changes.links {
+                    sqlx::query(
+                        "INSERT INTO golden_links (connector, source_id, golden_id, evidence, linked_at)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (connector, source_id) DO UPDATE SET golden_id = excluded.golden_id,
+                           evidence = excluded.evidence, linked_at = excluded.linked_at",
+                    )
+                    .bind(&link.party.connector)
+                    .bind(&link.party.source_id)
+                    .bind(&link.golden_id)
+                    .bind(Json(&link.evidence))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("saving golden links"))?;
+                }
+                for (absorbed, survivor) in &changes.merged {
+                    sqlx::query(
+                        "UPDATE golden_customers SET status = 'merged', merged_into = $1, updated_at = $2 WHERE golden_id = $3",
+                    )
+                    .bind(survivor)
+                    .bind(now)
+                    .bind(absorbed)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("recording merges"))?;
+                    sqlx::query("DELETE FROM field_lineage WHERE golden_id = $1")
+                        .bind(absorbed)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("recording merges"))?;
+                    sqlx::query("DELETE FROM tier_assignments WHERE golden_id = $1")
+                        .bind(absorbed)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("recording merges"))?;
+                }
+                tx.commit().await.map_err(query_error("saving golden records"))?;
+                Ok(())
+            }
+
+            async fn tier_assignments(&self) -> StoreResult<Vec<TierAssignment>> {
+                let rows = sqlx::query(
+                    "SELECT golden_id, tier, rule, reason, rules_version, assigned_at FROM tier_assignments ORDER BY golden_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading tier assignments"))?;
+                Ok(rows.into_iter().map(|row| TierAssignment {
+                    golden_id: row.get("golden_id"),
+                    tier: row.get("tier"),
+                    rule: row.get("rule"),
+                    reason: row.get::<Json<serde_json::Value>, _>("reason").0,
+                    rules_version: row.get("rules_version"),
+                    assigned_at: row.get("assigned_at"),
+                }).collect())
+            }
+
+            async fn save_tier_changes(&self, changes: &[TierChange]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(query_error("saving tiers"))?;
+                for change in changes {
+                    let assignment = &change.assignment;
+                    sqlx::query(
+                        "INSERT INTO tier_assignments (golden_id, tier, rule, reason, rules_version, assigned_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (golden_id) DO UPDATE SET tier = excluded.tier, rule = excluded.rule,
+                           reason = excluded.reason, rules_version = excluded.rules_version,
+                           assigned_at = excluded.assigned_at",
+                    )
+                    .bind(&assignment.golden_id)
+                    .bind(&assignment.tier)
+                    .bind(&assignment.rule)
+                    .bind(Json(&assignment.reason))
+                    .bind(&assignment.rules_version)
+                    .bind(assignment.assigned_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("saving tier assignments"))?;
+                    sqlx::query(
+                        "INSERT INTO tier_history (golden_id, from_tier, to_tier, rule, reason, rules_version, changed_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(&assignment.golden_id)
+                    .bind(&change.from_tier)
+                    .bind(&assignment.tier)
+                    .bind(&assignment.rule)
+                    .bind(Json(&assignment.reason))
+                    .bind(&assignment.rules_version)
+                    .bind(assignment.assigned_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("saving tier history"))?;
+                }
+                tx.commit().await.map_err(query_error("saving tiers"))?;
+                Ok(())
+            }
+
+            async fn tier_history(&self, golden_id: &str) -> StoreResult<Vec<TierChange>> {
+                let rows = sqlx::query(
+                    "SELECT golden_id, from_tier, to_tier, rule, reason, rules_version, changed_at
+                     FROM tier_history WHERE golden_id = $1 ORDER BY id",
+                )
+                .bind(golden_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading tier history"))?;
+                Ok(rows.into_iter().map(|row| TierChange {
+                    from_tier: row.get("from_tier"),
+                    assignment: TierAssignment {
+                        golden_id: row.get("golden_id"),
+                        tier: row.get("to_tier"),
+                        rule: row.get("rule"),
+                        reason: row.get::<Json<serde_json::Value>, _>("reason").0,
+                        rules_version: row.get("rules_version"),
+                        assigned_at: row.get("changed_at"),
+                    },
+                }).collect())
+            }
+
+            async fn push_targets(&self, connector: &str) -> StoreResult<Vec<PushTarget>> {
+                let rows = sqlx::query(
+                    "SELECT l.connector, l.source_id, l.golden_id, t.tier, t.rules_version
+                     FROM golden_links l JOIN tier_assignments t ON t.golden_id = l.golden_id
+                     WHERE l.connector = $1 ORDER BY l.source_id",
+                )
+                .bind(connector)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading push targets"))?;
+                Ok(rows.into_iter().map(|row| PushTarget {
+                    party: PartyKey {
+                        connector: row.get("connector"),
+                        source_id: row.get("source_id"),
+                    },
+                    golden_id: row.get("golden_id"),
+                    tier: row.get("tier"),
+                    rules_version: row.get("rules_version"),
+                }).collect())
+            }
+
+            async fn ledger(&self, connector: &str) -> StoreResult<Vec<LedgerRow>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, desired_label, acked_label, rules_version, status, attempts, last_error
+                     FROM push_ledger WHERE connector = $1 ORDER BY source_id",
+                )
+                .bind(connector)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading the push ledger"))?;
+                Ok(rows.into_iter().map(|row| LedgerRow {
+                    connector: row.get("connector"),
+                    source_id: row.get("source_id"),
+                    desired_label: row.get("desired_label"),
+                    acked_label: row.get("acked_label"),
+                    rules_version: row.get("rules_version"),
+                    status: row.get("status"),
+                    attempts: row.get("attempts"),
+                    last_error: row.get("last_error"),
+                }).collect())
+            }
+
+            async fn save_ledger(&self, rows: &[LedgerRow]) -> StoreResult<()> {
+                let now: DateTime<Utc> = Utc::now();
+                let mut tx = self.pool.begin().await.map_err(query_error("saving the push ledger"))?;
+                for row in rows {
+                    sqlx::query(
+                        "INSERT INTO push_ledger (connector, source_id, desired_label, acked_label, rules_version,
+                                                  status, attempts, last_error, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                         ON CONFLICT (connector, source_id) DO UPDATE SET desired_label = excluded.desired_label,
+                           acked_label = excluded.acked_label, rules_version = excluded.rules_version,
+                           status = excluded.status, attempts = excluded.attempts,
+                           last_error = excluded.last_error, updated_at = excluded.updated_at",
+                    )
+                    .bind(&row.connector)
+                    .bind(&row.source_id)
+                    .bind(&row.desired_label)
+                    .bind(&row.acked_label)
+                    .bind(&row.rules_version)
+                    .bind(&row.status)
+                    .bind(row.attempts)
+                    .bind(&row.last_error)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("saving the push ledger"))?;
+                }
+                tx.commit().await.map_err(query_error("saving the push ledger"))?;
+                Ok(())
+            }
+
+            async fn status(&self) -> StoreResult<StoreStatus> {
+                let mut status = StoreStatus::default();
+                let counts: [(&str, fn(&mut ConnectorCounts, i64)); 4] = [
+                    ("SELECT connector, COUNT(*) FROM staged_records GROUP BY connector", |c, n| c.staged = n),
+                    ("SELECT connector, COUNT(*) FROM parties GROUP BY connector", |c, n| c.parties = n),
+                    ("SELECT connector, COUNT(*) FROM orders GROUP BY connector", |c, n| c.orders = n),
+                    ("SELECT connector, COUNT(*) FROM rejected_records GROUP BY connector", |c, n| c.rejected = n),
+                ];
+                for (query, set) in counts {
+                    let rows = sqlx::query(query)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(query_error("counting stored records"))?;
+                    for row in rows {
+                        let entry = status.connectors.entry(row.get::<String, _>(0)).or_default();
+                        set(entry, row.get::<i64, _>(1));
+                    }
+                }
+                status.golden_customers = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM golden_customers WHERE status = 'active'",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_error("counting golden customers"))?;
+                let rows = sqlx::query("SELECT tier, COUNT(*) FROM tier_assignments GROUP BY tier")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error("counting tiers"))?;
+                status.tiers = rows
+                    .into_iter()
+                    .map(|row| (row.get::<String, _>(0), row.get::<i64, _>(1)))
+                    .collect();
+                status.last_run = self.recent_runs(1).await?.into_iter().next();
+                Ok(status)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;
