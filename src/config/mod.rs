@@ -5,6 +5,7 @@
 //! problem is collected with its file, field and a hint, so one
 //! `tierlink validate` shows everything to fix.
 
+pub mod env;
 mod problems;
 mod secret;
 mod settings;
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-pub use problems::{deserialize_section, join_field, read_toml_table, Problem, Problems};
+pub use problems::{closest, deserialize_section, join_field, read_toml_table, Problem, Problems};
 pub use secret::{Secret, SecretError};
 pub use settings::{
     PathSettings, ScheduleSettings, SegmentSettings, ServerSettings, Settings, StoreSettings,
@@ -250,25 +251,34 @@ struct ConnectorHeader {
 
 fn load_connector(file: &Path, id: &str, base_dir: &Path) -> Result<ConnectorConfig, Vec<Problem>> {
     let mut table = read_toml_table(file).map_err(|problem| vec![problem])?;
+    let mut problems = env::check_references(file, &table, &env::process_env);
     let mut header = toml::Table::new();
     for key in ["type", "description"] {
         if let Some(value) = table.remove(key) {
             header.insert(key.to_string(), value);
         }
     }
-    let header: ConnectorHeader = deserialize_section(file, "", toml::Value::Table(header))
-        .map_err(|problem| vec![problem])?;
+    let header: ConnectorHeader = match deserialize_section(file, "", toml::Value::Table(header)) {
+        Ok(header) => header,
+        Err(problem) => {
+            problems.push(problem);
+            return Err(problems);
+        }
+    };
     let Some(kind) = connectors::find_kind(&header.kind) else {
         let known: Vec<&str> = connectors::registry()
             .iter()
             .map(|kind| kind.name)
             .collect();
-        return Err(vec![Problem::new(
-            file,
-            "type",
-            format!("unknown connector type {:?}", header.kind),
-        )
-        .with_hint(format!("use one of: {}", known.join(", ")))]);
+        problems.push(
+            Problem::new(
+                file,
+                "type",
+                format!("unknown connector type {:?}", header.kind),
+            )
+            .with_hint(format!("use one of: {}", known.join(", "))),
+        );
+        return Err(problems);
     };
     let definition = ConnectorDefinition {
         id,
@@ -276,7 +286,14 @@ fn load_connector(file: &Path, id: &str, base_dir: &Path) -> Result<ConnectorCon
         base_dir,
         table,
     };
-    let source = (kind.build)(&definition)?;
+    let source = match (kind.build)(&definition) {
+        Ok(source) if problems.is_empty() => source,
+        Ok(_) => return Err(problems),
+        Err(found) => {
+            problems.extend(found);
+            return Err(problems);
+        }
+    };
     Ok(ConnectorConfig {
         id: id.to_string(),
         file: file.to_path_buf(),

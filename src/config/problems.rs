@@ -106,7 +106,10 @@ pub fn deserialize_section<T: DeserializeOwned>(
     serde_path_to_error::deserialize(value).map_err(|error| {
         let inner = error.path().to_string();
         let field = join_field(prefix, if inner == "." { "" } else { &inner });
+        // The TOML deserializer appends "in `field`" lines; the field is
+        // already named, so keep the first line.
         let message = error.into_inner().to_string();
+        let message = message.lines().next().unwrap_or_default().to_string();
         let hint = hint_for_serde_message(&message);
         let problem = Problem::new(file, field, message);
         match hint {
@@ -114,6 +117,17 @@ pub fn deserialize_section<T: DeserializeOwned>(
             None => problem,
         }
     })
+}
+
+/// The candidate closest to a misspelt name, if one is close enough to be
+/// what the user meant.
+pub fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(name, candidate), *candidate))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
 }
 
 /// Joins a section prefix and a field path into one dotted path.

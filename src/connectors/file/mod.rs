@@ -9,7 +9,7 @@ mod tests;
 
 use std::sync::Arc;
 
-use crate::config::{deserialize_section, Problem};
+use crate::config::{closest, deserialize_section, env, Problem};
 
 use super::{ConnectorDefinition, Source};
 
@@ -23,13 +23,18 @@ pub fn build(definition: &ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Pr
     let mut table = definition.table.clone();
     let streams_value = table.remove("streams");
     for key in table.keys() {
+        let hint = match closest(key, &["type", "description", "streams"]) {
+            Some(meant) => format!("did you mean `{meant}`?"),
+            None => "a file connector has `type`, `description` and `[streams.<name>]` tables"
+                .to_string(),
+        };
         problems.push(
             Problem::new(
                 definition.file,
                 key.clone(),
                 "unknown field for a file connector",
             )
-            .with_hint("a file connector has `type`, `description` and `[streams.<name>]` tables"),
+            .with_hint(hint),
         );
     }
     let Some(toml::Value::Table(streams_table)) = streams_value else {
@@ -48,7 +53,13 @@ pub fn build(definition: &ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Pr
         let prefix = format!("streams.{name}");
         match deserialize_section::<FileStreamConfig>(definition.file, &prefix, value) {
             Ok(stream) => {
-                let path = definition.base_dir.join(&stream.path);
+                // `${NAME}` in a path is allowed; a missing variable is
+                // reported by the config loader with the field.
+                let Ok(path) = env::interpolate(&stream.path.to_string_lossy(), &env::process_env)
+                else {
+                    continue;
+                };
+                let path = definition.base_dir.join(path);
                 streams.push((name, FileStreamConfig { path, ..stream }));
             }
             Err(problem) => problems.push(problem),

@@ -1,0 +1,345 @@
+//! The `tierlink` binary end to end: the README's main job on the bundled
+//! sample, a second run that changes nothing, `validate` on broken files,
+//! `init`, and `status`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root, where the bundled sample project lives.
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary with `--config <dir>/tierlink.toml` and the arguments.
+fn tierlink(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tierlink"))
+        .arg("--config")
+        .arg(dir.join("tierlink.toml"))
+        .args(args)
+        .env_remove("TIERLINK_CONFIG")
+        .env_remove("TIERLINK__STORE__URL")
+        .output()
+        .expect("the tierlink binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create folder");
+    for entry in std::fs::read_dir(from).expect("read folder") {
+        let entry = entry.expect("folder entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy file");
+        }
+    }
+}
+
+/// A copy of the bundled sample project in a temporary folder, so tests
+/// never touch the repository's own store or outputs.
+fn sample_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for file in ["tierlink.toml", "tiers.toml"] {
+        std::fs::copy(repo().join(file), dir.path().join(file)).expect("copy config");
+    }
+    for folder in ["connectors", "mappings", "samples/data"] {
+        copy_dir(&repo().join(folder), &dir.path().join(folder));
+    }
+    dir
+}
+
+/// The number in the tier summary's row for `tier`.
+fn tier_count(summary: &str, tier: &str) -> usize {
+    summary
+        .lines()
+        .find(|line| line.trim_start().starts_with(tier))
+        .and_then(|line| line.split_whitespace().rev().nth(1))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no count for {tier} in:\n{summary}"))
+}
+
+#[test]
+fn the_main_job_tiers_the_sample_and_a_second_run_changes_nothing() {
+    let project = sample_project();
+    let first = tierlink(project.path(), &["run"]);
+    let text = stdout(&first);
+    assert!(
+        first.status.success(),
+        "run failed:\n{text}\n{}",
+        stderr(&first)
+    );
+    assert!(text.contains("Tier summary"), "{text}");
+    assert!(!text.contains("Nothing changed"), "{text}");
+
+    // Every tier of the default rules is populated by the sample, and the
+    // rows add up to the total.
+    let tiers = [
+        "high-value",
+        "developing",
+        "new-low-value",
+        "dormant-at-risk",
+    ];
+    let counts: Vec<usize> = tiers.iter().map(|tier| tier_count(&text, tier)).collect();
+    assert!(counts.iter().all(|count| *count > 0), "{text}");
+    let total: usize = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("total"))
+        .and_then(|line| line.split_whitespace().last())
+        .and_then(|count| count.parse().ok())
+        .expect("a total row");
+    assert_eq!(counts.iter().sum::<usize>(), total);
+
+    // Duplicates across the three systems were merged: fewer golden
+    // customers than source records.
+    let status = tierlink(project.path(), &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status is JSON");
+    let parties: i64 = ["erp", "shop", "helpdesk"]
+        .iter()
+        .map(|connector| {
+            status["connectors"][connector]["parties"]
+                .as_i64()
+                .expect("party count")
+        })
+        .sum();
+    let golden = status["golden_customers"].as_i64().expect("golden count");
+    assert!(
+        golden > 0 && golden < parties,
+        "golden {golden}, parties {parties}"
+    );
+    assert_eq!(golden as usize, total);
+    // The malformed rows of the sample are kept, not dropped.
+    assert!(status["connectors"]["erp"]["rejected"].as_i64().unwrap() >= 2);
+    assert!(status["connectors"]["shop"]["rejected"].as_i64().unwrap() >= 1);
+
+    // Each source system got a label file with one label per linked record.
+    for (connector, count) in [("erp", "erp"), ("shop", "shop"), ("helpdesk", "helpdesk")] {
+        let labels =
+            std::fs::read_to_string(project.path().join(format!("out/labels/{connector}.csv")))
+                .expect("label file written");
+        let rows: Vec<&str> = labels.lines().skip(1).collect();
+        assert_eq!(
+            rows.len() as i64,
+            status["connectors"][count]["parties"].as_i64().unwrap(),
+            "{connector}"
+        );
+        assert!(
+            rows.iter().all(|row| row.contains(",tier:")),
+            "{connector}: {labels}"
+        );
+    }
+
+    let second = tierlink(project.path(), &["run"]);
+    let text = stdout(&second);
+    assert!(second.status.success(), "{text}");
+    assert!(
+        text.contains("Nothing changed since the last run"),
+        "{text}"
+    );
+    assert_eq!(
+        tiers
+            .iter()
+            .map(|tier| tier_count(&text, tier))
+            .collect::<Vec<_>>(),
+        counts
+    );
+
+    let report = tierlink(project.path(), &["run", "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&report.stdout).expect("run --json is JSON");
+    assert_eq!(report["tiers_changed"], 0);
+    assert_eq!(report["links_changed"], 0);
+    assert_eq!(report["mapped"], 0);
+}
+
+#[test]
+fn a_changed_source_record_flows_through_to_its_label() {
+    let project = sample_project();
+    assert!(tierlink(project.path(), &["run"]).status.success());
+    // A new customer with a large recent order in the shop.
+    let data = project.path().join("samples/data");
+    let mut customers = std::fs::read_to_string(data.join("shop_customers.jsonl")).unwrap();
+    customers.push_str(
+        r#"{"id": 8000001, "first_name": "New", "last_name": "Whale", "email": "whale@example.cn", "phone": "+8613312345678"}"#,
+    );
+    customers.push('\n');
+    std::fs::write(data.join("shop_customers.jsonl"), customers).unwrap();
+    let mut orders = std::fs::read_to_string(data.join("shop_orders.jsonl")).unwrap();
+    orders.push_str(
+        r#"{"id": 999000001, "customer": {"id": 8000001}, "total_price": "50000.00", "currency": "CNY", "financial_status": "paid", "created_at": "2026-10-30T10:00:00+08:00"}"#,
+    );
+    orders.push('\n');
+    std::fs::write(data.join("shop_orders.jsonl"), orders).unwrap();
+
+    let run = tierlink(project.path(), &["run", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON report");
+    assert_eq!(report["sync"]["shop"]["customers"]["new"], 1);
+    assert_eq!(report["sync"]["shop"]["orders"]["new"], 1);
+    assert_eq!(
+        report["sync"]["erp"]["customers"]["fetched"], 0,
+        "unchanged files are not read"
+    );
+    let labels = std::fs::read_to_string(project.path().join("out/labels/shop.csv")).unwrap();
+    let row = labels
+        .lines()
+        .find(|line| line.starts_with("8000001,"))
+        .expect("new customer labelled");
+    assert!(row.contains("tier:high-value"), "{row}");
+}
+
+#[test]
+fn validate_lists_every_problem_with_file_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = tierlink(dir.path(), &["init", dir.path().to_str().unwrap()]);
+    assert!(init.status.success(), "{}", stderr(&init));
+    let valid = tierlink(dir.path(), &["validate"]);
+    assert!(
+        valid.status.success(),
+        "the starter is valid: {}",
+        stderr(&valid)
+    );
+
+    std::fs::write(
+        dir.path().join("connectors/example.toml"),
+        r#"type = "file"
+descripton = "typo"
+
+[streams.customers]
+path = "${TIERLINK_TEST_UNSET_EXPORT_DIR}/customers.csv"
+format = "xlsx"
+primary_key = "id"
+
+[streams.orders]
+path = "data/orders.csv"
+format = "csv"
+primary_key = 42
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("connectors/crm.toml"),
+        "type = \"salesforce\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("connectors/desk.toml"),
+        "type = \"file\"\n[streams.contacts]\npath = \"data/customers.csv\"\nformat = \"csv\"\nprimary_key = \"id\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("mappings/desk.toml"),
+        "[streams.tickets]\nentity = \"party\"\n[streams.tickets.fields]\nname = \"name\"\n\n[streams.contacts]\nentity = \"party\"\n[streams.contacts.fields]\nnickname = \"name\"\n",
+    )
+    .unwrap();
+
+    let output = tierlink(dir.path(), &["validate"]);
+    assert!(!output.status.success());
+    let text = stderr(&output);
+    let expected = [
+        (
+            "connectors/example.toml: streams.customers.path",
+            "TIERLINK_TEST_UNSET_EXPORT_DIR is not set",
+        ),
+        (
+            "connectors/example.toml: descripton",
+            "did you mean `description`?",
+        ),
+        (
+            "connectors/example.toml: streams.customers.format",
+            "unknown variant `xlsx`",
+        ),
+        (
+            "connectors/example.toml: streams.orders.primary_key",
+            "invalid type: integer `42`",
+        ),
+        (
+            "connectors/crm.toml: type",
+            "unknown connector type \"salesforce\"",
+        ),
+        (
+            "mappings/desk.toml: streams.tickets",
+            "has no stream \"tickets\"",
+        ),
+        (
+            "mappings/desk.toml: streams.contacts.fields.nickname",
+            "not a canonical field",
+        ),
+    ];
+    for (location, message) in expected {
+        assert!(
+            text.lines()
+                .any(|line| line.contains(location) && line.contains(message)),
+            "missing {location:?} / {message:?} in:\n{text}"
+        );
+    }
+    assert!(text.contains("problems found"), "{text}");
+
+    let json = tierlink(dir.path(), &["validate", "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&json.stdout).expect("validate --json is JSON");
+    assert_eq!(report["valid"], false);
+    assert!(report["problems"].as_array().unwrap().len() >= expected.len());
+}
+
+#[test]
+fn validate_points_at_the_line_and_column_of_a_rule_error() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(
+        tierlink(dir.path(), &["init", dir.path().to_str().unwrap()])
+            .status
+            .success()
+    );
+    let rules = std::fs::read_to_string(dir.path().join("tiers.toml")).unwrap();
+    let broken = rules.replace("when = \"orders_365d >= 2\"", "when = \"orders_365d >= \"");
+    assert_ne!(rules, broken);
+    std::fs::write(dir.path().join("tiers.toml"), &broken).unwrap();
+    let line = broken
+        .lines()
+        .position(|line| line.contains("orders_365d >= \""))
+        .unwrap()
+        + 1;
+    let text = stderr(&tierlink(dir.path(), &["validate"]));
+    assert!(
+        text.lines().any(|problem| problem.contains("tiers.toml")
+            && problem.contains(&format!("line {line}, column"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn init_never_overwrites_and_its_starter_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().to_str().unwrap();
+    assert!(tierlink(dir.path(), &["init", target]).status.success());
+    let again = tierlink(dir.path(), &["init", target]);
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("not overwriting"));
+
+    let run = tierlink(dir.path(), &["run"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let text = stdout(&run);
+    // 张伟 appears twice with the same mobile written two ways: one customer.
+    assert!(
+        text.contains("4 source records -> 3 golden customers"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_missing_configuration_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = tierlink(dir.path(), &["run"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("tierlink init"),
+        "{}",
+        stderr(&output)
+    );
+}
