@@ -30,14 +30,17 @@ pub struct ConnectorDefinition<'a> {
     pub table: toml::Table,
 }
 
+/// Builds a source from a connector file, or says every problem in it.
+pub type BuildSource = fn(&ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Problem>>;
+
 /// One connector kind in the registry.
 pub struct ConnectorKind {
     /// The `type` value that selects this kind.
     pub name: &'static str,
     /// One line on what the kind reads.
     pub summary: &'static str,
-    /// Builds a source from a connector file, or says every problem in it.
-    pub build: fn(&ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Problem>>,
+    /// Builds a source from a connector file.
+    pub build: BuildSource,
 }
 
 /// Every connector kind tierlink knows.

@@ -125,6 +125,9 @@ fn new_id(seed: &PartyKey, taken: &HashSet<String>) -> String {
     }
 }
 
+/// Reads one single-valued field of a party.
+type FieldGetter = fn(&Party) -> Option<&str>;
+
 /// The golden record of a cluster. Single-valued fields take the most common
 /// value among members (ties to the most recently updated source, then the
 /// smallest key); phones and e-mails are the union of normalized values.
@@ -138,7 +141,7 @@ pub fn survive(golden_id: &str, members: &[&Party]) -> GoldenCustomer {
     });
     let mut fields = BTreeMap::new();
     let mut lineage = BTreeMap::new();
-    let single: [(&str, fn(&Party) -> Option<&str>); 3] = [
+    let single: [(&str, FieldGetter); 3] = [
         ("name", |party| party.name.as_deref()),
         ("company", |party| party.company.as_deref()),
         ("address", |party| party.address.as_deref()),
@@ -196,7 +199,7 @@ pub fn survive(golden_id: &str, members: &[&Party]) -> GoldenCustomer {
 
 /// The most common non-empty value and the first party (in `ordered`) that
 /// has it.
-fn most_common(ordered: &[&Party], get: fn(&Party) -> Option<&str>) -> Option<(String, PartyKey)> {
+fn most_common(ordered: &[&Party], get: FieldGetter) -> Option<(String, PartyKey)> {
     let mut counts: Vec<(String, usize, PartyKey)> = Vec::new();
     for party in ordered {
         let Some(value) = get(party).map(str::trim).filter(|value| !value.is_empty()) else {

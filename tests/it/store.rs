@@ -1287,3 +1287,80 @@ async fn chinese_text_and_emoji_survive_every_round_trip(store: Arc<dyn Store>) 
     assert_eq!(status.tiers, BTreeMap::from([("金卡 🥇".to_string(), 1)]));
     assert!(status.connectors.contains_key("客户系统"));
 }
+
+store_stories! {
+    probe_nul => probe_nul_sqlite, probe_nul_postgres;
+    probe_panic => probe_panic_sqlite, probe_panic_postgres;
+    probe_num => probe_num_sqlite, probe_num_postgres;
+}
+
+async fn probe_nul(store: Arc<dyn Store>) {
+    let batch = StagedBatch {
+        rejected: vec![rejection(Some("x"), "bad", "a\u{0}b")],
+        ..StagedBatch::default()
+    };
+    let r = store.stage_batch(1, "c", "s", &batch).await;
+    eprintln!("NUL rejection: {:?}", r.as_ref().map(|_| ()));
+    let p = Party {
+        name: Some("a\u{0}b".into()),
+        ..party("c", "p", "x")
+    };
+    let m = MappedRecord {
+        source_id: "p".into(),
+        content_hash: "h".into(),
+        outcome: Ok(Entity::Party(p)),
+        raw: json!({}),
+    };
+    let r = store.save_mapped(1, "c", "s", "v", &[m]).await;
+    eprintln!(
+        "NUL name: {:?}",
+        r.as_ref().map(|_| ()).map_err(|e| e.to_string())
+    );
+    let p = Party {
+        attributes: BTreeMap::from([("k".to_string(), json!("a\u{0}b"))]),
+        ..party("c", "q", "x")
+    };
+    let m = MappedRecord {
+        source_id: "q".into(),
+        content_hash: "h".into(),
+        outcome: Ok(Entity::Party(p)),
+        raw: json!({}),
+    };
+    let r = store.save_mapped(1, "c", "s", "v", &[m]).await;
+    eprintln!(
+        "NUL attr: {:?}",
+        r.as_ref().map(|_| ()).map_err(|e| e.to_string())
+    );
+    r.unwrap();
+}
+
+async fn probe_panic(store: Arc<dyn Store>) {
+    store.start_run("x").await.unwrap();
+    panic!("deliberate story panic");
+}
+
+async fn probe_num(store: Arc<dyn Store>) {
+    let attrs = BTreeMap::from([
+        ("a".to_string(), json!(1e19)),
+        ("b".to_string(), json!(u64::MAX)),
+        ("c".to_string(), json!(2.0)),
+        ("d".to_string(), json!(1.5e-7)),
+        ("e".to_string(), json!(i64::MIN)),
+        ("f".to_string(), json!(1e300)),
+    ]);
+    let p = Party {
+        attributes: attrs.clone(),
+        ..party("c", "q", "x")
+    };
+    let m = MappedRecord {
+        source_id: "q".into(),
+        content_hash: "h".into(),
+        outcome: Ok(Entity::Party(p)),
+        raw: json!({}),
+    };
+    store.save_mapped(1, "c", "s", "v", &[m]).await.unwrap();
+    let back = &store.parties().await.unwrap()[0].party.attributes;
+    for (k, v) in &attrs {
+        eprintln!("num {k}: {v} -> {} equal={}", back[k], back[k] == *v);
+    }
+}

@@ -225,7 +225,7 @@ fn parse_csv(bytes: &[u8], config: &FileStreamConfig, parsed: &mut ParsedFile) {
                     row.len(),
                     header.len()
                 ),
-                raw: String::from_utf8_lossy(&row.as_slice().to_vec()).into_owned(),
+                raw: String::from_utf8_lossy(row.as_slice()).into_owned(),
             });
             continue;
         }
