@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::config::{ConnectorConfig, Project};
-use crate::connectors::ConnectorError;
+use crate::connectors::{ConnectorError, SourceContext};
 use crate::store::{MappedRecord, StageCounts, Store, StoreError};
 use crate::{golden, push, resolve, segment};
 
@@ -115,8 +115,9 @@ async fn run_stages(
         run_id,
         ..RunReport::default()
     };
+    let context = SourceContext::new(store.clone());
     for connector in &project.connectors {
-        match sync_connector(connector, store, progress, run_id).await {
+        match sync_connector(&context, connector, progress, run_id).await {
             Ok(streams) => {
                 report.sync.insert(connector.id.clone(), streams);
             }
@@ -259,11 +260,12 @@ enum SyncError {
 
 /// Pulls every stream of a connector into the staging tables.
 async fn sync_connector(
+    context: &SourceContext,
     connector: &ConnectorConfig,
-    store: &Arc<dyn Store>,
     progress: &ProgressBar,
     run_id: i64,
 ) -> Result<BTreeMap<String, StageCounts>, SyncError> {
+    let store = &context.store;
     let mut streams = BTreeMap::new();
     for stream in connector.source.streams() {
         progress.set_message(format!("syncing {}/{stream}", connector.id));
@@ -274,7 +276,12 @@ async fn sync_connector(
         let (sender, mut batches) = mpsc::channel(4);
         let source = connector.source.clone();
         let stream_name = stream.clone();
-        let pull = tokio::spawn(async move { source.pull(&stream_name, cursor, sender).await });
+        let task_context = context.clone();
+        let pull = tokio::spawn(async move {
+            source
+                .pull(&task_context, &stream_name, cursor, sender)
+                .await
+        });
         let mut counts = StageCounts::default();
         while let Some(batch) = batches.recv().await {
             let staged = store

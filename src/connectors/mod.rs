@@ -5,6 +5,7 @@
 //! tests) and one line in [`registry`].
 
 pub mod file;
+pub mod rate_limit;
 
 use std::fmt;
 use std::path::Path;
@@ -13,9 +14,49 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Problem;
-use crate::store::StagedBatch;
+use crate::store::{StagedBatch, Store};
+use rate_limit::RateLimiters;
+
+/// What a source may use while it works, shared by every connector of one
+/// process.
+#[derive(Clone)]
+pub struct SourceContext {
+    /// The store, for reading what earlier streams staged (fan-out).
+    pub store: Arc<dyn Store>,
+    /// One HTTP client, so connections are pooled and kept alive.
+    pub http: reqwest::Client,
+    /// Rate limits per credential, shared with push-back.
+    pub limiters: Arc<RateLimiters>,
+    /// Cancelled when the process is asked to stop: finish or abandon the
+    /// current page, never commit half of one.
+    pub shutdown: CancellationToken,
+}
+
+impl SourceContext {
+    /// A context with a default HTTP client and no shutdown requested.
+    pub fn new(store: Arc<dyn Store>) -> SourceContext {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("tierlink/", env!("CARGO_PKG_VERSION")))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default();
+        SourceContext {
+            store,
+            http,
+            limiters: Arc::new(RateLimiters::default()),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
+impl fmt::Debug for SourceContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SourceContext").finish_non_exhaustive()
+    }
+}
 
 /// A connector file after its common header (`type`, `description`) has
 /// been read: what a kind needs to build its source.
@@ -131,7 +172,7 @@ pub trait Source: Send + Sync + fmt::Debug {
     fn streams(&self) -> Vec<String>;
 
     /// Tests the connection and reads a sample without writing anything.
-    async fn check(&self) -> Result<CheckReport, ConnectorError>;
+    async fn check(&self, context: &SourceContext) -> Result<CheckReport, ConnectorError>;
 
     /// Pulls one stream from `cursor` on, sending batches of records, each
     /// with the cursor that follows it. The receiver commits every batch
@@ -139,6 +180,7 @@ pub trait Source: Send + Sync + fmt::Debug {
     /// cursor past records that were not stored.
     async fn pull(
         &self,
+        context: &SourceContext,
         stream: &str,
         cursor: Option<serde_json::Value>,
         batches: mpsc::Sender<StagedBatch>,

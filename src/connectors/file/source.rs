@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 use super::config::{FileEncoding, FileFormat, FileStreamConfig};
-use crate::connectors::{CheckReport, ConnectorError, Source};
+use crate::connectors::{CheckReport, ConnectorError, Source, SourceContext};
 use crate::mapping::path::lookup_text;
 use crate::store::{Rejection, SourceRecord, StagedBatch};
 
@@ -51,7 +51,7 @@ impl Source for FileSource {
         self.streams.iter().map(|(name, _)| name.clone()).collect()
     }
 
-    async fn check(&self) -> Result<CheckReport, ConnectorError> {
+    async fn check(&self, _context: &SourceContext) -> Result<CheckReport, ConnectorError> {
         let mut streams = Vec::new();
         for (name, config) in &self.streams {
             let bytes = read_file(&config.path).await?;
@@ -77,6 +77,7 @@ impl Source for FileSource {
 
     async fn pull(
         &self,
+        _context: &SourceContext,
         stream: &str,
         cursor: Option<serde_json::Value>,
         batches: mpsc::Sender<StagedBatch>,

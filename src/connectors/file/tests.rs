@@ -122,11 +122,19 @@ async fn an_unchanged_file_is_not_read_again() {
             },
         )],
     );
+    let store = crate::store::open("sqlite::memory:", dir.path())
+        .await
+        .unwrap();
+    let context = crate::connectors::SourceContext::new(store);
     let pull = |cursor| {
         let source = &source;
+        let context = &context;
         async move {
             let (sender, mut receiver) = mpsc::channel(8);
-            source.pull("customers", cursor, sender).await.unwrap();
+            source
+                .pull(&context, "customers", cursor, sender)
+                .await
+                .unwrap();
             let mut batches = Vec::new();
             while let Some(batch) = receiver.recv().await {
                 batches.push(batch);
@@ -142,7 +150,7 @@ async fn an_unchanged_file_is_not_read_again() {
     assert!(pull(cursor.clone()).await.is_empty());
     std::fs::write(&path, "id,name\n1,a\n2,b\n3,c\n").unwrap();
     assert_eq!(pull(cursor).await[0].records.len(), 3);
-    assert!(source.check().await.unwrap().streams[0]
+    assert!(source.check(&context).await.unwrap().streams[0]
         .1
         .contains("3 records"));
 }
