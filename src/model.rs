@@ -16,17 +16,32 @@ pub enum EntityKind {
     Party,
     /// A purchase or invoice.
     Order,
+    /// A service request in a help desk.
+    Ticket,
+    /// A call-centre record, linked to a party by phone number.
+    Call,
+    /// A chat, e-mail or other touch.
+    Message,
 }
 
 impl EntityKind {
     /// Every entity kind, for listing valid choices in error hints.
-    pub const ALL: [EntityKind; 2] = [EntityKind::Party, EntityKind::Order];
+    pub const ALL: [EntityKind; 5] = [
+        EntityKind::Party,
+        EntityKind::Order,
+        EntityKind::Ticket,
+        EntityKind::Call,
+        EntityKind::Message,
+    ];
 
     /// The name used in mapping files.
     pub fn as_str(self) -> &'static str {
         match self {
             EntityKind::Party => "party",
             EntityKind::Order => "order",
+            EntityKind::Ticket => "ticket",
+            EntityKind::Call => "call",
+            EntityKind::Message => "message",
         }
     }
 }
@@ -156,9 +171,59 @@ pub struct Order {
     pub ordered_at: DateTime<Utc>,
 }
 
+/// A service request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub connector: String,
+    pub source_id: String,
+    /// The requester's source id in the same connector, when known.
+    pub party_source_id: Option<String>,
+    /// How the request came in: email, chat, voice, web...
+    pub channel: Option<String>,
+    /// The source's status, e.g. new, open, pending, solved, closed.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub solved_at: Option<DateTime<Utc>>,
+    /// The customer's rating, as `good` or `bad` when given.
+    pub satisfaction: Option<String>,
+}
+
+/// A call-centre record. CDRs carry no customer id: the call links to a
+/// party through the caller's (inbound) or callee's (outbound) number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub connector: String,
+    pub source_id: String,
+    pub caller: Option<String>,
+    pub callee: Option<String>,
+    /// `inbound` or `outbound`, when the source says.
+    pub direction: Option<String>,
+    pub started_at: DateTime<Utc>,
+    /// Seconds of conversation (billsec); 0 for unanswered calls.
+    pub talk_seconds: i64,
+    /// e.g. ANSWERED, NO ANSWER, BUSY, FAILED.
+    pub disposition: Option<String>,
+}
+
+/// A chat, e-mail, visit or other touch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub connector: String,
+    pub source_id: String,
+    /// The party's source id in the same connector, when the source has one.
+    pub party_source_id: Option<String>,
+    /// Otherwise the phone number that links it to a party.
+    pub phone: Option<String>,
+    pub channel: String,
+    pub sent_at: DateTime<Utc>,
+}
+
 /// One canonical entity produced by a mapping.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entity {
     Party(Party),
     Order(Order),
+    Ticket(Ticket),
+    Call(Call),
+    Message(Message),
 }

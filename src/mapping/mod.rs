@@ -26,31 +26,66 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{deserialize_section, read_toml_table, ConnectorConfig, Problem};
-use crate::model::{Entity, EntityKind, Order, OrderStatus, Party, PartyKind};
+use crate::model::{
+    Call, Entity, EntityKind, Message, Order, OrderStatus, Party, PartyKind, Ticket,
+};
 
 pub use rules::FieldRule;
 
-/// The canonical fields of a party a mapping may set, besides
-/// `attributes.<name>` and `strong_ids.<name>`.
-const PARTY_FIELDS: &[&str] = &[
-    "kind",
-    "name",
-    "phones",
-    "emails",
-    "company",
-    "address",
-    "updated_at",
-];
-/// The canonical fields of an order a mapping may set.
-const ORDER_FIELDS: &[&str] = &[
-    "party_source_id",
-    "amount",
-    "currency",
-    "status",
-    "ordered_at",
-];
-/// Order fields that must be mapped.
-const REQUIRED_ORDER_FIELDS: &[&str] = &["party_source_id", "amount", "ordered_at"];
+/// The canonical fields each entity may set (parties also take
+/// `attributes.<name>` and `strong_ids.<name>`), and those it must set.
+fn entity_fields(entity: EntityKind) -> (&'static [&'static str], &'static [&'static str]) {
+    match entity {
+        EntityKind::Party => (
+            &[
+                "kind",
+                "name",
+                "phones",
+                "emails",
+                "company",
+                "address",
+                "updated_at",
+            ],
+            &[],
+        ),
+        EntityKind::Order => (
+            &[
+                "party_source_id",
+                "amount",
+                "currency",
+                "status",
+                "ordered_at",
+            ],
+            &["party_source_id", "amount", "ordered_at"],
+        ),
+        EntityKind::Ticket => (
+            &[
+                "party_source_id",
+                "channel",
+                "status",
+                "created_at",
+                "solved_at",
+                "satisfaction",
+            ],
+            &["status", "created_at"],
+        ),
+        EntityKind::Call => (
+            &[
+                "caller",
+                "callee",
+                "direction",
+                "started_at",
+                "talk_seconds",
+                "disposition",
+            ],
+            &["started_at"],
+        ),
+        EntityKind::Message => (
+            &["party_source_id", "phone", "channel", "sent_at"],
+            &["channel", "sent_at"],
+        ),
+    }
+}
 
 /// The mapping of one connector.
 #[derive(Debug, Clone)]
@@ -159,6 +194,15 @@ impl Mapping {
             EntityKind::Order => {
                 map_order(mapping, connector, source_id, record).map(Entity::Order)
             }
+            EntityKind::Ticket => {
+                map_ticket(&Fields { mapping, record }, connector, source_id).map(Entity::Ticket)
+            }
+            EntityKind::Call => {
+                map_call(&Fields { mapping, record }, connector, source_id).map(Entity::Call)
+            }
+            EntityKind::Message => {
+                map_message(&Fields { mapping, record }, connector, source_id).map(Entity::Message)
+            }
         }
     }
 }
@@ -175,10 +219,7 @@ fn load_stream(
     let fields_value = table.remove("fields");
     let header = deserialize_section::<StreamHeader>(file, prefix, toml::Value::Table(table))
         .map_err(|problem| vec![problem])?;
-    let allowed = match header.entity {
-        EntityKind::Party => PARTY_FIELDS,
-        EntityKind::Order => ORDER_FIELDS,
-    };
+    let (allowed, required_fields) = entity_fields(header.entity);
     let Some(toml::Value::Table(fields_table)) = fields_value else {
         return Err(vec![Problem::new(
             file,
@@ -211,18 +252,16 @@ fn load_stream(
             Err(problem) => problems.push(problem),
         }
     }
-    if header.entity == EntityKind::Order {
-        for required in REQUIRED_ORDER_FIELDS {
-            if !fields.contains_key(*required) {
-                problems.push(
-                    Problem::new(
-                        file,
-                        format!("{prefix}.fields.{required}"),
-                        "an order mapping must set this field",
-                    )
-                    .with_hint("map it from a field of the record"),
-                );
-            }
+    for required in required_fields {
+        if !fields.contains_key(*required) {
+            problems.push(
+                Problem::new(
+                    file,
+                    format!("{prefix}.fields.{required}"),
+                    format!("a {} mapping must set this field", header.entity.as_str()),
+                )
+                .with_hint("map it from a field of the record"),
+            );
         }
     }
     if problems.is_empty() {
@@ -329,5 +368,100 @@ fn map_order(
         currency,
         status,
         ordered_at,
+    })
+}
+
+/// Reads the mapped fields of one record, naming the field in every error.
+struct Fields<'a> {
+    mapping: &'a StreamMapping,
+    record: &'a serde_json::Value,
+}
+
+impl Fields<'_> {
+    fn rule(&self, name: &str) -> Option<&FieldRule> {
+        self.mapping.fields.get(name)
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, String> {
+        match self.rule(name) {
+            Some(rule) => rule
+                .text(self.record)
+                .map_err(|message| format!("field {name}: {message}")),
+            None => Ok(None),
+        }
+    }
+
+    fn required_text(&self, name: &str) -> Result<String, String> {
+        self.text(name)?
+            .ok_or_else(|| format!("field {name}: missing"))
+    }
+
+    fn time(&self, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+        match self.rule(name) {
+            Some(rule) => rule
+                .timestamp(self.record)
+                .map_err(|message| format!("field {name}: {message}")),
+            None => Ok(None),
+        }
+    }
+
+    fn required_time(&self, name: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+        self.time(name)?
+            .ok_or_else(|| format!("field {name}: missing"))
+    }
+
+    fn number(&self, name: &str) -> Result<Option<f64>, String> {
+        match self.rule(name) {
+            Some(rule) => rule
+                .number(self.record)
+                .map_err(|message| format!("field {name}: {message}")),
+            None => Ok(None),
+        }
+    }
+}
+
+fn map_ticket(fields: &Fields, connector: &str, source_id: &str) -> Result<Ticket, String> {
+    Ok(Ticket {
+        connector: connector.to_string(),
+        source_id: source_id.to_string(),
+        party_source_id: fields.text("party_source_id")?,
+        channel: fields.text("channel")?,
+        status: fields.required_text("status")?,
+        created_at: fields.required_time("created_at")?,
+        solved_at: fields.time("solved_at")?,
+        satisfaction: fields.text("satisfaction")?,
+    })
+}
+
+fn map_call(fields: &Fields, connector: &str, source_id: &str) -> Result<Call, String> {
+    let talk_seconds = fields.number("talk_seconds")?.unwrap_or(0.0);
+    if talk_seconds < 0.0 {
+        return Err(format!("field talk_seconds: {talk_seconds} is negative"));
+    }
+    Ok(Call {
+        connector: connector.to_string(),
+        source_id: source_id.to_string(),
+        caller: fields.text("caller")?,
+        callee: fields.text("callee")?,
+        direction: fields.text("direction")?,
+        started_at: fields.required_time("started_at")?,
+        talk_seconds: talk_seconds.round() as i64,
+        disposition: fields.text("disposition")?,
+    })
+}
+
+fn map_message(fields: &Fields, connector: &str, source_id: &str) -> Result<Message, String> {
+    let party_source_id = fields.text("party_source_id")?;
+    let phone = fields.text("phone")?;
+    if party_source_id.is_none() && phone.is_none() {
+        return Err("fields party_source_id and phone: both missing, so the message cannot be linked to a customer".into());
+    }
+    Ok(Message {
+        connector: connector.to_string(),
+        source_id: source_id.to_string(),
+        party_source_id,
+        phone,
+        channel: fields.required_text("channel")?,
+        sent_at: fields.required_time("sent_at")?,
     })
 }

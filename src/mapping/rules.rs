@@ -18,7 +18,7 @@ use crate::config::{deserialize_section, Problem};
 /// status = { path = "state", map = { "已付款" = "paid" }, default = "paid" }
 /// ordered_at = { path = "date", format = "%Y-%m-%d %H:%M", timezone = "+08:00" }
 /// ```
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FieldRule {
     /// A dotted path into the record. An array there yields each element.
@@ -35,6 +35,20 @@ pub struct FieldRule {
     pub value: Option<toml::Value>,
     /// Splits text into several values at this separator (e.g. "/" or ",").
     pub split: Option<String>,
+    /// Keeps only what this regular expression matches in each value: its
+    /// first capture group if it has one, else the whole match. A value it
+    /// does not match is dropped (e.g. `"(\\d{11})"` pulls a mobile number
+    /// out of free text).
+    pub regex: Option<String>,
+    /// The compiled `regex`, built once when the mapping loads.
+    #[serde(skip)]
+    compiled_regex: Option<regex::Regex>,
+    /// Lower-cases each value.
+    #[serde(default)]
+    pub lower: bool,
+    /// Upper-cases each value.
+    #[serde(default)]
+    pub upper: bool,
     /// Replaces values (after trimming) by others, e.g. source statuses by
     /// canonical ones. Values not listed pass through unchanged.
     pub map: Option<BTreeMap<String, String>>,
@@ -55,7 +69,7 @@ pub struct FieldRule {
 impl FieldRule {
     /// Reads a rule from its TOML form, checking that it is complete.
     pub fn from_toml(file: &Path, field: &str, value: toml::Value) -> Result<FieldRule, Problem> {
-        let rule = match value {
+        let mut rule = match value {
             toml::Value::String(path) => FieldRule {
                 path: Some(path),
                 ..FieldRule::default()
@@ -80,6 +94,25 @@ impl FieldRule {
                 file,
                 field,
                 "a rule needs exactly one of `path`, `first_of`, `concat` or `value`",
+            ));
+        }
+        if let Some(pattern) = &rule.regex {
+            match regex::Regex::new(pattern) {
+                Ok(compiled) => rule.compiled_regex = Some(compiled),
+                Err(error) => {
+                    return Err(Problem::new(
+                        file,
+                        format!("{field}.regex"),
+                        format!("not a valid regular expression: {error}"),
+                    ))
+                }
+            }
+        }
+        if rule.lower && rule.upper {
+            return Err(Problem::new(
+                file,
+                field,
+                "`lower` and `upper` cannot both be set",
             ));
         }
         if let Some(timezone) = &rule.timezone {
@@ -108,11 +141,10 @@ impl FieldRule {
                 None => vec![text.as_str()],
             };
             for part in parts {
-                let part = part.trim();
-                if part.is_empty() {
+                let Some(part) = self.clean(part) else {
                     continue;
-                }
-                let mapped = self.map_value(part);
+                };
+                let mapped = self.map_value(&part);
                 if !texts.contains(&mapped) {
                     texts.push(mapped);
                 }
@@ -202,6 +234,26 @@ impl FieldRule {
             }
         }
         values
+    }
+
+    /// Trims, extracts with `regex` and changes case; `None` when nothing
+    /// is left.
+    fn clean(&self, text: &str) -> Option<String> {
+        let mut text = text.trim();
+        if let Some(regex) = &self.compiled_regex {
+            let captures = regex.captures(text)?;
+            text = captures.get(1).or_else(|| captures.get(0))?.as_str().trim();
+        }
+        if text.is_empty() {
+            return None;
+        }
+        Some(if self.lower {
+            text.to_lowercase()
+        } else if self.upper {
+            text.to_uppercase()
+        } else {
+            text.to_string()
+        })
     }
 
     fn map_value(&self, text: &str) -> String {
@@ -364,6 +416,33 @@ mod tests {
                 .unwrap()
                 .as_deref(),
             Some("company")
+        );
+    }
+
+    #[test]
+    fn regex_extracts_and_case_changes() {
+        let mobile = rule(r#"f = { path = "note", regex = "(1[3-9]\\d{9})" }"#);
+        assert_eq!(
+            mobile
+                .texts(&json!({"note": "call 13800138000 after 6pm"}))
+                .unwrap(),
+            vec!["13800138000"]
+        );
+        assert!(mobile
+            .texts(&json!({"note": "no number"}))
+            .unwrap()
+            .is_empty());
+        let whole = rule(r#"f = { path = "code", regex = "[A-Z]+", lower = true }"#);
+        assert_eq!(
+            whole.text(&json!({"code": "x-VIP-2"})).unwrap().as_deref(),
+            Some("vip")
+        );
+        assert_eq!(
+            rule(r#"f = { path = "c", upper = true }"#)
+                .text(&json!({"c": "sh"}))
+                .unwrap()
+                .as_deref(),
+            Some("SH")
         );
     }
 

@@ -289,6 +289,69 @@ macro_rules! impl_store {
                             .map_err(query_error("saving orders"))?;
                             mapped += 1;
                         }
+                        Ok(Entity::Ticket(ticket)) => {
+                            sqlx::query(
+                                "INSERT INTO tickets (connector, source_id, party_source_id, channel, status, created_at, solved_at, satisfaction)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 ON CONFLICT (connector, source_id) DO UPDATE SET
+                                   party_source_id = excluded.party_source_id, channel = excluded.channel,
+                                   status = excluded.status, created_at = excluded.created_at,
+                                   solved_at = excluded.solved_at, satisfaction = excluded.satisfaction",
+                            )
+                            .bind(&ticket.connector)
+                            .bind(&ticket.source_id)
+                            .bind(&ticket.party_source_id)
+                            .bind(&ticket.channel)
+                            .bind(&ticket.status)
+                            .bind(ticket.created_at)
+                            .bind(ticket.solved_at)
+                            .bind(&ticket.satisfaction)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("saving tickets"))?;
+                            mapped += 1;
+                        }
+                        Ok(Entity::Call(call)) => {
+                            sqlx::query(
+                                "INSERT INTO calls (connector, source_id, caller, callee, direction, started_at, talk_seconds, disposition)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                 ON CONFLICT (connector, source_id) DO UPDATE SET
+                                   caller = excluded.caller, callee = excluded.callee, direction = excluded.direction,
+                                   started_at = excluded.started_at, talk_seconds = excluded.talk_seconds,
+                                   disposition = excluded.disposition",
+                            )
+                            .bind(&call.connector)
+                            .bind(&call.source_id)
+                            .bind(&call.caller)
+                            .bind(&call.callee)
+                            .bind(&call.direction)
+                            .bind(call.started_at)
+                            .bind(call.talk_seconds)
+                            .bind(&call.disposition)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("saving calls"))?;
+                            mapped += 1;
+                        }
+                        Ok(Entity::Message(message)) => {
+                            sqlx::query(
+                                "INSERT INTO messages (connector, source_id, party_source_id, phone, channel, sent_at)
+                                 VALUES ($1, $2, $3, $4, $5, $6)
+                                 ON CONFLICT (connector, source_id) DO UPDATE SET
+                                   party_source_id = excluded.party_source_id, phone = excluded.phone,
+                                   channel = excluded.channel, sent_at = excluded.sent_at",
+                            )
+                            .bind(&message.connector)
+                            .bind(&message.source_id)
+                            .bind(&message.party_source_id)
+                            .bind(&message.phone)
+                            .bind(&message.channel)
+                            .bind(message.sent_at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("saving messages"))?;
+                            mapped += 1;
+                        }
                         Err(reason) => {
                             sqlx::query(
                                 "INSERT INTO rejected_records (connector, stream, source_id, reason, raw, rejected_at, run_id)
