@@ -85,14 +85,101 @@ pub fn evaluation_time(project: &Project) -> DateTime<Utc> {
     }
 }
 
+/// Which connectors a run covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    /// Every connector, and every stage after sync.
+    Everything,
+    /// One connector's sync and mapping only.
+    Connector(&'a str),
+}
+
+impl Scope<'_> {
+    fn includes(&self, connector: &str) -> bool {
+        match self {
+            Scope::Everything => true,
+            Scope::Connector(id) => *id == connector,
+        }
+    }
+}
+
 /// Runs the whole pipeline once over every connector.
 pub async fn run_full(
     project: &Project,
     store: &Arc<dyn Store>,
     progress: &ProgressBar,
 ) -> Result<RunReport, RunError> {
-    let run_id = store.start_run("full").await?;
-    let result = run_stages(project, store, progress, run_id).await;
+    record_run(store, "full", |run_id| async move {
+        let mut report = RunReport {
+            run_id,
+            ..RunReport::default()
+        };
+        sync_stage(project, store, Scope::Everything, progress, &mut report).await?;
+        map_stage(project, store, Scope::Everything, progress, &mut report).await?;
+        resolve_stage(store, progress, &mut report).await?;
+        segment_stage(project, store, progress, &mut report).await?;
+        push_stage(project, store, progress, &mut report).await?;
+        progress.finish_and_clear();
+        Ok(report)
+    })
+    .await
+}
+
+/// Syncs and maps one connector; with `full`, its cursors are reset first
+/// so everything is read again (unchanged records stay unchanged).
+pub async fn run_sync(
+    project: &Project,
+    store: &Arc<dyn Store>,
+    connector_id: &str,
+    full: bool,
+    progress: &ProgressBar,
+) -> Result<RunReport, RunError> {
+    record_run(
+        store,
+        &format!("sync:{connector_id}"),
+        |run_id| async move {
+            let mut report = RunReport {
+                run_id,
+                ..RunReport::default()
+            };
+            if full {
+                store.reset_cursors(connector_id).await?;
+            }
+            sync_stage(
+                project,
+                store,
+                Scope::Connector(connector_id),
+                progress,
+                &mut report,
+            )
+            .await?;
+            map_stage(
+                project,
+                store,
+                Scope::Connector(connector_id),
+                progress,
+                &mut report,
+            )
+            .await?;
+            progress.finish_and_clear();
+            Ok(report)
+        },
+    )
+    .await
+}
+
+/// Records a run in the run log around `work`, with its outcome.
+async fn record_run<F, Fut>(
+    store: &Arc<dyn Store>,
+    kind: &str,
+    work: F,
+) -> Result<RunReport, RunError>
+where
+    F: FnOnce(i64) -> Fut,
+    Fut: std::future::Future<Output = Result<RunReport, RunError>>,
+{
+    let run_id = store.start_run(kind).await?;
+    let result = work(run_id).await;
     let (status, summary) = match &result {
         Ok(report) if report.succeeded() => (
             "succeeded",
@@ -105,19 +192,20 @@ pub async fn run_full(
     result
 }
 
-async fn run_stages(
+async fn sync_stage(
     project: &Project,
     store: &Arc<dyn Store>,
+    scope: Scope<'_>,
     progress: &ProgressBar,
-    run_id: i64,
-) -> Result<RunReport, RunError> {
-    let mut report = RunReport {
-        run_id,
-        ..RunReport::default()
-    };
+    report: &mut RunReport,
+) -> Result<(), RunError> {
     let context = SourceContext::new(store.clone());
-    for connector in &project.connectors {
-        match sync_connector(&context, connector, progress, run_id).await {
+    for connector in project
+        .connectors
+        .iter()
+        .filter(|connector| scope.includes(&connector.id))
+    {
+        match sync_connector(&context, connector, progress, report.run_id).await {
             Ok(streams) => {
                 report.sync.insert(connector.id.clone(), streams);
             }
@@ -128,9 +216,19 @@ async fn run_stages(
             Err(SyncError::Store(error)) => return Err(error.into()),
         }
     }
+    Ok(())
+}
 
+/// Maps every staged record not yet mapped with its current mapping.
+async fn map_stage(
+    project: &Project,
+    store: &Arc<dyn Store>,
+    scope: Scope<'_>,
+    progress: &ProgressBar,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
     progress.set_message("mapping records");
-    for (connector_id, mapping) in &project.mappings {
+    for (connector_id, mapping) in project.mappings.iter().filter(|(id, _)| scope.includes(id)) {
         for stream in mapping.streams.keys() {
             loop {
                 let pending = store
@@ -154,7 +252,13 @@ async fn run_stages(
                     })
                     .collect();
                 let (ok, rejected) = store
-                    .save_mapped(run_id, connector_id, stream, &mapping.version, &mapped)
+                    .save_mapped(
+                        report.run_id,
+                        connector_id,
+                        stream,
+                        &mapping.version,
+                        &mapped,
+                    )
                     .await?;
                 report.mapped += ok;
                 report.mapping_rejected += rejected;
@@ -162,7 +266,14 @@ async fn run_stages(
             }
         }
     }
+    Ok(())
+}
 
+async fn resolve_stage(
+    store: &Arc<dyn Store>,
+    progress: &ProgressBar,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
     progress.set_message("resolving customers");
     let parties: Vec<_> = store
         .parties()
@@ -185,7 +296,15 @@ async fn run_stages(
     if !changes.is_empty() {
         store.save_resolution(&changes).await?;
     }
+    Ok(())
+}
 
+async fn segment_stage(
+    project: &Project,
+    store: &Arc<dyn Store>,
+    progress: &ProgressBar,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
     progress.set_message("tiering customers");
     let golden_ids: Vec<String> = store
         .golden_customers()
@@ -208,7 +327,15 @@ async fn run_stages(
     for assignment in store.tier_assignments().await? {
         *report.tier_distribution.entry(assignment.tier).or_default() += 1;
     }
+    Ok(())
+}
 
+async fn push_stage(
+    project: &Project,
+    store: &Arc<dyn Store>,
+    progress: &ProgressBar,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
     progress.set_message("pushing labels");
     for connector in &project.connectors {
         let targets = store.push_targets(&connector.id).await?;
@@ -249,8 +376,7 @@ async fn run_stages(
             }
         }
     }
-    progress.finish_and_clear();
-    Ok(report)
+    Ok(())
 }
 
 enum SyncError {

@@ -34,9 +34,10 @@ CREATE TABLE rejected_records (
     raw TEXT NOT NULL,
     rejected_at TIMESTAMPTZ NOT NULL,
     run_id BIGINT,
+    -- open; retried (a steward asked for another try); closed (mapped later, or rejected again anew)
     status TEXT NOT NULL DEFAULT 'open'
 );
-CREATE INDEX rejected_records_connector ON rejected_records (connector, stream);
+CREATE INDEX rejected_records_source ON rejected_records (connector, stream, source_id);
 
 CREATE TABLE connector_state (
     connector TEXT NOT NULL,

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::Project;
+use crate::connectors::SourceContext;
 use crate::pipeline;
 use crate::store::{self, Store};
 
@@ -61,6 +62,75 @@ pub enum Command {
         /// Print the status as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// List connectors or check one.
+    #[command(subcommand)]
+    Connector(ConnectorCommand),
+    /// Sync one connector and map its records (no tiering or push).
+    Sync {
+        /// The connector id (its file name in connectors/).
+        id: String,
+        /// Forget the connector's cursors first and read everything again;
+        /// unchanged records are still recognised and left alone.
+        #[arg(long)]
+        full: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Records that could not be read or mapped, kept with their reason.
+    #[command(subcommand)]
+    Rejected(RejectedCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// List the configured connectors with their kind and streams.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test a connector's connection and read a sample, writing nothing.
+    Check {
+        /// The connector id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RejectedCommand {
+    /// List rejected records, newest first.
+    List {
+        /// Only this connector's.
+        #[arg(long)]
+        connector: Option<String>,
+        /// Include rejections already retried.
+        #[arg(long)]
+        all: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one rejected record with its raw payload.
+    Show {
+        /// The rejection's id, from `rejected list`.
+        id: i64,
+    },
+    /// Retry rejected records: records that failed to map are mapped again
+    /// (after a mapping fix), unreadable input is read again.
+    Retry {
+        /// The rejections' ids.
+        ids: Vec<i64>,
+        /// Retry every open rejection (of `--connector`, if given).
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// With --all: only this connector's.
+        #[arg(long)]
+        connector: Option<String>,
     },
 }
 
@@ -148,7 +218,141 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Connector(ConnectorCommand::List { json }) => {
+            let project = load_project(&cli.config)?;
+            if json {
+                let list: Vec<_> = project
+                    .connectors
+                    .iter()
+                    .map(|connector| {
+                        serde_json::json!({
+                            "id": connector.id,
+                            "type": connector.kind,
+                            "description": connector.description,
+                            "streams": connector.source.streams(),
+                            "file": connector.file,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!("{}", output::connector_list(&project));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Connector(ConnectorCommand::Check { id }) => {
+            let project = load_project(&cli.config)?;
+            let connector = find_connector(&project, &id)?;
+            let store = open_store(&project).await?;
+            match connector.source.check(&SourceContext::new(store)).await {
+                Ok(report) => {
+                    println!("{id}: OK");
+                    for (stream, detail) in report.streams {
+                        println!("  {stream}: {detail}");
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("{id}: FAILED ({:?}): {error}", error.domain);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Sync { id, full, json } => {
+            let project = load_project(&cli.config)?;
+            find_connector(&project, &id)?;
+            let store = open_store(&project).await?;
+            let report =
+                pipeline::run_sync(&project, &store, &id, full, &progress_bar(json)).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", output::sync_summary(&report));
+            }
+            Ok(if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Rejected(command) => {
+            let project = load_project(&cli.config)?;
+            let store = open_store(&project).await?;
+            rejected_command(store.as_ref(), command).await
+        }
     }
+}
+
+async fn rejected_command(store: &dyn Store, command: RejectedCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        RejectedCommand::List {
+            connector,
+            all,
+            limit,
+            json,
+        } => {
+            let records: Vec<_> = store
+                .rejected(connector.as_deref(), limit)
+                .await?
+                .into_iter()
+                .filter(|record| all || record.status == "open")
+                .collect();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&records)?);
+            } else {
+                println!("{}", output::rejected_list(&records));
+            }
+        }
+        RejectedCommand::Show { id } => {
+            let Some(record) = store.rejected_record(id).await? else {
+                anyhow::bail!("there is no rejected record {id}: see `tierlink rejected list`");
+            };
+            println!("{}", serde_json::to_string_pretty(&record)?);
+        }
+        RejectedCommand::Retry {
+            ids,
+            all,
+            connector,
+        } => {
+            let ids: Vec<i64> = if all {
+                store
+                    .rejected(connector.as_deref(), i64::MAX)
+                    .await?
+                    .into_iter()
+                    .filter(|record| record.status == "open")
+                    .map(|record| record.id)
+                    .collect()
+            } else {
+                ids
+            };
+            if ids.is_empty() {
+                anyhow::bail!("name the rejections to retry, or pass --all");
+            }
+            let outcome = store.retry_rejected(&ids).await?;
+            println!(
+                "{} to map again, {} to read again from the source; run `tierlink run` (or `tierlink sync <id>`) to retry them",
+                outcome.remapped, outcome.refetched
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn find_connector<'a>(
+    project: &'a Project,
+    id: &str,
+) -> anyhow::Result<&'a crate::config::ConnectorConfig> {
+    project.connector(id).ok_or_else(|| {
+        let known: Vec<&str> = project
+            .connectors
+            .iter()
+            .map(|connector| connector.id.as_str())
+            .collect();
+        anyhow::anyhow!(
+            "there is no connector {id:?}; connectors: {}",
+            known.join(", ")
+        )
+    })
 }
 
 /// Loads the project; on problems, the error lists them all.

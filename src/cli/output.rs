@@ -45,29 +45,7 @@ pub fn run_summary(project: &Project, store: &dyn Store, report: &RunReport) -> 
             "Nothing changed since the last run: no new or changed records, tiers or labels.\n",
         );
     }
-    for (connector, streams) in &report.sync {
-        for (stream, counts) in streams {
-            let _ = writeln!(
-                text,
-                "  sync     {connector}/{stream}: {} fetched, {} new, {} changed, {} unchanged, {} rejected",
-                counts.fetched, counts.new, counts.changed, counts.unchanged, counts.rejected
-            );
-        }
-    }
-    for (connector, error) in &report.failed_connectors {
-        let _ = writeln!(text, "  FAILED   {connector}: {error}");
-    }
-    let _ = writeln!(
-        text,
-        "  map      {} records mapped, {} rejected{}",
-        report.mapped,
-        report.mapping_rejected,
-        if report.mapping_rejected > 0 {
-            " (see the rejected_records table)"
-        } else {
-            ""
-        }
-    );
+    write_sync_lines(&mut text, report);
     let _ = writeln!(
         text,
         "  resolve  {} source records -> {} golden customers ({} new or changed, {} links changed, {} merged)",
@@ -90,6 +68,84 @@ pub fn run_summary(project: &Project, store: &dyn Store, report: &RunReport) -> 
     text.push('\n');
     text.push_str(&tier_table(project, &report.tier_distribution));
     text
+}
+
+/// `connector list` output.
+pub fn connector_list(project: &Project) -> String {
+    let mut text = String::from("connector       type     streams\n");
+    for connector in &project.connectors {
+        let _ = writeln!(
+            text,
+            "{:<15} {:<8} {}{}",
+            connector.id,
+            connector.kind,
+            connector.source.streams().join(", "),
+            connector
+                .description
+                .as_deref()
+                .map(|description| format!("  ({description})"))
+                .unwrap_or_default()
+        );
+    }
+    text.trim_end().to_string()
+}
+
+/// `sync` output: what each stream fetched and how much was mapped.
+pub fn sync_summary(report: &RunReport) -> String {
+    let mut text = format!("sync run #{}\n", report.run_id);
+    write_sync_lines(&mut text, report);
+    text.trim_end().to_string()
+}
+
+fn write_sync_lines(text: &mut String, report: &RunReport) {
+    for (connector, streams) in &report.sync {
+        for (stream, counts) in streams {
+            let _ = writeln!(
+                text,
+                "  sync     {connector}/{stream}: {} fetched, {} new, {} changed, {} unchanged, {} rejected",
+                counts.fetched, counts.new, counts.changed, counts.unchanged, counts.rejected
+            );
+        }
+    }
+    for (connector, error) in &report.failed_connectors {
+        let _ = writeln!(text, "  FAILED   {connector}: {error}");
+    }
+    let _ = writeln!(
+        text,
+        "  map      {} records mapped, {} rejected{}",
+        report.mapped,
+        report.mapping_rejected,
+        if report.mapping_rejected > 0 {
+            " (see `tierlink rejected list`)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// `rejected list` output.
+pub fn rejected_list(records: &[crate::store::RejectedRecord]) -> String {
+    if records.is_empty() {
+        return "no rejected records".to_string();
+    }
+    let mut text = String::from("id      connector/stream          source id        reason\n");
+    for record in records {
+        let location = format!("{}/{}", record.connector, record.stream);
+        let _ = writeln!(
+            text,
+            "{:<7} {:<25} {:<16} {}{}",
+            record.id,
+            location,
+            record.source_id.as_deref().unwrap_or("-"),
+            record.reason,
+            if record.status == "open" {
+                ""
+            } else {
+                " [retried]"
+            }
+        );
+    }
+    text.trim_end().to_string()
 }
 
 /// `status` output.

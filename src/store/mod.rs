@@ -265,6 +265,19 @@ pub struct RejectedRecord {
     pub reason: String,
     pub raw: String,
     pub rejected_at: DateTime<Utc>,
+    /// `open`; `retried` when a retry was asked for; `closed` when the
+    /// record mapped later or was rejected again anew.
+    pub status: String,
+}
+
+/// What retrying rejected records did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RetryOutcome {
+    /// Rejections whose staged record will be mapped again on the next run.
+    pub remapped: u64,
+    /// Rejections of unreadable input whose stream will be read again from
+    /// the start on the next sync.
+    pub refetched: u64,
 }
 
 /// Counts of what is stored, for `tierlink status`.
@@ -346,6 +359,14 @@ pub trait Store: Send + Sync {
         connector: Option<&str>,
         limit: i64,
     ) -> StoreResult<Vec<RejectedRecord>>;
+    /// One rejected record.
+    async fn rejected_record(&self, id: i64) -> StoreResult<Option<RejectedRecord>>;
+    /// Marks open rejections as retried, in one transaction: a staged record
+    /// that failed to map becomes pending again; a row that could not be read
+    /// resets its stream's cursor so the next sync reads the input again.
+    async fn retry_rejected(&self, ids: &[i64]) -> StoreResult<RetryOutcome>;
+    /// Forgets a connector's cursors, so its next sync reads everything.
+    async fn reset_cursors(&self, connector: &str) -> StoreResult<u64>;
 
     /// Every party.
     async fn parties(&self) -> StoreResult<Vec<StoredParty>>;

@@ -33,10 +33,30 @@ macro_rules! impl_store {
         use crate::store::sql::{content_hash, query_error};
         use crate::store::{
             Backend, ConnectorCounts, GoldenCustomer, GoldenLink, LedgerRow, MappedRecord,
-            OrderFact, PushTarget, RejectedRecord, RunRecord, StageCounts, StagedBatch,
+            OrderFact, PushTarget, RejectedRecord, RetryOutcome, RunRecord, StageCounts, StagedBatch,
             StagedRecord, Store, StoreResult, StoreStatus, StoredParty, TierAssignment,
             TierChange,
         };
+
+        fn rejected_from_row<R: Row>(row: &R) -> RejectedRecord
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            RejectedRecord {
+                id: row.get("id"),
+                connector: row.get("connector"),
+                stream: row.get("stream"),
+                source_id: row.get("source_id"),
+                reason: row.get("reason"),
+                raw: row.get("raw"),
+                rejected_at: row.get("rejected_at"),
+                status: row.get("status"),
+            }
+        }
 
         #[async_trait]
         impl Store for $store {
@@ -238,6 +258,18 @@ macro_rules! impl_store {
                 let (mut mapped, mut rejected) = (0, 0);
                 let mut tx = self.pool.begin().await.map_err(query_error("saving mapped records"))?;
                 for record in records {
+                    // This mapping outcome replaces any earlier one: an old
+                    // rejection of the record is closed.
+                    sqlx::query(
+                        "UPDATE rejected_records SET status = 'closed'
+                         WHERE connector = $1 AND stream = $2 AND source_id = $3 AND status = 'open'",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&record.source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("closing earlier rejections"))?;
                     match &record.outcome {
                         Ok(Entity::Party(party)) => {
                             sqlx::query(
@@ -393,7 +425,7 @@ macro_rules! impl_store {
                 limit: i64,
             ) -> StoreResult<Vec<RejectedRecord>> {
                 let rows = sqlx::query(
-                    "SELECT id, connector, stream, source_id, reason, raw, rejected_at FROM rejected_records
+                    "SELECT id, connector, stream, source_id, reason, raw, rejected_at, status FROM rejected_records
                      WHERE ($1 IS NULL OR connector = $1) ORDER BY id DESC LIMIT $2",
                 )
                 .bind(connector)
@@ -401,18 +433,73 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(query_error("listing rejected records"))?;
-                Ok(rows
-                    .into_iter()
-                    .map(|row| RejectedRecord {
-                        id: row.get("id"),
-                        connector: row.get("connector"),
-                        stream: row.get("stream"),
-                        source_id: row.get("source_id"),
-                        reason: row.get("reason"),
-                        raw: row.get("raw"),
-                        rejected_at: row.get("rejected_at"),
-                    })
-                    .collect())
+                Ok(rows.into_iter().map(|row| rejected_from_row(&row)).collect())
+            }
+
+            async fn rejected_record(&self, id: i64) -> StoreResult<Option<RejectedRecord>> {
+                let row = sqlx::query(
+                    "SELECT id, connector, stream, source_id, reason, raw, rejected_at, status FROM rejected_records WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_error("reading a rejected record"))?;
+                Ok(row.map(|row| rejected_from_row(&row)))
+            }
+
+            async fn retry_rejected(&self, ids: &[i64]) -> StoreResult<RetryOutcome> {
+                let mut outcome = RetryOutcome::default();
+                let mut tx = self.pool.begin().await.map_err(query_error("retrying rejected records"))?;
+                for id in ids {
+                    let row = sqlx::query(
+                        "SELECT connector, stream, source_id FROM rejected_records WHERE id = $1 AND status = 'open'",
+                    )
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(query_error("retrying rejected records"))?;
+                    let Some(row) = row else { continue };
+                    let (connector, stream, source_id): (String, String, Option<String>) =
+                        (row.get("connector"), row.get("stream"), row.get("source_id"));
+                    let remapped = sqlx::query(
+                        "UPDATE staged_records SET mapped_hash = NULL
+                         WHERE connector = $1 AND stream = $2 AND source_id = $3",
+                    )
+                    .bind(&connector)
+                    .bind(&stream)
+                    .bind(&source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("retrying rejected records"))?
+                    .rows_affected();
+                    if remapped > 0 {
+                        outcome.remapped += 1;
+                    } else {
+                        sqlx::query("DELETE FROM connector_state WHERE connector = $1 AND stream = $2")
+                            .bind(&connector)
+                            .bind(&stream)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(query_error("retrying rejected records"))?;
+                        outcome.refetched += 1;
+                    }
+                    sqlx::query("UPDATE rejected_records SET status = 'retried' WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("retrying rejected records"))?;
+                }
+                tx.commit().await.map_err(query_error("retrying rejected records"))?;
+                Ok(outcome)
+            }
+
+            async fn reset_cursors(&self, connector: &str) -> StoreResult<u64> {
+                let result = sqlx::query("DELETE FROM connector_state WHERE connector = $1")
+                    .bind(connector)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(query_error("resetting cursors"))?;
+                Ok(result.rows_affected())
             }
 
             async fn parties(&self) -> StoreResult<Vec<StoredParty>> {

@@ -343,3 +343,114 @@ fn a_missing_configuration_says_what_to_do() {
         stderr(&output)
     );
 }
+
+#[test]
+fn connectors_are_listed_checked_and_synced_one_at_a_time() {
+    let project = sample_project();
+    let list = stdout(&tierlink(project.path(), &["connector", "list"]));
+    for id in ["erp", "shop", "helpdesk"] {
+        assert!(list.contains(id), "{list}");
+    }
+    let check = tierlink(project.path(), &["connector", "check", "erp"]);
+    let text = stdout(&check);
+    assert!(check.status.success(), "{}", stderr(&check));
+    assert!(
+        text.contains("customers:") && text.contains("first id \"C00000\""),
+        "{text}"
+    );
+    let unknown = tierlink(project.path(), &["connector", "check", "crm"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("no connector \"crm\""));
+
+    let sync = tierlink(project.path(), &["sync", "shop", "--json"]);
+    let report: serde_json::Value =
+        serde_json::from_slice(&sync.stdout).expect("sync --json is JSON");
+    assert!(report["sync"]["shop"]["customers"]["new"].as_u64().unwrap() > 100);
+    assert!(
+        report["sync"].get("erp").is_none(),
+        "only the named connector syncs"
+    );
+    assert!(report["mapped"].as_u64().unwrap() > 100);
+
+    let again = tierlink(project.path(), &["sync", "shop", "--json"]);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["sync"]["shop"]["customers"]["fetched"], 0);
+    let full = tierlink(project.path(), &["sync", "shop", "--full", "--json"]);
+    let full: serde_json::Value = serde_json::from_slice(&full.stdout).unwrap();
+    let customers = &full["sync"]["shop"]["customers"];
+    assert!(
+        customers["fetched"].as_u64().unwrap() > 100,
+        "--full reads everything again"
+    );
+    assert_eq!(customers["new"], 0);
+    assert_eq!(customers["changed"], 0);
+}
+
+#[test]
+fn rejected_records_are_listed_shown_and_retried_after_a_mapping_fix() {
+    let project = sample_project();
+    assert!(tierlink(project.path(), &["run"]).status.success());
+    let list = tierlink(project.path(), &["rejected", "list", "--json"]);
+    let records: serde_json::Value =
+        serde_json::from_slice(&list.stdout).expect("rejected list --json");
+    let records = records.as_array().unwrap();
+    let bad_amount = records
+        .iter()
+        .find(|record| record["source_id"] == "SO999999")
+        .expect("the order with amount N/A is rejected");
+    assert!(
+        bad_amount["reason"]
+            .as_str()
+            .unwrap()
+            .contains("field amount"),
+        "{bad_amount}"
+    );
+    assert!(records.iter().any(|record| record["reason"]
+        .as_str()
+        .unwrap()
+        .contains("malformed JSON")));
+
+    let id = bad_amount["id"].as_i64().unwrap().to_string();
+    let show = stdout(&tierlink(project.path(), &["rejected", "show", &id]));
+    assert!(show.contains("N/A"), "the raw payload is kept: {show}");
+
+    // Fix the mapping: an amount that is not a number counts as 0.
+    let mapping = project.path().join("mappings/erp.toml");
+    let text = std::fs::read_to_string(&mapping).unwrap();
+    std::fs::write(
+        &mapping,
+        text.replace(
+            "amount = \"金额\"",
+            "amount = { path = \"金额\", map = { \"N/A\" = \"0\" } }",
+        ),
+    )
+    .unwrap();
+    let retry = tierlink(project.path(), &["rejected", "retry", &id]);
+    assert!(
+        stdout(&retry).contains("1 to map again"),
+        "{}",
+        stdout(&retry)
+    );
+    let run = tierlink(project.path(), &["run", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    // The mapping changed, so every ERP record is mapped again; this time the
+    // order maps.
+    assert_eq!(report["mapping_rejected"], 0, "{report}");
+    let open = tierlink(project.path(), &["rejected", "list", "--json"]);
+    let open: serde_json::Value = serde_json::from_slice(&open.stdout).unwrap();
+    assert!(open
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|record| record["source_id"] != "SO999999"));
+    // Mapping again never piles up copies of the same rejection.
+    let all = tierlink(project.path(), &["rejected", "list", "--all", "--json"]);
+    let all: serde_json::Value = serde_json::from_slice(&all.stdout).unwrap();
+    let copies = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|record| record["source_id"] == "SO999999")
+        .count();
+    assert_eq!(copies, 1);
+}

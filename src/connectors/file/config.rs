@@ -33,6 +33,15 @@ pub struct FileStreamConfig {
     /// For `json`: the dotted path to the array of records in the document;
     /// leave out when the document itself is the array.
     pub records_path: Option<String>,
+    /// When `path` is a folder: which files in it to read, as a name with
+    /// at most one `*` (e.g. `orders-*.csv`). Files are read in name order.
+    pub pattern: Option<String>,
+    /// Follow a growing file (e.g. Asterisk `Master.csv`): read only what was
+    /// appended since the last sync, by byte offset. A file that shrank or
+    /// whose beginning changed was rotated and is read from the start. CSV
+    /// files followed this way have no header: set `columns`.
+    #[serde(default)]
+    pub follow: bool,
 }
 
 fn default_delimiter() -> char {

@@ -52,6 +52,28 @@ pub fn build(definition: &ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Pr
     for (name, value) in streams_table {
         let prefix = format!("streams.{name}");
         match deserialize_section::<FileStreamConfig>(definition.file, &prefix, value) {
+            Ok(stream) if stream.follow && stream.format == FileFormat::Json => problems.push(
+                Problem::new(
+                    definition.file,
+                    format!("{prefix}.follow"),
+                    "a JSON document cannot be followed",
+                )
+                .with_hint("follow CSV or JSON Lines files, whose records are lines"),
+            ),
+            Ok(stream)
+                if stream.follow
+                    && stream.format == FileFormat::Csv
+                    && stream.columns.is_none() =>
+            {
+                problems.push(
+                    Problem::new(
+                        definition.file,
+                        format!("{prefix}.columns"),
+                        "a followed CSV file needs its columns",
+                    )
+                    .with_hint("list the column names, e.g. the Asterisk Master.csv columns"),
+                )
+            }
             Ok(stream) => {
                 // `${NAME}` in a path is allowed; a missing variable is
                 // reported by the config loader with the field.

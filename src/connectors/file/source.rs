@@ -54,21 +54,30 @@ impl Source for FileSource {
     async fn check(&self, _context: &SourceContext) -> Result<CheckReport, ConnectorError> {
         let mut streams = Vec::new();
         for (name, config) in &self.streams {
-            let bytes = read_file(&config.path).await?;
-            let parsed = parse_records(&bytes, config);
-            let sample = parsed
-                .records
-                .first()
-                .map(|record| format!(", first id {:?}", record.source_id))
+            let files = files_of(config).await?;
+            let (mut bytes_read, mut records, mut unreadable, mut first_id) = (0, 0, 0, None);
+            for file in &files {
+                let bytes = read_file(file).await?;
+                let parsed = parse_records(&bytes, config, 0);
+                bytes_read += bytes.len();
+                records += parsed.records.len();
+                unreadable += parsed.rejected.len();
+                if first_id.is_none() {
+                    first_id = parsed
+                        .records
+                        .first()
+                        .map(|record| record.source_id.clone());
+                }
+            }
+            let sample = first_id
+                .map(|id| format!(", first id {id:?}"))
                 .unwrap_or_default();
             streams.push((
                 name.clone(),
                 format!(
-                    "{}: {} bytes, {} records, {} unreadable{sample}",
+                    "{}: {} file(s), {bytes_read} bytes, {records} records, {unreadable} unreadable{sample}",
                     config.path.display(),
-                    bytes.len(),
-                    parsed.records.len(),
-                    parsed.rejected.len()
+                    files.len(),
                 ),
             ));
         }
@@ -77,44 +86,196 @@ impl Source for FileSource {
 
     async fn pull(
         &self,
-        _context: &SourceContext,
+        context: &SourceContext,
         stream: &str,
         cursor: Option<serde_json::Value>,
         batches: mpsc::Sender<StagedBatch>,
     ) -> Result<(), ConnectorError> {
         let config = self.stream(stream)?;
-        let bytes = read_file(&config.path).await?;
-        let fingerprint = serde_json::json!({ "sha256": hex::encode(Sha256::digest(&bytes)) });
-        if cursor.as_ref() == Some(&fingerprint) {
-            return Ok(());
+        if config.follow {
+            return pull_appended(context, config, cursor, &batches).await;
         }
-        let parsed = parse_records(&bytes, config);
-        let mut records = parsed.records.into_iter().peekable();
-        let mut rejected = parsed.rejected;
-        loop {
-            let chunk: Vec<SourceRecord> = records.by_ref().take(BATCH_SIZE).collect();
-            let last = records.peek().is_none();
-            let batch = StagedBatch {
-                records: chunk,
-                rejected: if last {
-                    std::mem::take(&mut rejected)
-                } else {
-                    Vec::new()
-                },
-                // Only the last batch moves the cursor: a file read half-way
-                // is read again from the start.
-                cursor: last.then(|| fingerprint.clone()),
-            };
-            if batches.send(batch).await.is_err() {
-                return Err(ConnectorError::internal(
-                    "the sync stopped receiving records",
-                ));
-            }
-            if last {
+        // The cursor maps each file read to the SHA-256 it had: an unchanged
+        // file is not read again.
+        let mut seen = cursor
+            .as_ref()
+            .and_then(|cursor| cursor.get("files"))
+            .and_then(serde_json::Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for file in files_of(config).await? {
+            if context.shutdown.is_cancelled() {
                 return Ok(());
             }
+            let bytes = read_file(&file).await?;
+            let name = file
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let fingerprint = serde_json::Value::String(hex::encode(Sha256::digest(&bytes)));
+            if seen.get(&name) == Some(&fingerprint) {
+                continue;
+            }
+            seen.insert(name, fingerprint);
+            let parsed = parse_records(&bytes, config, 0);
+            // Only a file's last batch moves the cursor: a file read half-way
+            // is read again from its start.
+            let cursor = serde_json::json!({ "files": seen });
+            send_in_batches(parsed, Some(cursor), &batches).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends parsed records in batches of [`BATCH_SIZE`]; the last batch carries
+/// the rejections and `cursor`.
+async fn send_in_batches(
+    parsed: ParsedFile,
+    cursor: Option<serde_json::Value>,
+    batches: &mpsc::Sender<StagedBatch>,
+) -> Result<(), ConnectorError> {
+    let mut records = parsed.records.into_iter().peekable();
+    let mut rejected = parsed.rejected;
+    loop {
+        let chunk: Vec<SourceRecord> = records.by_ref().take(BATCH_SIZE).collect();
+        let last = records.peek().is_none();
+        let batch = StagedBatch {
+            records: chunk,
+            rejected: if last {
+                std::mem::take(&mut rejected)
+            } else {
+                Vec::new()
+            },
+            cursor: if last { cursor.clone() } else { None },
+        };
+        if batches.send(batch).await.is_err() {
+            return Err(ConnectorError::internal(
+                "the sync stopped receiving records",
+            ));
+        }
+        if last {
+            return Ok(());
         }
     }
+}
+
+/// The files a stream reads: its `path`, or the matching files of a folder
+/// in name order.
+async fn files_of(config: &FileStreamConfig) -> Result<Vec<std::path::PathBuf>, ConnectorError> {
+    let metadata = tokio::fs::metadata(&config.path).await.map_err(|error| {
+        ConnectorError::external(
+            format!("cannot read {}: {error}", config.path.display()),
+            false,
+        )
+    })?;
+    if !metadata.is_dir() {
+        return Ok(vec![config.path.clone()]);
+    }
+    let mut entries = tokio::fs::read_dir(&config.path).await.map_err(|error| {
+        ConnectorError::external(
+            format!("cannot list {}: {error}", config.path.display()),
+            true,
+        )
+    })?;
+    let mut files = Vec::new();
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let wanted = config
+            .pattern
+            .as_deref()
+            .is_none_or(|pattern| name_matches(pattern, &name));
+        if wanted && path.is_file() {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Whether `name` matches a pattern with at most one `*`.
+pub(super) fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        Some((prefix, suffix)) => {
+            name.len() >= prefix.len() + suffix.len()
+                && name.starts_with(prefix)
+                && name.ends_with(suffix)
+        }
+        None => pattern == name,
+    }
+}
+
+/// How many bytes of a followed file's start identify it across syncs.
+const HEAD_BYTES: usize = 1024;
+
+/// The cursor of a followed file: how far it was read, and a hash of its
+/// first bytes, which changes when the file is rotated.
+fn follow_cursor(bytes: &[u8], offset: usize) -> serde_json::Value {
+    let head = &bytes[..offset.min(HEAD_BYTES)];
+    serde_json::json!({ "offset": offset, "head": hex::encode(Sha256::digest(head)) })
+}
+
+/// Reads what was appended to a followed file since `cursor`, in batches of
+/// whole lines, each committed with the offset after its last line.
+async fn pull_appended(
+    context: &SourceContext,
+    config: &FileStreamConfig,
+    cursor: Option<serde_json::Value>,
+    batches: &mpsc::Sender<StagedBatch>,
+) -> Result<(), ConnectorError> {
+    let bytes = read_file(&config.path).await?;
+    let mut start = cursor
+        .as_ref()
+        .and_then(|cursor| cursor.get("offset"))
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|offset| usize::try_from(offset).ok())
+        .unwrap_or(0);
+    let rotated = start > bytes.len() || cursor.as_ref() != Some(&follow_cursor(&bytes, start));
+    if rotated {
+        start = 0;
+    }
+    // A line without its newline is still being written: leave it for later.
+    let Some(end) = bytes
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map(|index| index + 1)
+    else {
+        return Ok(());
+    };
+    if end <= start {
+        return Ok(());
+    }
+    let mut line_number = bytes[..start].iter().filter(|byte| **byte == b'\n').count() as u64;
+    let mut chunk_start = start;
+    while chunk_start < end {
+        if context.shutdown.is_cancelled() {
+            return Ok(());
+        }
+        let mut chunk_end = chunk_start;
+        for _ in 0..BATCH_SIZE {
+            match bytes[chunk_end..end].iter().position(|byte| *byte == b'\n') {
+                Some(newline) => chunk_end += newline + 1,
+                None => break,
+            }
+        }
+        let parsed = parse_records(&bytes[chunk_start..chunk_end], config, line_number);
+        line_number += bytes[chunk_start..chunk_end]
+            .iter()
+            .filter(|byte| **byte == b'\n')
+            .count() as u64;
+        let batch = StagedBatch {
+            records: parsed.records,
+            rejected: parsed.rejected,
+            cursor: Some(follow_cursor(&bytes, chunk_end)),
+        };
+        if batches.send(batch).await.is_err() {
+            return Err(ConnectorError::internal(
+                "the sync stopped receiving records",
+            ));
+        }
+        chunk_start = chunk_end;
+    }
+    Ok(())
 }
 
 async fn read_file(path: &Path) -> Result<Vec<u8>, ConnectorError> {
@@ -134,18 +295,24 @@ pub(super) struct ParsedFile {
     pub rejected: Vec<Rejection>,
 }
 
-/// Parses a whole file. Never fails: unreadable rows become rejections.
-pub(super) fn parse_records(bytes: &[u8], config: &FileStreamConfig) -> ParsedFile {
+/// Parses a whole file, or a run of whole lines starting after line
+/// `line_offset`. Never fails: unreadable rows become rejections. A record
+/// whose key repeats replaces the earlier one (later rows supersede).
+pub(super) fn parse_records(
+    bytes: &[u8],
+    config: &FileStreamConfig,
+    line_offset: u64,
+) -> ParsedFile {
     let mut parsed = ParsedFile::default();
     match config.format {
-        FileFormat::Csv => parse_csv(bytes, config, &mut parsed),
+        FileFormat::Csv => parse_csv(bytes, config, line_offset, &mut parsed),
         FileFormat::Jsonl => {
             for (index, line) in bytes.split(|byte| *byte == b'\n').enumerate() {
                 let line = trim_line(line);
                 if line.is_empty() {
                     continue;
                 }
-                let location = format!("line {}", index + 1);
+                let location = format!("line {}", line_offset + index as u64 + 1);
                 match decode(line, config.encoding) {
                     Some(text) => match serde_json::from_str(&text) {
                         Ok(value) => keep(value, &location, config, &mut parsed),
@@ -161,10 +328,28 @@ pub(super) fn parse_records(bytes: &[u8], config: &FileStreamConfig) -> ParsedFi
         }
         FileFormat::Json => parse_json_document(bytes, config, &mut parsed),
     }
+    keep_last_of_each_key(&mut parsed.records);
     parsed
 }
 
-fn parse_csv(bytes: &[u8], config: &FileStreamConfig, parsed: &mut ParsedFile) {
+/// Drops earlier records whose primary key appears again later.
+fn keep_last_of_each_key(records: &mut Vec<SourceRecord>) {
+    let mut last_index = std::collections::HashMap::new();
+    for (index, record) in records.iter().enumerate() {
+        last_index.insert(record.source_id.clone(), index);
+    }
+    if last_index.len() == records.len() {
+        return;
+    }
+    let mut index = 0;
+    records.retain(|record| {
+        let keep = last_index.get(&record.source_id) == Some(&index);
+        index += 1;
+        keep
+    });
+}
+
+fn parse_csv(bytes: &[u8], config: &FileStreamConfig, line_offset: u64, parsed: &mut ParsedFile) {
     let delimiter = u8::try_from(config.delimiter).unwrap_or(b',');
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -216,7 +401,7 @@ fn parse_csv(bytes: &[u8], config: &FileStreamConfig, parsed: &mut ParsedFile) {
                 continue;
             }
         };
-        let line = row.position().map(|position| position.line()).unwrap_or(0);
+        let line = line_offset + row.position().map(|position| position.line()).unwrap_or(0);
         let location = format!("line {line}");
         if row.len() != header.len() {
             parsed.rejected.push(Rejection {

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 use super::config::{FileEncoding, FileFormat, FileStreamConfig};
-use super::source::{parse_records, FileSource};
+use super::source::{name_matches, parse_records, FileSource};
 use crate::connectors::Source;
+use crate::store::StagedBatch;
 
 fn stream(format: FileFormat, primary_key: &str) -> FileStreamConfig {
     FileStreamConfig {
@@ -18,13 +19,15 @@ fn stream(format: FileFormat, primary_key: &str) -> FileStreamConfig {
         delimiter: ',',
         columns: None,
         records_path: None,
+        pattern: None,
+        follow: false,
     }
 }
 
 #[test]
 fn csv_rows_become_records_and_bad_rows_are_rejected_with_their_line() {
     let text = "id,name,phone\n1,张伟,138 0013 8000\n2,\"Li, Na\",\n,no id,1\n3,too,many,fields\n";
-    let parsed = parse_records(text.as_bytes(), &stream(FileFormat::Csv, "id"));
+    let parsed = parse_records(text.as_bytes(), &stream(FileFormat::Csv, "id"), 0);
     let ids: Vec<&str> = parsed
         .records
         .iter()
@@ -57,7 +60,7 @@ fn gbk_csv_is_decoded_and_undecodable_rows_are_kept_as_rejections() {
         encoding: FileEncoding::Gbk,
         ..stream(FileFormat::Csv, "客户编号")
     };
-    let parsed = parse_records(&bytes, &config);
+    let parsed = parse_records(&bytes, &config, 0);
     assert_eq!(parsed.records.len(), 1);
     assert_eq!(parsed.records[0].raw["客户名称"], "北京星河科技有限公司");
     assert_eq!(parsed.rejected.len(), 1);
@@ -70,7 +73,7 @@ fn headerless_csv_uses_the_configured_columns() {
         columns: Some(vec!["src".into(), "dst".into(), "uniqueid".into()]),
         ..stream(FileFormat::Csv, "uniqueid")
     };
-    let parsed = parse_records(b"\"13800138000\",\"8001\",\"1714730401.18\"\n", &config);
+    let parsed = parse_records(b"\"13800138000\",\"8001\",\"1714730401.18\"\n", &config, 0);
     assert_eq!(parsed.records[0].source_id, "1714730401.18");
     assert_eq!(parsed.records[0].raw["dst"], "8001");
 }
@@ -78,7 +81,7 @@ fn headerless_csv_uses_the_configured_columns() {
 #[test]
 fn json_lines_keep_good_lines_and_reject_malformed_ones() {
     let text = "{\"id\": 1, \"customer\": {\"id\": 7}}\r\n\n{\"id\": 2,\n{\"name\": \"no id\"}\n";
-    let parsed = parse_records(text.as_bytes(), &stream(FileFormat::Jsonl, "id"));
+    let parsed = parse_records(text.as_bytes(), &stream(FileFormat::Jsonl, "id"), 0);
     assert_eq!(parsed.records.len(), 1);
     assert_eq!(parsed.records[0].raw["customer"]["id"], 7);
     assert_eq!(parsed.rejected.len(), 2);
@@ -101,9 +104,10 @@ fn a_json_document_yields_the_array_at_records_path() {
     let parsed = parse_records(
         br#"{"data": {"customers": [{"id": "a"}, {"id": "b"}]}}"#,
         &config,
+        0,
     );
     assert_eq!(parsed.records.len(), 2);
-    let missing = parse_records(br#"{"data": {}}"#, &config);
+    let missing = parse_records(br#"{"data": {}}"#, &config, 0);
     assert!(missing.rejected[0].reason.contains("no array of records"));
 }
 
@@ -153,4 +157,141 @@ async fn an_unchanged_file_is_not_read_again() {
     assert!(source.check(&context).await.unwrap().streams[0]
         .1
         .contains("3 records"));
+}
+
+/// Pulls a stream and collects every batch it sends.
+async fn pull_all(
+    source: &FileSource,
+    stream: &str,
+    cursor: Option<serde_json::Value>,
+) -> Vec<StagedBatch> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = crate::store::open("sqlite::memory:", dir.path())
+        .await
+        .unwrap();
+    let context = crate::connectors::SourceContext::new(store);
+    let (sender, mut receiver) = mpsc::channel(64);
+    source.pull(&context, stream, cursor, sender).await.unwrap();
+    let mut batches = Vec::new();
+    while let Some(batch) = receiver.recv().await {
+        batches.push(batch);
+    }
+    batches
+}
+
+fn last_cursor(batches: &[StagedBatch]) -> Option<serde_json::Value> {
+    batches.iter().rev().find_map(|batch| batch.cursor.clone())
+}
+
+fn ids(batches: &[StagedBatch]) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|batch| batch.records.iter().map(|record| record.source_id.clone()))
+        .collect()
+}
+
+#[test]
+fn later_rows_supersede_earlier_rows_with_the_same_key() {
+    let parsed = parse_records(b"id,v\n1,a\n2,b\n1,c\n", &stream(FileFormat::Csv, "id"), 0);
+    let rows: Vec<(String, String)> = parsed
+        .records
+        .iter()
+        .map(|record| {
+            (
+                record.source_id.clone(),
+                record.raw["v"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("2".into(), "b".into()), ("1".into(), "c".into())]
+    );
+}
+
+#[test]
+fn patterns_match_with_one_star() {
+    assert!(name_matches("orders-*.csv", "orders-2024-05.csv"));
+    assert!(name_matches("*.csv", "a.csv"));
+    assert!(!name_matches("orders-*.csv", "orders.csv"));
+    assert!(!name_matches("*.csv", "a.csv.partial"));
+    assert!(name_matches("exact.csv", "exact.csv"));
+}
+
+#[tokio::test]
+async fn a_folder_is_read_file_by_file_and_only_changed_files_again() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("orders-1.csv"), "id,v\n1,a\n").unwrap();
+    std::fs::write(dir.path().join("orders-2.csv"), "id,v\n2,b\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not data").unwrap();
+    let source = FileSource::new(
+        "erp",
+        vec![(
+            "orders".into(),
+            FileStreamConfig {
+                path: dir.path().to_path_buf(),
+                pattern: Some("orders-*.csv".into()),
+                ..stream(FileFormat::Csv, "id")
+            },
+        )],
+    );
+    let first = pull_all(&source, "orders", None).await;
+    assert_eq!(ids(&first), vec!["1", "2"]);
+    let cursor = last_cursor(&first);
+    assert!(pull_all(&source, "orders", cursor.clone()).await.is_empty());
+    std::fs::write(dir.path().join("orders-3.csv"), "id,v\n3,c\n").unwrap();
+    let third = pull_all(&source, "orders", cursor).await;
+    assert_eq!(ids(&third), vec!["3"], "only the new file is read");
+}
+
+#[tokio::test]
+async fn a_followed_file_yields_appended_lines_and_survives_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("Master.csv");
+    let columns = vec!["src".to_string(), "dst".to_string(), "uniqueid".to_string()];
+    let source = FileSource::new(
+        "pbx",
+        vec![(
+            "cdr".into(),
+            FileStreamConfig {
+                path: path.clone(),
+                follow: true,
+                columns: Some(columns),
+                ..stream(FileFormat::Csv, "uniqueid")
+            },
+        )],
+    );
+    std::fs::write(
+        &path,
+        "\"138\",\"8001\",\"1.1\"\n\"139\",\"8002\",\"1.2\"\n\"137\",\"80",
+    )
+    .unwrap();
+    let first = pull_all(&source, "cdr", None).await;
+    assert_eq!(
+        ids(&first),
+        vec!["1.1", "1.2"],
+        "the half-written line waits"
+    );
+    let cursor = last_cursor(&first);
+
+    let mut appended = std::fs::read(&path).unwrap();
+    appended.extend_from_slice(b"03\",\"1.3\"\nnot,\"enough\"\n");
+    std::fs::write(&path, &appended).unwrap();
+    let second = pull_all(&source, "cdr", cursor).await;
+    assert_eq!(ids(&second), vec!["1.3"]);
+    assert_eq!(second[0].rejected.len(), 1);
+    assert!(
+        second[0].rejected[0].reason.starts_with("line 4:"),
+        "{}",
+        second[0].rejected[0].reason
+    );
+    let cursor = last_cursor(&second);
+    assert!(pull_all(&source, "cdr", cursor.clone())
+        .await
+        .iter()
+        .all(|batch| batch.records.is_empty()));
+
+    // Rotated: a new, shorter file with other content is read from its start.
+    std::fs::write(&path, "\"150\",\"8009\",\"2.1\"\n").unwrap();
+    assert_eq!(ids(&pull_all(&source, "cdr", cursor).await), vec!["2.1"]);
 }
