@@ -239,7 +239,10 @@ impl FieldRule {
     /// Trims, extracts with `regex` and changes case; `None` when nothing
     /// is left.
     fn clean(&self, text: &str) -> Option<String> {
-        let mut text = text.trim();
+        // NUL is never meaningful in a name or an address, and PostgreSQL
+        // refuses it in text.
+        let without_nul = text.replace('\0', "");
+        let mut text = without_nul.trim();
         if let Some(regex) = &self.compiled_regex {
             let captures = regex.captures(text)?;
             text = captures.get(1).or_else(|| captures.get(0))?.as_str().trim();

@@ -334,7 +334,7 @@ pub trait Store: Send + Sync {
         batch: &StagedBatch,
     ) -> StoreResult<StageCounts>;
     /// Staged records not yet mapped with this mapping version, or changed
-    /// since, oldest first.
+    /// since, in source id order.
     async fn pending_mapping(
         &self,
         connector: &str,

@@ -15,6 +15,16 @@ pub(crate) fn content_hash(raw: &serde_json::Value) -> String {
     hex::encode(Sha256::digest(raw.to_string().as_bytes()))
 }
 
+/// Text as both databases accept it: PostgreSQL refuses NUL characters in
+/// text, so they become U+FFFD, the replacement character.
+pub(crate) fn without_nul(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 /// Wraps a sqlx error with the action that failed.
 pub(crate) fn query_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> super::StoreError {
     move |source| super::StoreError::Query { action, source }
@@ -30,7 +40,7 @@ macro_rules! impl_store {
         use sqlx::Row;
 
         use crate::model::{Entity, Party, PartyKey, PartyKind};
-        use crate::store::sql::{content_hash, query_error};
+        use crate::store::sql::{content_hash, query_error, without_nul};
         use crate::store::{
             Backend, ConnectorCounts, GoldenCustomer, GoldenLink, LedgerRow, MappedRecord,
             OrderFact, PushTarget, RejectedRecord, RetryOutcome, RunRecord, StageCounts, StagedBatch,
@@ -190,7 +200,7 @@ macro_rules! impl_store {
                     .bind(stream)
                     .bind(&rejection.source_id)
                     .bind(&rejection.reason)
-                    .bind(&rejection.raw)
+                    .bind(without_nul(&rejection.raw))
                     .bind(now)
                     .bind(run_id)
                     .execute(&mut *tx)

@@ -22,6 +22,9 @@ use tierlink::store::{
 use crate::support::store_stories;
 
 store_stories! {
+    nul_characters_in_rejected_input_are_stored_on_both_backends
+        => nul_characters_in_rejected_input_are_stored_on_both_backends_sqlite,
+           nul_characters_in_rejected_input_are_stored_on_both_backends_postgres;
     runs_are_listed_newest_first_with_their_outcome
         => runs_are_listed_newest_first_with_their_outcome_sqlite,
            runs_are_listed_newest_first_with_their_outcome_postgres;
@@ -1286,4 +1289,25 @@ async fn chinese_text_and_emoji_survive_every_round_trip(store: Arc<dyn Store>) 
     let status = store.status().await.expect("status");
     assert_eq!(status.tiers, BTreeMap::from([("金卡 🥇".to_string(), 1)]));
     assert!(status.connectors.contains_key("客户系统"));
+}
+
+/// PostgreSQL refuses NUL in text; a binary-garbage row must still be kept
+/// as a rejection rather than failing the whole batch.
+async fn nul_characters_in_rejected_input_are_stored_on_both_backends(store: Arc<dyn Store>) {
+    let run = store.start_run("sync").await.expect("starting a run");
+    let batch = StagedBatch {
+        records: vec![record("1", json!({"id": "1", "note": "nul \u{0} inside"}))],
+        rejected: vec![rejection(None, "line 2: malformed JSON", "{\"id\":2\u{0}}")],
+        cursor: None,
+    };
+    let counts = store
+        .stage_batch(run, "crm", "customers", &batch)
+        .await
+        .expect("staging with NUL");
+    assert_eq!((counts.new, counts.rejected), (1, 1));
+    let rejected = store
+        .rejected(Some("crm"), 10)
+        .await
+        .expect("listing rejections");
+    assert_eq!(rejected[0].raw, "{\"id\":2\u{FFFD}}");
 }

@@ -14,7 +14,7 @@ use std::future::Future;
 use std::panic;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::{Connection, PgConnection};
 use tierlink::store::{redact_url, Backend, Store};
@@ -123,7 +123,7 @@ where
         Ok(url) if !url.trim().is_empty() => url,
         _ => {
             eprintln!(
-                "skipped the PostgreSQL run of `{story_name}`: {POSTGRES_URL_VAR} is not set \
+                "skipped the PostgreSQL run of `{story_name}`: {POSTGRES_URL_VAR} is not set or empty \
                  (set it to e.g. postgres://postgres@127.0.0.1:5432/postgres to run it)"
             );
             return;
@@ -223,16 +223,24 @@ impl TestDatabase {
     }
 }
 
+/// How long to wait for the admin connection; a host that drops packets
+/// would otherwise hang the test for the operating system's TCP timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Connects as admin, failing the test with a clear message when the
 /// server named by a set [`POSTGRES_URL_VAR`] is unreachable.
 async fn admin_connection(admin_url: &str) -> PgConnection {
-    PgConnection::connect(admin_url).await.unwrap_or_else(|error| {
-        panic!(
-            "{POSTGRES_URL_VAR} is set to {}, but connecting to it failed: {error}\n\
-             start the server, fix the URL, or unset {POSTGRES_URL_VAR} to skip the PostgreSQL runs",
-            redact_url(admin_url)
-        )
-    })
+    let error = match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect(admin_url)).await
+    {
+        Ok(Ok(connection)) => return connection,
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+    };
+    panic!(
+        "{POSTGRES_URL_VAR} is set to {}, but connecting to it failed: {error}\n\
+         start the server, fix the URL, or unset {POSTGRES_URL_VAR} to skip the PostgreSQL runs",
+        redact_url(admin_url)
+    )
 }
 
 /// Replaces the database in a `postgres://` URL, keeping credentials, host
