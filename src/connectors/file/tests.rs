@@ -136,7 +136,7 @@ async fn an_unchanged_file_is_not_read_again() {
         async move {
             let (sender, mut receiver) = mpsc::channel(8);
             source
-                .pull(&context, "customers", cursor, sender)
+                .pull(context, "customers", cursor, sender)
                 .await
                 .unwrap();
             let mut batches = Vec::new();
