@@ -47,6 +47,16 @@ CREATE TABLE connector_state (
     PRIMARY KEY (connector, stream)
 );
 
+-- Event ids of pushed deliveries (webhooks) already staged, claimed in the
+-- transaction that stages the delivery, so a redelivery stages nothing.
+CREATE TABLE webhook_events (
+    connector TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (connector, event_id)
+);
+
 -- Canonical entities.
 CREATE TABLE parties (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::config::Project;
-use crate::connectors::SourceContext;
+use crate::config::{Problems, Project};
+use crate::connectors::{webhook, SourceContext};
 use crate::pipeline;
 use crate::store::{self, Store};
 
@@ -81,6 +81,13 @@ pub enum Command {
     /// Records that could not be read or mapped, kept with their reason.
     #[command(subcommand)]
     Rejected(RejectedCommand),
+    /// Receive pushed records for every webhook connector until Ctrl-C;
+    /// the next `run` or `sync <id>` maps them.
+    Listen {
+        /// The address to listen on.
+        #[arg(long, default_value = crate::connectors::webhook::DEFAULT_LISTEN_ADDRESS)]
+        address: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,6 +286,37 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let project = load_project(&cli.config)?;
             let store = open_store(&project).await?;
             rejected_command(store.as_ref(), command).await
+        }
+        Command::Listen { address } => {
+            let project = load_project(&cli.config)?;
+            let receivers = webhook::receivers(&project).map_err(|problems| {
+                anyhow::anyhow!("the configuration has problems:\n{}", Problems(problems))
+            })?;
+            if receivers.is_empty() {
+                anyhow::bail!("there is no webhook connector to listen for: add connectors/<id>.toml with type = \"webhook\"");
+            }
+            let store = open_store(&project).await?;
+            let listener = tokio::net::TcpListener::bind(&address)
+                .await
+                .map_err(|error| {
+                    anyhow::anyhow!("cannot listen on {address}: {error}; pass another --address")
+                })?;
+            let local = listener.local_addr()?;
+            println!("listening on http://{local}; accepting:");
+            for (id, config) in &receivers {
+                for stream in config.streams.keys() {
+                    println!("  POST http://{local}/webhooks/{id}/{stream}");
+                }
+            }
+            println!("received records are mapped by the next `tierlink run` or `tierlink sync <id>`; Ctrl-C stops");
+            axum::serve(listener, webhook::router(store, receivers))
+                .with_graceful_shutdown(async {
+                    // On Ctrl-C requests in flight finish; new ones are refused.
+                    tokio::signal::ctrl_c().await.ok();
+                })
+                .await?;
+            println!("stopped");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -5,7 +5,10 @@
 //! tests) and one line in [`registry`].
 
 pub mod file;
+pub mod http;
 pub mod rate_limit;
+pub mod sql;
+pub mod webhook;
 
 use std::fmt;
 use std::path::Path;
@@ -86,11 +89,28 @@ pub struct ConnectorKind {
 
 /// Every connector kind tierlink knows.
 pub fn registry() -> &'static [ConnectorKind] {
-    static KINDS: [ConnectorKind; 1] = [ConnectorKind {
-        name: "file",
-        summary: "CSV, JSON Lines or JSON files on disk",
-        build: file::build,
-    }];
+    static KINDS: [ConnectorKind; 4] = [
+        ConnectorKind {
+            name: "file",
+            summary: "CSV, JSON Lines or JSON files on disk",
+            build: file::build,
+        },
+        ConnectorKind {
+            name: "sql",
+            summary: "tables in PostgreSQL, MySQL/MariaDB or SQLite, read incrementally",
+            build: sql::build,
+        },
+        ConnectorKind {
+            name: "http",
+            summary: "any JSON HTTP API, declared in the connector file",
+            build: http::build,
+        },
+        ConnectorKind {
+            name: "webhook",
+            summary: "records pushed over HTTP and signed with HMAC-SHA256 (`tierlink listen`)",
+            build: webhook::build,
+        },
+    ];
     &KINDS
 }
 

@@ -333,6 +333,19 @@ pub trait Store: Send + Sync {
         stream: &str,
         batch: &StagedBatch,
     ) -> StoreResult<StageCounts>;
+    /// Stages a pushed delivery (e.g. a webhook request): its records and
+    /// rejections and its event id, in one transaction. Returns `None`, and
+    /// stages nothing, when the connector already committed `event_id`, so
+    /// a redelivered event is never staged twice. `run_id` is `None` when
+    /// no run is in progress, as for a receiver that runs on its own.
+    async fn stage_pushed(
+        &self,
+        run_id: Option<i64>,
+        connector: &str,
+        stream: &str,
+        event_id: &str,
+        batch: &StagedBatch,
+    ) -> StoreResult<Option<StageCounts>>;
     /// Staged records not yet mapped with this mapping version, or changed
     /// since, in source id order.
     async fn pending_mapping(

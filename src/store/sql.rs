@@ -68,6 +68,118 @@ macro_rules! impl_store {
             }
         }
 
+        impl $store {
+            /// Stages records and rejections and moves the cursor in one
+            /// transaction, for [`Store::stage_batch`] and
+            /// [`Store::stage_pushed`]. With an `event_id`, the event is
+            /// recorded in the same transaction, and `None` is returned
+            /// without staging anything when it was recorded before.
+            async fn stage_in_transaction(
+                &self,
+                run_id: Option<i64>,
+                connector: &str,
+                stream: &str,
+                event_id: Option<&str>,
+                batch: &StagedBatch,
+            ) -> StoreResult<Option<StageCounts>> {
+                let now = Utc::now();
+                let mut counts = StageCounts {
+                    fetched: (batch.records.len() + batch.rejected.len()) as u64,
+                    rejected: batch.rejected.len() as u64,
+                    ..StageCounts::default()
+                };
+                let mut tx = self.pool.begin().await.map_err(query_error("staging records"))?;
+                if let Some(event_id) = event_id {
+                    // Claiming the event id first makes a concurrent
+                    // redelivery wait for this transaction, then find it.
+                    let claimed = sqlx::query(
+                        "INSERT INTO webhook_events (connector, event_id, stream, received_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (connector, event_id) DO NOTHING",
+                    )
+                    .bind(connector)
+                    .bind(event_id)
+                    .bind(stream)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("recording a pushed event"))?
+                    .rows_affected();
+                    if claimed == 0 {
+                        tx.rollback().await.map_err(query_error("recording a pushed event"))?;
+                        return Ok(None);
+                    }
+                }
+                for record in &batch.records {
+                    let hash = content_hash(&record.raw);
+                    let previous: Option<String> = sqlx::query_scalar(
+                        "SELECT content_hash FROM staged_records WHERE connector = $1 AND stream = $2 AND source_id = $3",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&record.source_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(query_error("staging records"))?;
+                    match previous {
+                        Some(previous) if previous == hash => {
+                            counts.unchanged += 1;
+                            continue;
+                        }
+                        Some(_) => counts.changed += 1,
+                        None => counts.new += 1,
+                    }
+                    sqlx::query(
+                        "INSERT INTO staged_records (connector, stream, source_id, raw, content_hash, fetched_at, run_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                         ON CONFLICT (connector, stream, source_id) DO UPDATE
+                         SET raw = excluded.raw, content_hash = excluded.content_hash,
+                             fetched_at = excluded.fetched_at, run_id = excluded.run_id",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&record.source_id)
+                    .bind(record.raw.to_string())
+                    .bind(&hash)
+                    .bind(now)
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("staging records"))?;
+                }
+                for rejection in &batch.rejected {
+                    sqlx::query(
+                        "INSERT INTO rejected_records (connector, stream, source_id, reason, raw, rejected_at, run_id)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(&rejection.source_id)
+                    .bind(&rejection.reason)
+                    .bind(without_nul(&rejection.raw))
+                    .bind(now)
+                    .bind(run_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("rejecting records"))?;
+                }
+                if let Some(cursor) = &batch.cursor {
+                    sqlx::query(
+                        "INSERT INTO connector_state (connector, stream, cursor, updated_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+                    )
+                    .bind(connector)
+                    .bind(stream)
+                    .bind(cursor.to_string())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("committing a cursor"))?;
+                }
+                tx.commit().await.map_err(query_error("staging records"))?;
+                Ok(Some(counts))
+            }
+        }
+
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> Backend {
@@ -147,81 +259,23 @@ macro_rules! impl_store {
                 stream: &str,
                 batch: &StagedBatch,
             ) -> StoreResult<StageCounts> {
-                let now = Utc::now();
-                let mut counts = StageCounts {
-                    fetched: (batch.records.len() + batch.rejected.len()) as u64,
-                    rejected: batch.rejected.len() as u64,
-                    ..StageCounts::default()
-                };
-                let mut tx = self.pool.begin().await.map_err(query_error("staging records"))?;
-                for record in &batch.records {
-                    let hash = content_hash(&record.raw);
-                    let previous: Option<String> = sqlx::query_scalar(
-                        "SELECT content_hash FROM staged_records WHERE connector = $1 AND stream = $2 AND source_id = $3",
-                    )
-                    .bind(connector)
-                    .bind(stream)
-                    .bind(&record.source_id)
-                    .fetch_optional(&mut *tx)
+                // Without an event id a batch is always staged.
+                Ok(self
+                    .stage_in_transaction(Some(run_id), connector, stream, None, batch)
+                    .await?
+                    .unwrap_or_default())
+            }
+
+            async fn stage_pushed(
+                &self,
+                run_id: Option<i64>,
+                connector: &str,
+                stream: &str,
+                event_id: &str,
+                batch: &StagedBatch,
+            ) -> StoreResult<Option<StageCounts>> {
+                self.stage_in_transaction(run_id, connector, stream, Some(event_id), batch)
                     .await
-                    .map_err(query_error("staging records"))?;
-                    match previous {
-                        Some(previous) if previous == hash => {
-                            counts.unchanged += 1;
-                            continue;
-                        }
-                        Some(_) => counts.changed += 1,
-                        None => counts.new += 1,
-                    }
-                    sqlx::query(
-                        "INSERT INTO staged_records (connector, stream, source_id, raw, content_hash, fetched_at, run_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (connector, stream, source_id) DO UPDATE
-                         SET raw = excluded.raw, content_hash = excluded.content_hash,
-                             fetched_at = excluded.fetched_at, run_id = excluded.run_id",
-                    )
-                    .bind(connector)
-                    .bind(stream)
-                    .bind(&record.source_id)
-                    .bind(record.raw.to_string())
-                    .bind(&hash)
-                    .bind(now)
-                    .bind(run_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("staging records"))?;
-                }
-                for rejection in &batch.rejected {
-                    sqlx::query(
-                        "INSERT INTO rejected_records (connector, stream, source_id, reason, raw, rejected_at, run_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(connector)
-                    .bind(stream)
-                    .bind(&rejection.source_id)
-                    .bind(&rejection.reason)
-                    .bind(without_nul(&rejection.raw))
-                    .bind(now)
-                    .bind(run_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("rejecting records"))?;
-                }
-                if let Some(cursor) = &batch.cursor {
-                    sqlx::query(
-                        "INSERT INTO connector_state (connector, stream, cursor, updated_at) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (connector, stream) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
-                    )
-                    .bind(connector)
-                    .bind(stream)
-                    .bind(cursor.to_string())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("committing a cursor"))?;
-                }
-                tx.commit().await.map_err(query_error("staging records"))?;
-                Ok(counts)
             }
 
             async fn pending_mapping(

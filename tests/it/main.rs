@@ -1,3 +1,6 @@
 mod cli;
+mod http;
+mod sql;
 mod store;
 mod support;
+mod webhook;

@@ -46,6 +46,9 @@ store_stories! {
     chinese_text_and_emoji_survive_every_round_trip
         => chinese_text_and_emoji_survive_every_round_trip_sqlite,
            chinese_text_and_emoji_survive_every_round_trip_postgres;
+    pushed_deliveries_are_staged_once_per_event_id
+        => pushed_deliveries_are_staged_once_per_event_id_sqlite,
+           pushed_deliveries_are_staged_once_per_event_id_postgres;
 }
 
 // ---------------------------------------------------------------------------
@@ -1310,4 +1313,84 @@ async fn nul_characters_in_rejected_input_are_stored_on_both_backends(store: Arc
         .await
         .expect("listing rejections");
     assert_eq!(rejected[0].raw, "{\"id\":2\u{FFFD}}");
+}
+
+/// `stage_pushed` stages a delivery's records and rejections with its event
+/// id in one transaction, without a run; the same event id again (even with
+/// other content, even on another stream) stages nothing and returns
+/// `None`; another connector's event ids are its own.
+async fn pushed_deliveries_are_staged_once_per_event_id(store: Arc<dyn Store>) {
+    let batch = StagedBatch {
+        records: vec![
+            record("A-1", json!({"id": "A-1", "amount": 99.5})),
+            record("A-2", json!({"id": "A-2", "amount": 12})),
+        ],
+        rejected: vec![rejection(
+            None,
+            "the record has no primary key at `id`",
+            "{\"amount\":5}",
+        )],
+        cursor: None,
+    };
+    let counts = store
+        .stage_pushed(None, "shop", "orders", "evt-1", &batch)
+        .await
+        .expect("staging a pushed delivery");
+    assert_eq!(
+        counts,
+        Some(StageCounts {
+            fetched: 3,
+            new: 2,
+            changed: 0,
+            unchanged: 0,
+            rejected: 1,
+        })
+    );
+
+    let changed = StagedBatch {
+        records: vec![record("A-1", json!({"id": "A-1", "amount": 1}))],
+        rejected: vec![rejection(None, "again", "{}")],
+        cursor: None,
+    };
+    for stream in ["orders", "refunds"] {
+        assert_eq!(
+            store
+                .stage_pushed(Some(7), "shop", stream, "evt-1", &changed)
+                .await
+                .expect("a redelivery"),
+            None,
+            "{stream}"
+        );
+    }
+    let staged = store
+        .pending_mapping("shop", "orders", "v1", 10)
+        .await
+        .expect("reading pending records");
+    assert_eq!(source_ids(&staged), vec!["A-1", "A-2"]);
+    assert_eq!(staged[0].raw["amount"], json!(99.5));
+    assert_eq!(
+        store
+            .rejected(Some("shop"), 10)
+            .await
+            .expect("listing rejections")
+            .len(),
+        1
+    );
+
+    // A new event with a changed record is staged as a change.
+    let counts = store
+        .stage_pushed(None, "shop", "orders", "evt-2", &changed)
+        .await
+        .expect("a new event")
+        .expect("not a duplicate");
+    assert_eq!((counts.changed, counts.rejected), (1, 1));
+    // Event ids are per connector.
+    assert!(store
+        .stage_pushed(None, "crm", "orders", "evt-1", &StagedBatch::default())
+        .await
+        .expect("another connector")
+        .is_some());
+    let status = store.status().await.expect("status");
+    assert_eq!(status.connectors["shop"].staged, 2);
+    assert_eq!(status.connectors["shop"].rejected, 2);
 }
