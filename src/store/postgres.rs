@@ -29,4 +29,4 @@ impl PostgresStore {
     }
 }
 
-super::sql::impl_store!(PostgresStore, Backend::Postgres);
+super::sql::impl_store!(PostgresStore, Backend::Postgres, sqlx::Postgres);

@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 /// The hash that decides whether a fetched record changed: SHA-256 over the
 /// record's JSON text (serde_json writes object keys in a stable order).
-pub(crate) fn content_hash(raw: &serde_json::Value) -> String {
-    hex::encode(Sha256::digest(raw.to_string().as_bytes()))
+pub(crate) fn content_hash_of_text(raw: &str) -> String {
+    hex::encode(Sha256::digest(raw.as_bytes()))
 }
 
 /// Text as both databases accept it: PostgreSQL refuses NUL characters in
@@ -30,8 +30,12 @@ pub(crate) fn query_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> s
     move |source| super::StoreError::Query { action, source }
 }
 
+/// Rows per multi-row statement when staging: 7 parameters a row stays well
+/// under both databases' parameter limits.
+pub(crate) const STAGE_CHUNK: usize = 500;
+
 macro_rules! impl_store {
-    ($store:ty, $backend:expr) => {
+    ($store:ty, $backend:expr, $db:ty) => {
         use std::collections::BTreeMap;
 
         use async_trait::async_trait;
@@ -40,7 +44,7 @@ macro_rules! impl_store {
         use sqlx::Row;
 
         use crate::model::{Entity, Party, PartyKey, PartyKind};
-        use crate::store::sql::{content_hash, query_error, without_nul};
+        use crate::store::sql::{content_hash_of_text, query_error, without_nul, STAGE_CHUNK};
         use crate::store::{
             Backend, ConnectorCounts, GoldenCustomer, GoldenLink, LedgerRow, MappedRecord,
             OrderFact, PushTarget, RejectedRecord, RetryOutcome, RunRecord, StageCounts, StagedBatch,
@@ -109,42 +113,78 @@ macro_rules! impl_store {
                         return Ok(None);
                     }
                 }
+                // Hash every record once; a key repeated within the batch
+                // keeps its last version.
+                let mut hashed: Vec<(&str, String, String)> = Vec::with_capacity(batch.records.len());
+                let mut position: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
                 for record in &batch.records {
-                    let hash = content_hash(&record.raw);
-                    let previous: Option<String> = sqlx::query_scalar(
-                        "SELECT content_hash FROM staged_records WHERE connector = $1 AND stream = $2 AND source_id = $3",
-                    )
-                    .bind(connector)
-                    .bind(stream)
-                    .bind(&record.source_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(query_error("staging records"))?;
-                    match previous {
-                        Some(previous) if previous == hash => {
-                            counts.unchanged += 1;
-                            continue;
+                    let raw = record.raw.to_string();
+                    let hash = content_hash_of_text(&raw);
+                    match position.get(record.source_id.as_str()) {
+                        Some(&index) => hashed[index] = (record.source_id.as_str(), raw, hash),
+                        None => {
+                            position.insert(record.source_id.as_str(), hashed.len());
+                            hashed.push((record.source_id.as_str(), raw, hash));
                         }
-                        Some(_) => counts.changed += 1,
-                        None => counts.new += 1,
                     }
-                    sqlx::query(
-                        "INSERT INTO staged_records (connector, stream, source_id, raw, content_hash, fetched_at, run_id)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)
-                         ON CONFLICT (connector, stream, source_id) DO UPDATE
+                }
+                counts.unchanged += (batch.records.len() - hashed.len()) as u64;
+                // What is stored already, in a few round trips for the batch.
+                let mut stored: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+                for chunk in hashed.chunks(STAGE_CHUNK) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT source_id, content_hash FROM staged_records WHERE connector = ",
+                    );
+                    query.push_bind(connector).push(" AND stream = ").push_bind(stream).push(" AND source_id IN (");
+                    let mut ids = query.separated(", ");
+                    for (source_id, _, _) in chunk {
+                        ids.push_bind(*source_id);
+                    }
+                    query.push(")");
+                    let rows = query
+                        .build()
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(query_error("staging records"))?;
+                    stored.extend(rows.into_iter().map(|row| (row.get(0), row.get(1))));
+                }
+                let mut to_write = Vec::with_capacity(hashed.len());
+                for (source_id, raw, hash) in &hashed {
+                    match stored.get(*source_id) {
+                        Some(previous) if previous == hash => counts.unchanged += 1,
+                        Some(_) => {
+                            counts.changed += 1;
+                            to_write.push((source_id, raw, hash));
+                        }
+                        None => {
+                            counts.new += 1;
+                            to_write.push((source_id, raw, hash));
+                        }
+                    }
+                }
+                for chunk in to_write.chunks(STAGE_CHUNK) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO staged_records (connector, stream, source_id, raw, content_hash, fetched_at, run_id) ",
+                    );
+                    query.push_values(chunk, |mut row, (source_id, raw, hash)| {
+                        row.push_bind(connector)
+                            .push_bind(stream)
+                            .push_bind(**source_id)
+                            .push_bind(raw.as_str())
+                            .push_bind(hash.as_str())
+                            .push_bind(now)
+                            .push_bind(run_id);
+                    });
+                    query.push(
+                        " ON CONFLICT (connector, stream, source_id) DO UPDATE
                          SET raw = excluded.raw, content_hash = excluded.content_hash,
                              fetched_at = excluded.fetched_at, run_id = excluded.run_id",
-                    )
-                    .bind(connector)
-                    .bind(stream)
-                    .bind(&record.source_id)
-                    .bind(record.raw.to_string())
-                    .bind(&hash)
-                    .bind(now)
-                    .bind(run_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("staging records"))?;
+                    );
+                    query
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("staging records"))?;
                 }
                 for rejection in &batch.rejected {
                     sqlx::query(

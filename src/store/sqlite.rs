@@ -67,7 +67,7 @@ fn resolve_relative_path(url: &str, base_dir: &Path) -> String {
     }
 }
 
-super::sql::impl_store!(SqliteStore, Backend::Sqlite);
+super::sql::impl_store!(SqliteStore, Backend::Sqlite, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {
