@@ -141,8 +141,12 @@ macro_rules! impl_store {
                         ids.push_bind(*source_id);
                     }
                     query.push(")");
+                    // Not kept as a prepared statement: PostgreSQL would reuse
+                    // a plan made while the table was empty (a sequential
+                    // scan) long after the table grew.
                     let rows = query
                         .build()
+                        .persistent(false)
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(query_error("staging records"))?;
