@@ -30,6 +30,11 @@ pub(crate) fn query_error(action: &'static str) -> impl FnOnce(sqlx::Error) -> s
     move |source| super::StoreError::Query { action, source }
 }
 
+/// The largest record staged, as JSON text; a larger one is rejected with
+/// the reason rather than bloating the store (source APIs do send runaway
+/// fields, e.g. an embedded file).
+pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;
+
 /// Rows per multi-row statement when staging: 7 parameters a row stays well
 /// under both databases' parameter limits.
 pub(crate) const STAGE_CHUNK: usize = 500;
@@ -44,7 +49,7 @@ macro_rules! impl_store {
         use sqlx::Row;
 
         use crate::model::{Entity, Party, PartyKey, PartyKind};
-        use crate::store::sql::{content_hash_of_text, query_error, without_nul, STAGE_CHUNK};
+        use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
             Backend, ConnectorCounts, GoldenCustomer, GoldenLink, LedgerRow, MappedRecord,
             OrderFact, PushTarget, RejectedRecord, RetryOutcome, RunRecord, StageCounts, StagedBatch,
@@ -117,8 +122,21 @@ macro_rules! impl_store {
                 // keeps its last version.
                 let mut hashed: Vec<(&str, String, String)> = Vec::with_capacity(batch.records.len());
                 let mut position: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+                let mut oversized = Vec::new();
                 for record in &batch.records {
                     let raw = record.raw.to_string();
+                    if raw.len() > MAX_RECORD_BYTES {
+                        oversized.push(crate::store::Rejection {
+                            source_id: Some(record.source_id.clone()),
+                            reason: format!(
+                                "the record is {} bytes of JSON, over the limit of {MAX_RECORD_BYTES}",
+                                raw.len()
+                            ),
+                            // Enough of it to see what it is.
+                            raw: raw.chars().take(4096).collect(),
+                        });
+                        continue;
+                    }
                     let hash = content_hash_of_text(&raw);
                     match position.get(record.source_id.as_str()) {
                         Some(&index) => hashed[index] = (record.source_id.as_str(), raw, hash),
@@ -128,7 +146,8 @@ macro_rules! impl_store {
                         }
                     }
                 }
-                counts.unchanged += (batch.records.len() - hashed.len()) as u64;
+                counts.unchanged += (batch.records.len() - hashed.len() - oversized.len()) as u64;
+                counts.rejected += oversized.len() as u64;
                 // What is stored already, in a few round trips for the batch.
                 let mut stored: std::collections::HashMap<String, String> = std::collections::HashMap::new();
                 for chunk in hashed.chunks(STAGE_CHUNK) {
@@ -190,7 +209,7 @@ macro_rules! impl_store {
                         .await
                         .map_err(query_error("staging records"))?;
                 }
-                for rejection in &batch.rejected {
+                for rejection in batch.rejected.iter().chain(&oversized) {
                     sqlx::query(
                         "INSERT INTO rejected_records (connector, stream, source_id, reason, raw, rejected_at, run_id)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",

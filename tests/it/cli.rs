@@ -454,3 +454,35 @@ fn rejected_records_are_listed_shown_and_retried_after_a_mapping_fix() {
         .count();
     assert_eq!(copies, 1);
 }
+
+#[test]
+fn environment_variables_override_the_configuration_file() {
+    let project = sample_project();
+    let elsewhere = project.path().join("other-store.db");
+    let output = Command::new(env!("CARGO_BIN_EXE_tierlink"))
+        .arg("--config")
+        .arg(project.path().join("tierlink.toml"))
+        .args(["status", "--json"])
+        .env(
+            "TIERLINK__STORE__URL",
+            format!("sqlite://{}", elsewhere.display()),
+        )
+        .output()
+        .expect("the tierlink binary runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        elsewhere.exists(),
+        "the store was opened where the environment said"
+    );
+    assert!(!project.path().join("tierlink.db").exists());
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_tierlink"))
+        .arg("--config")
+        .arg(project.path().join("tierlink.toml"))
+        .arg("validate")
+        .env("TIERLINK__SCHEDULE__FULL", "every night")
+        .output()
+        .expect("the tierlink binary runs");
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("schedule.full"), "{}", stderr(&bad));
+}

@@ -22,6 +22,9 @@ use tierlink::store::{
 use crate::support::store_stories;
 
 store_stories! {
+    oversized_records_are_rejected_with_the_reason
+        => oversized_records_are_rejected_with_the_reason_sqlite,
+           oversized_records_are_rejected_with_the_reason_postgres;
     nul_characters_in_rejected_input_are_stored_on_both_backends
         => nul_characters_in_rejected_input_are_stored_on_both_backends_sqlite,
            nul_characters_in_rejected_input_are_stored_on_both_backends_postgres;
@@ -1393,4 +1396,40 @@ async fn pushed_deliveries_are_staged_once_per_event_id(store: Arc<dyn Store>) {
     let status = store.status().await.expect("status");
     assert_eq!(status.connectors["shop"].staged, 2);
     assert_eq!(status.connectors["shop"].rejected, 2);
+}
+
+/// A runaway record (here 2 MiB of text in one field) is kept as a
+/// rejection with the reason, and the rest of its batch is staged.
+async fn oversized_records_are_rejected_with_the_reason(store: Arc<dyn Store>) {
+    let run = store.start_run("sync").await.expect("starting a run");
+    let batch = StagedBatch {
+        records: vec![
+            record("small", json!({"id": "small"})),
+            record(
+                "huge",
+                json!({"id": "huge", "attachment": "x".repeat(2 * 1024 * 1024)}),
+            ),
+        ],
+        rejected: Vec::new(),
+        cursor: Some(json!({"page": 2})),
+    };
+    let counts = store
+        .stage_batch(run, "crm", "customers", &batch)
+        .await
+        .expect("staging");
+    assert_eq!((counts.fetched, counts.new, counts.rejected), (2, 1, 1));
+    let rejected = store
+        .rejected(Some("crm"), 10)
+        .await
+        .expect("listing rejections");
+    assert_eq!(rejected[0].source_id.as_deref(), Some("huge"));
+    assert!(
+        rejected[0].reason.contains("over the limit"),
+        "{}",
+        rejected[0].reason
+    );
+    assert_eq!(
+        store.cursor("crm", "customers").await.expect("cursor"),
+        Some(json!({"page": 2}))
+    );
 }
