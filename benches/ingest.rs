@@ -45,7 +45,10 @@ async fn stage_batches(store: &Arc<dyn Store>, batches: &[StagedBatch]) -> f64 {
     let records: usize = batches.iter().map(|batch| batch.records.len()).sum();
     let start = Instant::now();
     for batch in batches {
-        store.stage_batch(run, "bench", "customers", batch).await.expect("stage");
+        store
+            .stage_batch(run, "bench", "customers", batch)
+            .await
+            .expect("stage");
     }
     records as f64 / start.elapsed().as_secs_f64()
 }
@@ -57,7 +60,10 @@ fn batches(count: usize) -> Vec<StagedBatch> {
         .map(|chunk| StagedBatch {
             records: chunk
                 .iter()
-                .map(|index| SourceRecord { source_id: index.to_string(), raw: customer(*index) })
+                .map(|index| SourceRecord {
+                    source_id: index.to_string(),
+                    raw: customer(*index),
+                })
                 .collect(),
             rejected: Vec::new(),
             cursor: Some(json!({ "after": chunk.last() })),
@@ -68,8 +74,14 @@ fn batches(count: usize) -> Vec<StagedBatch> {
 /// Builds a connector of `kind` from TOML text, as the config loader does.
 fn build_source(kind: &str, toml_text: &str, base_dir: &std::path::Path) -> Arc<dyn Source> {
     let table: toml::Table = toml_text.parse().expect("bench connector TOML");
-    let definition = ConnectorDefinition { id: "bench", file: std::path::Path::new("bench.toml"), base_dir, table };
-    (find_kind(kind).expect("kind registered").build)(&definition).expect("bench connector is valid")
+    let definition = ConnectorDefinition {
+        id: "bench",
+        file: std::path::Path::new("bench.toml"),
+        base_dir,
+        table,
+    };
+    (find_kind(kind).expect("kind registered").build)(&definition)
+        .expect("bench connector is valid")
 }
 
 /// Pulls `stream` into a fresh SQLite store; returns (records staged,
@@ -83,7 +95,8 @@ async fn pull_into_sqlite(source: Arc<dyn Source>, stream: &str) -> (u64, f64, f
     let start = Instant::now();
     let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
     let (pull_source, pull_context, name) = (source.clone(), context.clone(), stream.to_string());
-    let pull = tokio::spawn(async move { pull_source.pull(&pull_context, &name, None, sender).await });
+    let pull =
+        tokio::spawn(async move { pull_source.pull(&pull_context, &name, None, sender).await });
     let mut pulled = 0;
     while let Some(batch) = receiver.recv().await {
         pulled += batch.records.len() as u64;
@@ -94,13 +107,22 @@ async fn pull_into_sqlite(source: Arc<dyn Source>, stream: &str) -> (u64, f64, f
     let start = Instant::now();
     let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
     let (pull_source, pull_context, name) = (source, context, stream.to_string());
-    let pull = tokio::spawn(async move { pull_source.pull(&pull_context, &name, None, sender).await });
+    let pull =
+        tokio::spawn(async move { pull_source.pull(&pull_context, &name, None, sender).await });
     let mut staged = 0;
     while let Some(batch) = receiver.recv().await {
-        staged += store.stage_batch(run, "bench", stream, &batch).await.expect("stage").new;
+        staged += store
+            .stage_batch(run, "bench", stream, &batch)
+            .await
+            .expect("stage")
+            .new;
     }
     pull.await.expect("join").expect("pull");
-    (staged, staged as f64 / start.elapsed().as_secs_f64(), pull_rate)
+    (
+        staged,
+        staged as f64 / start.elapsed().as_secs_f64(),
+        pull_rate,
+    )
 }
 
 /// A local HTTP API serving `count` customers in pages: `GET /customers?page=N&per_page=M`.
@@ -111,16 +133,21 @@ async fn serve_customers(count: usize) -> std::net::SocketAddr {
     let app = axum::Router::new()
         .route(
             "/customers",
-            get(|State(all): State<Arc<Vec<serde_json::Value>>>, Query(query): Query<std::collections::HashMap<String, usize>>| async move {
-                let page = query.get("page").copied().unwrap_or(1).max(1);
-                let size = query.get("per_page").copied().unwrap_or(1000);
-                let start = ((page - 1) * size).min(all.len());
-                let end = (start + size).min(all.len());
-                axum::Json(json!({ "customers": &all[start..end] }))
-            }),
+            get(
+                |State(all): State<Arc<Vec<serde_json::Value>>>,
+                 Query(query): Query<std::collections::HashMap<String, usize>>| async move {
+                    let page = query.get("page").copied().unwrap_or(1).max(1);
+                    let size = query.get("per_page").copied().unwrap_or(1000);
+                    let start = ((page - 1) * size).min(all.len());
+                    let end = (start + size).min(all.len());
+                    axum::Json(json!({ "customers": &all[start..end] }))
+                },
+            ),
         )
         .with_state(pages);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let address = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     address
@@ -131,11 +158,24 @@ async fn serve_customers(count: usize) -> std::net::SocketAddr {
 async fn postgres_table(admin_url: &str, count: usize) -> (String, String) {
     use sqlx::Connection;
     let name = format!("tierlink_bench_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("connect PostgreSQL");
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await.expect("drop");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create");
-    let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("URL with a database").0);
-    let mut connection = sqlx::PgConnection::connect(&url).await.expect("connect bench database");
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("connect PostgreSQL");
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("drop");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create");
+    let url = format!(
+        "{}/{name}",
+        admin_url.rsplit_once('/').expect("URL with a database").0
+    );
+    let mut connection = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("connect bench database");
     sqlx::query(
         "CREATE TABLE customers (id BIGINT PRIMARY KEY, name TEXT, email TEXT, phone TEXT, city TEXT,
          total_spent NUMERIC(12,2), updated_at TIMESTAMPTZ NOT NULL)",
@@ -162,19 +202,30 @@ async fn postgres_table(admin_url: &str, count: usize) -> (String, String) {
 
 #[tokio::main]
 async fn main() {
-    let count: usize = std::env::var("INGEST_RECORDS").ok().and_then(|n| n.parse().ok()).unwrap_or(200_000);
+    let count: usize = std::env::var("INGEST_RECORDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200_000);
     println!("ingest benchmark: {count} records, batches of 1000");
     let prepared = batches(count);
 
     let dir = tempfile::tempdir().expect("temp dir");
     let sqlite = fresh_sqlite(dir.path()).await;
-    println!("stage new records into SQLite:        {:>10.0} records/s", stage_batches(&sqlite, &prepared).await);
-    println!("stage unchanged records into SQLite:  {:>10.0} records/s", stage_batches(&sqlite, &prepared).await);
+    println!(
+        "stage new records into SQLite:        {:>10.0} records/s",
+        stage_batches(&sqlite, &prepared).await
+    );
+    println!(
+        "stage unchanged records into SQLite:  {:>10.0} records/s",
+        stage_batches(&sqlite, &prepared).await
+    );
 
     // The file connector end to end: read a JSON Lines file, parse, stage.
     let file_dir = tempfile::tempdir().expect("temp dir");
     let path = file_dir.path().join("customers.jsonl");
-    let lines: Vec<String> = (0..count).map(|index| customer(index).to_string()).collect();
+    let lines: Vec<String> = (0..count)
+        .map(|index| customer(index).to_string())
+        .collect();
     std::fs::write(&path, lines.join("\n") + "\n").expect("write JSONL");
     let source = FileSource::new(
         "bench",
@@ -199,14 +250,22 @@ async fn main() {
     let start = Instant::now();
     let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
     let pull_context = context.clone();
-    let pull = tokio::spawn(async move { source.pull(&pull_context, "customers", None, sender).await });
+    let pull =
+        tokio::spawn(async move { source.pull(&pull_context, "customers", None, sender).await });
     let mut staged = 0;
     while let Some(batch) = receiver.recv().await {
-        staged += store.stage_batch(run, "bench", "customers", &batch).await.expect("stage").new;
+        staged += store
+            .stage_batch(run, "bench", "customers", &batch)
+            .await
+            .expect("stage")
+            .new;
     }
     pull.await.expect("join").expect("pull");
     assert_eq!(staged as usize, count);
-    println!("file (JSON Lines) -> SQLite:          {:>10.0} records/s", count as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "file (JSON Lines) -> SQLite:          {:>10.0} records/s",
+        count as f64 / start.elapsed().as_secs_f64()
+    );
 
     // The http connector against a local API, pages of 1,000.
     let address = serve_customers(count).await;
@@ -251,10 +310,18 @@ page_size = 1000
         let postgres = store::open(&url, dir.path())
             .await
             .expect("open PostgreSQL store");
-        println!("stage new records into PostgreSQL:    {:>10.0} records/s", stage_batches(&postgres, &prepared).await);
+        println!(
+            "stage new records into PostgreSQL:    {:>10.0} records/s",
+            stage_batches(&postgres, &prepared).await
+        );
         drop(postgres);
         use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("connect PostgreSQL");
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.expect("drop");
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .expect("connect PostgreSQL");
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .expect("drop");
     }
 }
