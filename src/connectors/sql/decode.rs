@@ -8,6 +8,8 @@
 //! text), NULL as null. A value that cannot be decoded is
 //! reported with its column, never dropped silently.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use sqlx::mysql::MySqlRow;
@@ -71,160 +73,307 @@ fn unsupported(type_name: &str) -> Result<Value, String> {
     ))
 }
 
-/// Decodes a PostgreSQL row.
-pub fn decode_pg_row(row: &PgRow) -> DecodedRow {
-    let mut decoded = DecodedRow::default();
-    for (index, column) in row.columns().iter().enumerate() {
-        let type_info = column.type_info();
-        let type_name = type_info.name();
-        let result = match row.try_get_raw(index) {
-            Err(error) => Err(err(error)),
-            Ok(raw) if raw.is_null() => Ok(Value::Null),
-            Ok(raw) => match type_name {
-                "BOOL" => row.try_get::<bool, _>(index).map(Value::Bool).map_err(err),
-                "INT2" => row.try_get::<i16, _>(index).map(Value::from).map_err(err),
-                "INT4" => row.try_get::<i32, _>(index).map(Value::from).map_err(err),
-                "INT8" => row.try_get::<i64, _>(index).map(Value::from).map_err(err),
-                "OID" => row
-                    .try_get::<sqlx::postgres::types::Oid, _>(index)
-                    .map(|oid| Value::from(oid.0))
-                    .map_err(err),
-                "FLOAT4" => row
-                    .try_get::<f32, _>(index)
-                    .map(|value| float_json(f64::from(value)))
-                    .map_err(err),
-                "FLOAT8" => row.try_get::<f64, _>(index).map(float_json).map_err(err),
-                "NUMERIC" => raw
-                    .as_bytes()
-                    .map_err(err)
-                    .and_then(pg_numeric_text)
-                    .map(Value::String),
-                "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CITEXT" | "UNKNOWN" | "CHAR"
-                | "\"CHAR\"" => row
-                    .try_get_unchecked::<String, _>(index)
-                    .map(Value::String)
-                    .map_err(err),
-                "UUID" => raw.as_bytes().map_err(err).and_then(uuid_text),
-                "TIMESTAMPTZ" => row
-                    .try_get::<DateTime<Utc>, _>(index)
-                    .map(instant_json)
-                    .map_err(err),
-                "TIMESTAMP" => row
-                    .try_get::<NaiveDateTime, _>(index)
-                    .map(|naive| instant_json(naive.and_utc()))
-                    .map_err(err),
-                "DATE" => row
-                    .try_get::<NaiveDate, _>(index)
-                    .map(date_json)
-                    .map_err(err),
-                "TIME" => row
-                    .try_get::<NaiveTime, _>(index)
-                    .map(time_json)
-                    .map_err(err),
-                "JSON" | "JSONB" => row.try_get::<Value, _>(index).map_err(err),
-                "BYTEA" => row
-                    .try_get::<Vec<u8>, _>(index)
-                    .map(|bytes| bytes_json(&bytes))
-                    .map_err(err),
-                "TEXT[]" | "VARCHAR[]" | "BPCHAR[]" => row
-                    .try_get::<Vec<String>, _>(index)
-                    .map(Value::from)
-                    .map_err(err),
-                "INT4[]" => row
-                    .try_get::<Vec<i32>, _>(index)
-                    .map(Value::from)
-                    .map_err(err),
-                "INT8[]" => row
-                    .try_get::<Vec<i64>, _>(index)
-                    .map(Value::from)
-                    .map_err(err),
-                // An enum's binary form is its label.
-                _ if matches!(type_info.kind(), PgTypeKind::Enum(_)) => row
-                    .try_get_unchecked::<String, _>(index)
-                    .map(Value::String)
-                    .map_err(err),
-                _ => unsupported(type_name),
-            },
-        };
-        decoded.put(column.name(), type_name, result);
-    }
-    decoded
+/// How one PostgreSQL column is decoded, chosen once per query from the
+/// type the database reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PgDecoder {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Oid,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Uuid,
+    Timestamptz,
+    Timestamp,
+    Date,
+    Time,
+    Json,
+    Bytea,
+    TextArray,
+    Int4Array,
+    Int8Array,
+    Unsupported,
 }
 
-/// Decodes a MySQL or MariaDB row.
-pub fn decode_mysql_row(row: &MySqlRow) -> DecodedRow {
-    let mut decoded = DecodedRow::default();
-    for (index, column) in row.columns().iter().enumerate() {
-        let type_name = column.type_info().name();
-        let result = match row.try_get_raw(index) {
-            Err(error) => Err(err(error)),
-            Ok(raw) if raw.is_null() => Ok(Value::Null),
-            Ok(_) => match type_name {
-                "BOOLEAN" => row.try_get::<bool, _>(index).map(Value::Bool).map_err(err),
-                "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => {
-                    row.try_get::<i64, _>(index).map(Value::from).map_err(err)
-                }
-                "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED"
-                | "INT UNSIGNED" | "BIGINT UNSIGNED" => {
-                    row.try_get::<u64, _>(index).map(Value::from).map_err(err)
-                }
-                "YEAR" => row
-                    .try_get_unchecked::<u16, _>(index)
-                    .map(Value::from)
-                    .map_err(err),
-                "FLOAT" => row
-                    .try_get::<f32, _>(index)
-                    .map(|value| float_json(f64::from(value)))
-                    .map_err(err),
-                "DOUBLE" => row.try_get::<f64, _>(index).map(float_json).map_err(err),
-                // DECIMAL travels as its exact text.
-                "DECIMAL" => row
-                    .try_get_unchecked::<String, _>(index)
-                    .map(Value::String)
-                    .map_err(err),
-                "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
-                | "SET" => row
-                    .try_get_unchecked::<String, _>(index)
-                    .map(Value::String)
-                    .map_err(err),
-                // The session runs in UTC (sqlx sets time_zone='+00:00').
-                "TIMESTAMP" => row
-                    .try_get::<DateTime<Utc>, _>(index)
-                    .map(instant_json)
-                    .map_err(err),
-                "DATETIME" => row
-                    .try_get::<NaiveDateTime, _>(index)
-                    .map(|naive| instant_json(naive.and_utc()))
-                    .map_err(err),
-                "DATE" => row
-                    .try_get::<NaiveDate, _>(index)
-                    .map(date_json)
-                    .map_err(err),
-                "TIME" => row
-                    .try_get::<NaiveTime, _>(index)
-                    .map(time_json)
-                    .map_err(err),
-                "JSON" => row.try_get::<Value, _>(index).map_err(err),
-                // MySQL reports text with a `_bin` collation (and MariaDB's
-                // JSON, which is such text) as binary; sqlx does not expose
-                // the character set, so valid UTF-8 is read as text.
-                "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => row
-                    .try_get_unchecked::<Vec<u8>, _>(index)
-                    .map(|bytes| match String::from_utf8(bytes) {
-                        Ok(text) => Value::String(text),
-                        Err(error) => bytes_json(error.as_bytes()),
-                    })
-                    .map_err(err),
-                "BIT" => row
-                    .try_get_unchecked::<Vec<u8>, _>(index)
-                    .map(|bytes| bytes_json(&bytes))
-                    .map_err(err),
-                _ => unsupported(type_name),
-            },
-        };
-        decoded.put(column.name(), type_name, result);
+impl PgDecoder {
+    fn for_type(type_info: &sqlx::postgres::PgTypeInfo) -> PgDecoder {
+        match type_info.name() {
+            "BOOL" => PgDecoder::Bool,
+            "INT2" => PgDecoder::Int2,
+            "INT4" => PgDecoder::Int4,
+            "INT8" => PgDecoder::Int8,
+            "OID" => PgDecoder::Oid,
+            "FLOAT4" => PgDecoder::Float4,
+            "FLOAT8" => PgDecoder::Float8,
+            "NUMERIC" => PgDecoder::Numeric,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "CITEXT" | "UNKNOWN" | "CHAR" | "\"CHAR\"" => {
+                PgDecoder::Text
+            }
+            "UUID" => PgDecoder::Uuid,
+            "TIMESTAMPTZ" => PgDecoder::Timestamptz,
+            "TIMESTAMP" => PgDecoder::Timestamp,
+            "DATE" => PgDecoder::Date,
+            "TIME" => PgDecoder::Time,
+            "JSON" | "JSONB" => PgDecoder::Json,
+            "BYTEA" => PgDecoder::Bytea,
+            "TEXT[]" | "VARCHAR[]" | "BPCHAR[]" => PgDecoder::TextArray,
+            "INT4[]" => PgDecoder::Int4Array,
+            "INT8[]" => PgDecoder::Int8Array,
+            // An enum's binary form is its label.
+            _ if matches!(type_info.kind(), PgTypeKind::Enum(_)) => PgDecoder::Text,
+            _ => PgDecoder::Unsupported,
+        }
     }
-    decoded
+}
+
+/// The decoders for the columns of one PostgreSQL result, made once from
+/// its first row and used for every row.
+pub struct PgRowDecoder {
+    columns: Vec<(String, String, PgDecoder)>,
+}
+
+impl PgRowDecoder {
+    /// The decoders for rows shaped like `row`.
+    pub fn new(row: &PgRow) -> PgRowDecoder {
+        PgRowDecoder {
+            columns: row
+                .columns()
+                .iter()
+                .map(|column| {
+                    let type_info = column.type_info();
+                    (
+                        column.name().to_string(),
+                        type_info.name().to_string(),
+                        PgDecoder::for_type(type_info),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Decodes a row of the result the decoders were made for.
+    pub fn decode(&self, row: &PgRow) -> DecodedRow {
+        let mut decoded = DecodedRow::default();
+        for (index, (name, type_name, decoder)) in self.columns.iter().enumerate() {
+            let result = match row.try_get_raw(index) {
+                Err(error) => Err(err(error)),
+                Ok(raw) if raw.is_null() => Ok(Value::Null),
+                Ok(raw) => match decoder {
+                    PgDecoder::Bool => row.try_get::<bool, _>(index).map(Value::Bool).map_err(err),
+                    PgDecoder::Int2 => row.try_get::<i16, _>(index).map(Value::from).map_err(err),
+                    PgDecoder::Int4 => row.try_get::<i32, _>(index).map(Value::from).map_err(err),
+                    PgDecoder::Int8 => row.try_get::<i64, _>(index).map(Value::from).map_err(err),
+                    PgDecoder::Oid => row
+                        .try_get::<sqlx::postgres::types::Oid, _>(index)
+                        .map(|oid| Value::from(oid.0))
+                        .map_err(err),
+                    PgDecoder::Float4 => row
+                        .try_get::<f32, _>(index)
+                        .map(|value| float_json(f64::from(value)))
+                        .map_err(err),
+                    PgDecoder::Float8 => row.try_get::<f64, _>(index).map(float_json).map_err(err),
+                    PgDecoder::Numeric => raw
+                        .as_bytes()
+                        .map_err(err)
+                        .and_then(pg_numeric_text)
+                        .map(Value::String),
+                    PgDecoder::Text => row
+                        .try_get_unchecked::<String, _>(index)
+                        .map(Value::String)
+                        .map_err(err),
+                    PgDecoder::Uuid => raw.as_bytes().map_err(err).and_then(uuid_text),
+                    PgDecoder::Timestamptz => row
+                        .try_get::<DateTime<Utc>, _>(index)
+                        .map(instant_json)
+                        .map_err(err),
+                    PgDecoder::Timestamp => row
+                        .try_get::<NaiveDateTime, _>(index)
+                        .map(|naive| instant_json(naive.and_utc()))
+                        .map_err(err),
+                    PgDecoder::Date => row
+                        .try_get::<NaiveDate, _>(index)
+                        .map(date_json)
+                        .map_err(err),
+                    PgDecoder::Time => row
+                        .try_get::<NaiveTime, _>(index)
+                        .map(time_json)
+                        .map_err(err),
+                    PgDecoder::Json => row.try_get::<Value, _>(index).map_err(err),
+                    PgDecoder::Bytea => row
+                        .try_get::<Vec<u8>, _>(index)
+                        .map(|bytes| bytes_json(&bytes))
+                        .map_err(err),
+                    PgDecoder::TextArray => row
+                        .try_get::<Vec<String>, _>(index)
+                        .map(Value::from)
+                        .map_err(err),
+                    PgDecoder::Int4Array => row
+                        .try_get::<Vec<i32>, _>(index)
+                        .map(Value::from)
+                        .map_err(err),
+                    PgDecoder::Int8Array => row
+                        .try_get::<Vec<i64>, _>(index)
+                        .map(Value::from)
+                        .map_err(err),
+                    PgDecoder::Unsupported => unsupported(type_name),
+                },
+            };
+            decoded.put(name, type_name, result);
+        }
+        decoded
+    }
+}
+
+/// How one MySQL or MariaDB column is decoded, chosen once per query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MySqlDecoder {
+    Bool,
+    Signed,
+    Unsigned,
+    Year,
+    Float,
+    Double,
+    /// DECIMAL travels as its exact text.
+    Decimal,
+    Text,
+    Timestamp,
+    Datetime,
+    Date,
+    Time,
+    Json,
+    Binary,
+    Bit,
+    Unsupported,
+}
+
+impl MySqlDecoder {
+    fn for_type(type_name: &str) -> MySqlDecoder {
+        match type_name {
+            "BOOLEAN" => MySqlDecoder::Bool,
+            "TINYINT" | "SMALLINT" | "MEDIUMINT" | "INT" | "BIGINT" => MySqlDecoder::Signed,
+            "TINYINT UNSIGNED" | "SMALLINT UNSIGNED" | "MEDIUMINT UNSIGNED" | "INT UNSIGNED"
+            | "BIGINT UNSIGNED" => MySqlDecoder::Unsigned,
+            "YEAR" => MySqlDecoder::Year,
+            "FLOAT" => MySqlDecoder::Float,
+            "DOUBLE" => MySqlDecoder::Double,
+            "DECIMAL" => MySqlDecoder::Decimal,
+            "CHAR" | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT" | "ENUM"
+            | "SET" => MySqlDecoder::Text,
+            "TIMESTAMP" => MySqlDecoder::Timestamp,
+            "DATETIME" => MySqlDecoder::Datetime,
+            "DATE" => MySqlDecoder::Date,
+            "TIME" => MySqlDecoder::Time,
+            "JSON" => MySqlDecoder::Json,
+            "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" => {
+                MySqlDecoder::Binary
+            }
+            "BIT" => MySqlDecoder::Bit,
+            _ => MySqlDecoder::Unsupported,
+        }
+    }
+}
+
+/// The decoders for the columns of one MySQL or MariaDB result, made once
+/// from its first row and used for every row.
+pub struct MySqlRowDecoder {
+    columns: Vec<(String, String, MySqlDecoder)>,
+}
+
+impl MySqlRowDecoder {
+    /// The decoders for rows shaped like `row`.
+    pub fn new(row: &MySqlRow) -> MySqlRowDecoder {
+        MySqlRowDecoder {
+            columns: row
+                .columns()
+                .iter()
+                .map(|column| {
+                    let type_name = column.type_info().name();
+                    (
+                        column.name().to_string(),
+                        type_name.to_string(),
+                        MySqlDecoder::for_type(type_name),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Decodes a row of the result the decoders were made for.
+    pub fn decode(&self, row: &MySqlRow) -> DecodedRow {
+        let mut decoded = DecodedRow::default();
+        for (index, (name, type_name, decoder)) in self.columns.iter().enumerate() {
+            let result = match row.try_get_raw(index) {
+                Err(error) => Err(err(error)),
+                Ok(raw) if raw.is_null() => Ok(Value::Null),
+                Ok(_) => match decoder {
+                    MySqlDecoder::Bool => {
+                        row.try_get::<bool, _>(index).map(Value::Bool).map_err(err)
+                    }
+                    MySqlDecoder::Signed => {
+                        row.try_get::<i64, _>(index).map(Value::from).map_err(err)
+                    }
+                    MySqlDecoder::Unsigned => {
+                        row.try_get::<u64, _>(index).map(Value::from).map_err(err)
+                    }
+                    MySqlDecoder::Year => row
+                        .try_get_unchecked::<u16, _>(index)
+                        .map(Value::from)
+                        .map_err(err),
+                    MySqlDecoder::Float => row
+                        .try_get::<f32, _>(index)
+                        .map(|value| float_json(f64::from(value)))
+                        .map_err(err),
+                    MySqlDecoder::Double => {
+                        row.try_get::<f64, _>(index).map(float_json).map_err(err)
+                    }
+                    MySqlDecoder::Decimal | MySqlDecoder::Text => row
+                        .try_get_unchecked::<String, _>(index)
+                        .map(Value::String)
+                        .map_err(err),
+                    // The session runs in UTC (sqlx sets time_zone='+00:00').
+                    MySqlDecoder::Timestamp => row
+                        .try_get::<DateTime<Utc>, _>(index)
+                        .map(instant_json)
+                        .map_err(err),
+                    MySqlDecoder::Datetime => row
+                        .try_get::<NaiveDateTime, _>(index)
+                        .map(|naive| instant_json(naive.and_utc()))
+                        .map_err(err),
+                    MySqlDecoder::Date => row
+                        .try_get::<NaiveDate, _>(index)
+                        .map(date_json)
+                        .map_err(err),
+                    MySqlDecoder::Time => row
+                        .try_get::<NaiveTime, _>(index)
+                        .map(time_json)
+                        .map_err(err),
+                    MySqlDecoder::Json => row.try_get::<Value, _>(index).map_err(err),
+                    // MySQL reports text with a `_bin` collation (and
+                    // MariaDB's JSON, which is such text) as binary; sqlx
+                    // does not expose the character set, so valid UTF-8 is
+                    // read as text.
+                    MySqlDecoder::Binary => row
+                        .try_get_unchecked::<Vec<u8>, _>(index)
+                        .map(|bytes| match String::from_utf8(bytes) {
+                            Ok(text) => Value::String(text),
+                            Err(error) => bytes_json(error.as_bytes()),
+                        })
+                        .map_err(err),
+                    MySqlDecoder::Bit => row
+                        .try_get_unchecked::<Vec<u8>, _>(index)
+                        .map(|bytes| bytes_json(&bytes))
+                        .map_err(err),
+                    MySqlDecoder::Unsupported => unsupported(type_name),
+                },
+            };
+            decoded.put(name, type_name, result);
+        }
+        decoded
+    }
 }
 
 /// Decodes a SQLite row: by the value's storage class, refined by the
@@ -332,31 +481,28 @@ pub fn pg_numeric_text(bytes: &[u8]) -> Result<String, String> {
             .and_then(|index| digits.get(index).copied())
             .unwrap_or(0)
     };
-    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let mut text = String::with_capacity(4 * (ndigits + 1) + dscale + 2);
     if sign == 0x4000 && digits.iter().any(|digit| *digit != 0) {
         text.push('-');
     }
     if weight < 0 {
         text.push('0');
     } else {
-        for position in 0..=weight {
-            if position == 0 {
-                text.push_str(&digit_at(position).to_string());
-            } else {
-                text.push_str(&format!("{:04}", digit_at(position)));
-            }
+        let _ = write!(text, "{}", digit_at(0));
+        for position in 1..=weight {
+            let _ = write!(text, "{:04}", digit_at(position));
         }
     }
     if dscale > 0 {
-        let mut fraction = String::new();
+        text.push('.');
+        let fraction_start = text.len();
         let mut position = weight + 1;
-        while fraction.len() < dscale {
-            fraction.push_str(&format!("{:04}", digit_at(position)));
+        while text.len() - fraction_start < dscale {
+            let _ = write!(text, "{:04}", digit_at(position));
             position += 1;
         }
-        fraction.truncate(dscale);
-        text.push('.');
-        text.push_str(&fraction);
+        text.truncate(fraction_start + dscale);
     }
     Ok(text)
 }

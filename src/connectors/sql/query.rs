@@ -423,13 +423,29 @@ pub fn page_query(
             Some(incremental),
             Pass::Main,
         ) => {
-            // The portable form of (inc, pk) > (last, last_pk).
-            let first = binder.push(last.clone());
-            let second = binder.push(last.clone());
-            let third = binder.push(last_pk.clone());
-            conditions.push(format!(
-                "({incremental} > {first} OR ({incremental} = {second} AND {pk} > {third}))"
-            ));
+            // (inc, pk) > (last, last_pk), in a form each optimiser turns
+            // into a range scan of an (inc, pk) index. `inc > $1 OR (inc =
+            // $1 AND pk > $2)` is not one: PostgreSQL filters the index from
+            // its start, so every page would cost more than the one before.
+            match dialect {
+                // Row values: an index condition on PostgreSQL, and on
+                // SQLite (3.15 and later) a range on the index.
+                Dialect::Postgres | Dialect::Sqlite => {
+                    let first = binder.push(last.clone());
+                    let second = binder.push(last_pk.clone());
+                    conditions.push(format!("({incremental}, {pk}) > ({first}, {second})"));
+                }
+                // MySQL and MariaDB optimise row comparisons poorly; the
+                // leading `inc >= last` gives them a range on the index.
+                Dialect::MySql => {
+                    let first = binder.push(last.clone());
+                    let second = binder.push(last.clone());
+                    let third = binder.push(last_pk.clone());
+                    conditions.push(format!(
+                        "{incremental} >= {first} AND ({incremental} > {second} OR {pk} > {third})"
+                    ));
+                }
+            }
         }
         (PageStart::PkAfter(last_pk), _, _) => {
             conditions.push(format!("{pk} > {}", binder.push(last_pk.clone())));

@@ -18,15 +18,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
-use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions, MySqlRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{Column, Executor, Statement, TypeInfo};
 use tokio::sync::{mpsc, OnceCell};
 
 use super::config::{FilterOp, Identifier, SqlStreamConfig};
 use super::decode::{
-    decode_mysql_row, decode_pg_row, decode_sqlite_row, sqlite_stored_value, DecodedRow,
+    decode_sqlite_row, sqlite_stored_value, DecodedRow, MySqlRowDecoder, PgRowDecoder,
 };
 use super::query::{
     page_query, parse_instant, probe_query, to_param, BuiltQuery, ColumnKind, Dialect, PageStart,
@@ -503,20 +503,24 @@ impl SqlSource {
         let mut page = Page::default();
         let incremental = stream.config.incremental_column.as_ref();
         let pk = &stream.config.primary_key;
+        // `$decoder` makes the row decoder from the first row, once per
+        // page: the column types are looked at once, not on every row.
         macro_rules! run {
-            ($pool:expr, $decode:expr, $keys:expr) => {{
+            ($pool:expr, $decoder:expr, $keys:expr) => {{
                 let rows = bind_all!(sqlx::query(&query.sql), &query.params)
                     .fetch_all($pool)
                     .await
                     .map_err(|error| self.query_error(&place, error))?;
                 page.rows = rows.len();
-                for row in &rows {
-                    let decoded: DecodedRow = $decode(row);
-                    self.keep(&place, stream, decoded, &mut page);
-                }
-                if let Some(row) = rows.last() {
+                if let (Some(first), Some(last)) = (rows.first(), rows.last()) {
+                    let decode = $decoder(first);
+                    page.records.reserve(rows.len());
+                    for row in &rows {
+                        let decoded: DecodedRow = decode(row);
+                        self.keep(&place, stream, decoded, &mut page);
+                    }
                     let keys_of = $keys;
-                    let keys: Result<(Value, Value), String> = keys_of(row);
+                    let keys: Result<(Value, Value), String> = keys_of(&decode, last);
                     page.last = Some(keys.map_err(|error| {
                         ConnectorError::config(format!(
                             "{place}: cannot page on the last row read: {error}"
@@ -527,26 +531,45 @@ impl SqlSource {
         }
         match pool {
             SqlPool::Postgres(pool) => {
-                run!(pool, decode_pg_row, |row: &sqlx::postgres::PgRow| {
-                    last_keys(&decode_pg_row(row), incremental, pk)
-                })
+                run!(
+                    pool,
+                    |first: &PgRow| {
+                        let decoder = PgRowDecoder::new(first);
+                        move |row: &PgRow| decoder.decode(row)
+                    },
+                    |decode: &dyn Fn(&PgRow) -> DecodedRow, row: &PgRow| {
+                        last_keys(&decode(row), incremental, pk)
+                    }
+                )
             }
             SqlPool::MySql(pool) => {
-                run!(pool, decode_mysql_row, |row: &sqlx::mysql::MySqlRow| {
-                    last_keys(&decode_mysql_row(row), incremental, pk)
-                })
+                run!(
+                    pool,
+                    |first: &MySqlRow| {
+                        let decoder = MySqlRowDecoder::new(first);
+                        move |row: &MySqlRow| decoder.decode(row)
+                    },
+                    |decode: &dyn Fn(&MySqlRow) -> DecodedRow, row: &MySqlRow| {
+                        last_keys(&decode(row), incremental, pk)
+                    }
+                )
             }
             SqlPool::Sqlite(pool) => {
-                run!(pool, decode_sqlite_row, |row: &sqlx::sqlite::SqliteRow| {
-                    let stored = |column: &Identifier| sqlite_stored_value(row, column.as_str());
-                    Ok::<_, String>((
-                        match incremental {
-                            Some(column) => stored(column)?,
-                            None => Value::Null,
-                        },
-                        stored(pk)?,
-                    ))
-                })
+                run!(
+                    pool,
+                    |_: &SqliteRow| decode_sqlite_row,
+                    |_: &dyn Fn(&SqliteRow) -> DecodedRow, row: &SqliteRow| {
+                        let stored =
+                            |column: &Identifier| sqlite_stored_value(row, column.as_str());
+                        Ok::<_, String>((
+                            match incremental {
+                                Some(column) => stored(column)?,
+                                None => Value::Null,
+                            },
+                            stored(pk)?,
+                        ))
+                    }
+                )
             }
         }
         if let Some((_, pk_value)) = &page.last {

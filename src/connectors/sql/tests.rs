@@ -104,17 +104,31 @@ fn pages_use_the_keyset_and_bind_every_value() {
         query.sql,
         "SELECT \"name\", \"id\", \"updated_at\" FROM \"erp\".\"customers\" \
          WHERE \"status\" = $1 AND \"level\" IN ($2, $3) AND \"updated_at\" IS NOT NULL \
-         AND (\"updated_at\" > $4 OR (\"updated_at\" = $5 AND \"id\" > $6)) \
-         ORDER BY \"updated_at\", \"id\" LIMIT $7"
+         AND (\"updated_at\", \"id\") > ($4, $5) \
+         ORDER BY \"updated_at\", \"id\" LIMIT $6"
     );
-    assert_eq!(query.params.len(), 7);
+    assert_eq!(query.params.len(), 6);
     assert!(!query.sql.contains("OR 1=1"));
 
     let query = page_query(Dialect::MySql, &config, &filters, Pass::Main, &start, 500);
     assert!(query.sql.starts_with(
         "SELECT `name`, `id`, `updated_at` FROM `erp`.`customers` WHERE `status` = ?"
     ));
-    assert!(query.sql.ends_with("ORDER BY `updated_at`, `id` LIMIT ?"));
+    assert!(query.sql.ends_with(
+        "AND `updated_at` >= ? AND (`updated_at` > ? OR `id` > ?) \
+         ORDER BY `updated_at`, `id` LIMIT ?"
+    ));
+    assert_eq!(query.params.len(), 7);
+
+    let query = page_query(Dialect::Sqlite, &config, &[], Pass::Main, &start, 500);
+    assert!(
+        query.sql.ends_with(
+            "WHERE \"updated_at\" IS NOT NULL AND (\"updated_at\", \"id\") > (?, ?) \
+             ORDER BY \"updated_at\", \"id\" LIMIT ?"
+        ),
+        "{}",
+        query.sql
+    );
 
     let nulls = page_query(
         Dialect::Sqlite,
