@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::model::{Entity, Party, PartyKey};
 
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{resolve_sqlite_path, SqliteStore};
 
 /// Errors from the store. Messages name the operation that failed; they
 /// never contain connection passwords.

@@ -19,7 +19,7 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database named by a
     /// `sqlite://PATH` or `sqlite::memory:` URL.
     pub async fn open(url: &str, base_dir: &Path) -> Result<SqliteStore, StoreError> {
-        let url = resolve_relative_path(url, base_dir);
+        let url = resolve_sqlite_path(url, base_dir);
         let options = SqliteConnectOptions::from_str(&url)
             .map_err(|source| StoreError::Open {
                 url: url.clone(),
@@ -47,8 +47,9 @@ impl SqliteStore {
     }
 }
 
-/// Makes a relative `sqlite://` path relative to `base_dir`.
-fn resolve_relative_path(url: &str, base_dir: &Path) -> String {
+/// Makes a relative `sqlite://` path relative to `base_dir` (the directory
+/// of `tierlink.toml`), for the store and for `sql` connectors alike.
+pub fn resolve_sqlite_path(url: &str, base_dir: &Path) -> String {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -71,26 +72,26 @@ super::sql::impl_store!(SqliteStore, Backend::Sqlite, sqlx::Sqlite);
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_relative_path;
+    use super::resolve_sqlite_path;
     use std::path::Path;
 
     #[test]
     fn relative_paths_follow_the_config_directory() {
         let base = Path::new("/srv/tierlink");
         assert_eq!(
-            resolve_relative_path("sqlite://tierlink.db", base),
+            resolve_sqlite_path("sqlite://tierlink.db", base),
             "sqlite:///srv/tierlink/tierlink.db"
         );
         assert_eq!(
-            resolve_relative_path("sqlite:data/t.db?mode=rwc", base),
+            resolve_sqlite_path("sqlite:data/t.db?mode=rwc", base),
             "sqlite:///srv/tierlink/data/t.db?mode=rwc"
         );
         assert_eq!(
-            resolve_relative_path("sqlite:///var/t.db", base),
+            resolve_sqlite_path("sqlite:///var/t.db", base),
             "sqlite:///var/t.db"
         );
         assert_eq!(
-            resolve_relative_path("sqlite::memory:", base),
+            resolve_sqlite_path("sqlite::memory:", base),
             "sqlite::memory:"
         );
     }

@@ -12,7 +12,7 @@
 //! key; the cursor `{"pk": <last pk>}` lets an interrupted sweep resume, and
 //! `{"pk": null}` marks a finished one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -344,7 +344,7 @@ impl SqlSource {
                     .map_err(unreachable)
             }
             Dialect::Sqlite => {
-                let url = resolve_sqlite_path(&url, &connection.base_dir);
+                let url = crate::store::resolve_sqlite_path(&url, &connection.base_dir);
                 let options = SqliteConnectOptions::from_str(&url)
                     .map_err(bad_url)?
                     .read_only(true)
@@ -910,26 +910,6 @@ fn toml_to_json(value: &toml::Value) -> Value {
         toml::Value::Datetime(datetime) => Value::String(datetime.to_string()),
         toml::Value::Array(items) => Value::Array(items.iter().map(toml_to_json).collect()),
         toml::Value::Table(_) => Value::Null,
-    }
-}
-
-/// Makes a relative `sqlite://` path relative to `base_dir`.
-fn resolve_sqlite_path(url: &str, base_dir: &Path) -> String {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let (path, query) = match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (rest, None),
-    };
-    if path.starts_with(':') || path.is_empty() || Path::new(path).is_absolute() {
-        return url.to_string();
-    }
-    let absolute = base_dir.join(path);
-    match query {
-        Some(query) => format!("sqlite://{}?{query}", absolute.display()),
-        None => format!("sqlite://{}", absolute.display()),
     }
 }
 
