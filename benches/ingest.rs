@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use tierlink::connectors::file::{FileEncoding, FileFormat, FileSource, FileStreamConfig};
+use tierlink::connectors::file::{FileFormat, FileSource, FileStreamConfig};
 use tierlink::connectors::{find_kind, ConnectorDefinition, Source, SourceContext};
 use tierlink::store::{self, SourceRecord, StagedBatch, Store};
 
@@ -231,17 +231,7 @@ async fn main() {
         "bench",
         vec![(
             "customers".into(),
-            FileStreamConfig {
-                path,
-                format: FileFormat::Jsonl,
-                primary_key: "id".into(),
-                encoding: FileEncoding::Utf8,
-                delimiter: ',',
-                columns: None,
-                records_path: None,
-                pattern: None,
-                follow: false,
-            },
+            FileStreamConfig::new(path, FileFormat::Jsonl, "id"),
         )],
     );
     let store = fresh_sqlite(file_dir.path()).await;

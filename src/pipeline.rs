@@ -114,8 +114,7 @@ pub async fn run_full(
             run_id,
             ..RunReport::default()
         };
-        sync_stage(project, store, Scope::Everything, progress, &mut report).await?;
-        map_stage(project, store, Scope::Everything, progress, &mut report).await?;
+        ingest_stages(project, store, Scope::Everything, progress, &mut report).await?;
         resolve_stage(store, progress, &mut report).await?;
         segment_stage(project, store, progress, &mut report).await?;
         push_stage(project, store, progress, &mut report).await?;
@@ -145,15 +144,7 @@ pub async fn run_sync(
             if full {
                 store.reset_cursors(connector_id).await?;
             }
-            sync_stage(
-                project,
-                store,
-                Scope::Connector(connector_id),
-                progress,
-                &mut report,
-            )
-            .await?;
-            map_stage(
+            ingest_stages(
                 project,
                 store,
                 Scope::Connector(connector_id),
@@ -190,6 +181,18 @@ where
     };
     store.finish_run(run_id, status, &summary).await?;
     result
+}
+
+/// Sync then map: what every run does first.
+async fn ingest_stages(
+    project: &Project,
+    store: &Arc<dyn Store>,
+    scope: Scope<'_>,
+    progress: &ProgressBar,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
+    sync_stage(project, store, scope, progress, report).await?;
+    map_stage(project, store, scope, progress, report).await
 }
 
 async fn sync_stage(

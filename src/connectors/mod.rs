@@ -178,6 +178,22 @@ impl fmt::Display for ConnectorError {
 
 impl std::error::Error for ConnectorError {}
 
+/// The configuration of `name` among a connector's streams, or an error
+/// naming the connector and the stream.
+pub fn stream_config<'a, T>(
+    connector: &str,
+    streams: &'a [(String, T)],
+    name: &str,
+) -> Result<&'a T, ConnectorError> {
+    streams
+        .iter()
+        .find(|(stream, _)| stream == name)
+        .map(|(_, config)| config)
+        .ok_or_else(|| {
+            ConnectorError::config(format!("connector {connector} has no stream {name:?}"))
+        })
+}
+
 /// What `check` found: the connector works and a sample of what it reads.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckReport {

@@ -44,6 +44,28 @@ pub struct FileStreamConfig {
     pub follow: bool,
 }
 
+impl FileStreamConfig {
+    /// A stream of `path` in `format` keyed by `primary_key`, with every
+    /// other setting at its default (UTF-8, comma, header row, whole file).
+    pub fn new(
+        path: impl Into<PathBuf>,
+        format: FileFormat,
+        primary_key: &str,
+    ) -> FileStreamConfig {
+        FileStreamConfig {
+            path: path.into(),
+            format,
+            primary_key: primary_key.to_string(),
+            encoding: FileEncoding::default(),
+            delimiter: default_delimiter(),
+            columns: None,
+            records_path: None,
+            pattern: None,
+            follow: false,
+        }
+    }
+}
+
 fn default_delimiter() -> char {
     ','
 }

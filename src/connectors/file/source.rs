@@ -35,13 +35,7 @@ impl FileSource {
     }
 
     fn stream(&self, name: &str) -> Result<&FileStreamConfig, ConnectorError> {
-        self.streams
-            .iter()
-            .find(|(stream, _)| stream == name)
-            .map(|(_, config)| config)
-            .ok_or_else(|| {
-                ConnectorError::config(format!("connector {} has no stream {name:?}", self.id))
-            })
+        crate::connectors::stream_config(&self.id, &self.streams, name)
     }
 }
 

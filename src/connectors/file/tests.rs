@@ -11,17 +11,7 @@ use crate::connectors::Source;
 use crate::store::StagedBatch;
 
 fn stream(format: FileFormat, primary_key: &str) -> FileStreamConfig {
-    FileStreamConfig {
-        path: PathBuf::new(),
-        format,
-        primary_key: primary_key.to_string(),
-        encoding: FileEncoding::Utf8,
-        delimiter: ',',
-        columns: None,
-        records_path: None,
-        pattern: None,
-        follow: false,
-    }
+    FileStreamConfig::new(PathBuf::new(), format, primary_key)
 }
 
 #[test]

@@ -247,13 +247,7 @@ impl SqlSource {
     }
 
     fn stream(&self, name: &str) -> Result<&SqlStreamConfig, ConnectorError> {
-        self.streams
-            .iter()
-            .find(|(stream, _)| stream == name)
-            .map(|(_, config)| config)
-            .ok_or_else(|| {
-                ConnectorError::config(format!("connector {} has no stream {name:?}", self.id))
-            })
+        crate::connectors::stream_config(&self.id, &self.streams, name)
     }
 
     /// "connector erp, stream customers, table erp.customers".
