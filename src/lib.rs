@@ -23,6 +23,8 @@
 //! - [`store`]: persistence behind one trait, SQLite and PostgreSQL.
 //! - [`pipeline`]: one full run through every stage.
 //! - [`cli`]: the command line; thin, it parses arguments and calls the library.
+//! - [`simulators`]: WeCom, Shopify, Zendesk and Odoo API simulators on
+//!   loopback, for tests, benchmarks and `tierlink demo`.
 
 pub mod cli;
 pub mod config;
@@ -35,4 +37,5 @@ pub mod pipeline;
 pub mod push;
 pub mod resolve;
 pub mod segment;
+pub mod simulators;
 pub mod store;
