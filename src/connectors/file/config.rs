@@ -20,8 +20,10 @@ pub struct FileStreamConfig {
     /// How the file is written.
     pub format: FileFormat,
     /// The field that identifies a record in the source: a column name for
-    /// CSV, a dotted path such as `customer.id` for JSON.
-    pub primary_key: String,
+    /// CSV, a dotted path such as `customer.id` for JSON; or a list of them
+    /// when only their combination is unique (joined with `|`), e.g. a CDR
+    /// row's `["channel", "start"]`.
+    pub primary_key: PrimaryKey,
     /// The text encoding; Chinese exports are often GBK or GB18030.
     #[serde(default)]
     pub encoding: FileEncoding,
@@ -30,6 +32,12 @@ pub struct FileStreamConfig {
     pub delimiter: char,
     /// Column names for a CSV file without a header row, in file order.
     pub columns: Option<Vec<String>>,
+    /// Trailing columns, after `columns`, that a row may or may not have,
+    /// in file order: a row may stop after any of them. Asterisk writes
+    /// `uniqueid` and `userfield` only when `loguniqueid`/`loguserfield` are
+    /// set, and three more with `newcdrcolumns`.
+    #[serde(default)]
+    pub optional_columns: Vec<String>,
     /// For `json`: the dotted path to the array of records in the document;
     /// leave out when the document itself is the array.
     pub records_path: Option<String>,
@@ -55,13 +63,32 @@ impl FileStreamConfig {
         FileStreamConfig {
             path: path.into(),
             format,
-            primary_key: primary_key.to_string(),
+            primary_key: PrimaryKey::One(primary_key.to_string()),
             encoding: FileEncoding::default(),
             delimiter: default_delimiter(),
             columns: None,
+            optional_columns: Vec::new(),
             records_path: None,
             pattern: None,
             follow: false,
+        }
+    }
+}
+
+/// What identifies a record: one field, or several whose values together do.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum PrimaryKey {
+    One(String),
+    Composite(Vec<String>),
+}
+
+impl PrimaryKey {
+    /// The fields, in order.
+    pub fn fields(&self) -> &[String] {
+        match self {
+            PrimaryKey::One(field) => std::slice::from_ref(field),
+            PrimaryKey::Composite(fields) => fields,
         }
     }
 }

@@ -74,6 +74,16 @@ pub fn build(definition: &ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Pr
                     .with_hint("list the column names, e.g. the Asterisk Master.csv columns"),
                 )
             }
+            Ok(stream) if !stream.optional_columns.is_empty() && stream.columns.is_none() => {
+                problems.push(
+                    Problem::new(
+                        definition.file,
+                        format!("{prefix}.optional_columns"),
+                        "optional columns follow the `columns` of a file without a header",
+                    )
+                    .with_hint("set `columns` too, or drop `optional_columns` for a file with a header row"),
+                )
+            }
             Ok(stream) => {
                 // `${NAME}` in a path is allowed; a missing variable is
                 // reported by the config loader with the field.

@@ -397,13 +397,22 @@ fn parse_csv(bytes: &[u8], config: &FileStreamConfig, line_offset: u64, parsed: 
         };
         let line = line_offset + row.position().map(|position| position.line()).unwrap_or(0);
         let location = format!("line {line}");
-        if row.len() != header.len() {
+        let optional = if config.columns.is_some() {
+            config.optional_columns.len()
+        } else {
+            0
+        };
+        if row.len() < header.len() || row.len() > header.len() + optional {
+            let expected = if optional == 0 {
+                format!("{}", header.len())
+            } else {
+                format!("{} to {}", header.len(), header.len() + optional)
+            };
             parsed.rejected.push(Rejection {
                 source_id: None,
                 reason: format!(
-                    "{location}: {} fields where the header has {}",
-                    row.len(),
-                    header.len()
+                    "{location}: {} fields where {expected} are expected",
+                    row.len()
                 ),
                 raw: String::from_utf8_lossy(row.as_slice()).into_owned(),
             });
@@ -411,7 +420,8 @@ fn parse_csv(bytes: &[u8], config: &FileStreamConfig, line_offset: u64, parsed: 
         }
         let mut object = serde_json::Map::new();
         let mut undecodable = false;
-        for (name, field) in header.iter().zip(row.iter()) {
+        let names = header.iter().chain(config.optional_columns.iter());
+        for (name, field) in names.zip(row.iter()) {
             match decode(field, config.encoding) {
                 Some(text) => {
                     object.insert(name.clone(), serde_json::Value::String(text.into_owned()));
@@ -471,14 +481,26 @@ fn keep(
     config: &FileStreamConfig,
     parsed: &mut ParsedFile,
 ) {
-    match lookup_text(&value, &config.primary_key) {
-        Some(source_id) => parsed.records.push(SourceRecord {
-            source_id,
+    let fields = config.primary_key.fields();
+    let parts: Option<Vec<String>> = fields
+        .iter()
+        .map(|field| lookup_text(&value, field))
+        .collect();
+    match parts {
+        Some(parts) => parsed.records.push(SourceRecord {
+            source_id: parts.join("|"),
             raw: value,
         }),
         None => parsed.rejected.push(Rejection {
             source_id: None,
-            reason: format!("{location}: missing primary key {:?}", config.primary_key),
+            reason: format!(
+                "{location}: missing primary key {}",
+                fields
+                    .iter()
+                    .map(|field| format!("{field:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            ),
             raw: value.to_string(),
         }),
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use tokio::sync::mpsc;
 
-use super::config::{FileEncoding, FileFormat, FileStreamConfig};
+use super::config::{FileEncoding, FileFormat, FileStreamConfig, PrimaryKey};
 use super::source::{name_matches, parse_records, FileSource};
 use crate::connectors::Source;
 use crate::store::StagedBatch;
@@ -34,7 +34,7 @@ fn csv_rows_become_records_and_bad_rows_are_rejected_with_their_line() {
         reasons,
         vec![
             "line 4: missing primary key \"id\"",
-            "line 5: 4 fields where the header has 3"
+            "line 5: 4 fields where 3 are expected"
         ]
     );
     assert!(parsed.rejected[1].raw.contains("too"));
@@ -66,6 +66,46 @@ fn headerless_csv_uses_the_configured_columns() {
     let parsed = parse_records(b"\"13800138000\",\"8001\",\"1714730401.18\"\n", &config, 0);
     assert_eq!(parsed.records[0].source_id, "1714730401.18");
     assert_eq!(parsed.records[0].raw["dst"], "8001");
+}
+
+#[test]
+fn optional_trailing_columns_and_a_composite_key_read_both_cdr_variants() {
+    let config = FileStreamConfig {
+        columns: Some(vec!["src".into(), "channel".into(), "start".into()]),
+        optional_columns: vec!["uniqueid".into(), "userfield".into()],
+        primary_key: PrimaryKey::Composite(vec!["channel".into(), "start".into()]),
+        ..stream(FileFormat::Csv, "unused")
+    };
+    let text = "\"138\",\"SIP/a-1\",\"2024-05-03 10:00:01\"\n\
+                \"139\",\"SIP/a-2\",\"2024-05-03 10:00:02\",\"1714730402.2\"\n\
+                \"137\",\"SIP/a-3\",\"2024-05-03 10:00:03\",\"1714730403.3\",\"vip\"\n\
+                \"136\",\"SIP/a-4\",\"2024-05-03 10:00:04\",\"u\",\"f\",\"extra\"\n\
+                \"135\",\"SIP/a-5\"\n";
+    let parsed = parse_records(text.as_bytes(), &config, 0);
+    let keys: Vec<&str> = parsed
+        .records
+        .iter()
+        .map(|r| r.source_id.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "SIP/a-1|2024-05-03 10:00:01",
+            "SIP/a-2|2024-05-03 10:00:02",
+            "SIP/a-3|2024-05-03 10:00:03"
+        ]
+    );
+    assert!(parsed.records[0].raw.get("uniqueid").is_none());
+    assert_eq!(parsed.records[1].raw["uniqueid"], "1714730402.2");
+    assert_eq!(parsed.records[2].raw["userfield"], "vip");
+    let reasons: Vec<&str> = parsed.rejected.iter().map(|r| r.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "line 4: 6 fields where 3 to 5 are expected",
+            "line 5: 2 fields where 3 to 5 are expected"
+        ]
+    );
 }
 
 #[test]
