@@ -21,6 +21,7 @@
 //! - [`segment`]: features, RFM scores and tier rules.
 //! - [`push`]: the push ledger and the sinks that deliver tier labels.
 //! - [`store`]: persistence behind one trait, SQLite and PostgreSQL.
+//! - [`presets`]: ready-made connector and mapping files for common systems.
 //! - [`pipeline`]: one full run through every stage.
 //! - [`cli`]: the command line; thin, it parses arguments and calls the library.
 //! - [`simulators`]: WeCom, Shopify, Zendesk and Odoo API simulators on
@@ -34,6 +35,7 @@ pub mod mapping;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;
+pub mod presets;
 pub mod push;
 pub mod resolve;
 pub mod segment;

@@ -1,5 +1,6 @@
 mod cli;
 mod http;
+mod presets;
 mod sql;
 mod store;
 mod support;

@@ -434,7 +434,7 @@ pub enum PaginationConfig {
     },
     /// An opaque cursor read from each response (WeCom `next_cursor`,
     /// Zendesk `after_cursor`); stops when the cursor is missing or empty,
-    /// or when `stop_path` is true.
+    /// when `stop_path` is true, or when `more_path` is not true.
     Cursor {
         /// The dotted path of the next cursor in the response.
         cursor_path: String,
@@ -447,6 +447,9 @@ pub enum PaginationConfig {
         only_cursor: bool,
         /// A dotted path that is true on the last page (`end_of_stream`).
         stop_path: Option<String>,
+        /// A dotted path that is true while more pages follow
+        /// (`meta.has_more`); the sweep stops on a page where it is not.
+        more_path: Option<String>,
         /// Keep the last cursor after a complete sweep and continue from it
         /// next sync (Zendesk incremental exports).
         #[serde(default)]

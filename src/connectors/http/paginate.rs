@@ -318,6 +318,7 @@ impl Pager {
             PaginationConfig::Cursor {
                 cursor_path,
                 stop_path,
+                more_path,
                 ..
             } => {
                 let current = match position {
@@ -328,7 +329,10 @@ impl Pager {
                 let stop = stop_path
                     .as_deref()
                     .and_then(|path| lookup(&response.body, path))
-                    .is_some_and(|value| value == &Value::Bool(true));
+                    .is_some_and(|value| value == &Value::Bool(true))
+                    || more_path.as_deref().is_some_and(|path| {
+                        lookup(&response.body, path) != Some(&Value::Bool(true))
+                    });
                 let final_cursor = next.clone().or_else(|| current.clone());
                 let next = match next {
                     Some(next) if !stop && current.as_ref() != Some(&next) => {
