@@ -114,7 +114,10 @@ pub fn install(
     mappings_dir: &Path,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let targets = [
-        (connectors_dir.join(format!("{name}.toml")), preset.connector),
+        (
+            connectors_dir.join(format!("{name}.toml")),
+            preset.connector,
+        ),
         (mappings_dir.join(format!("{name}.toml")), preset.mapping),
     ];
     if let Some((existing, _)) = targets.iter().find(|(path, _)| path.exists()) {
@@ -169,7 +172,8 @@ mod tests {
     #[test]
     fn base_url_and_replacements_are_applied_or_refused() {
         let shopify = find("shopify").unwrap();
-        let text = with_base_url(shopify.connector, "http://127.0.0.1:9/admin/api/2024-01").unwrap();
+        let text =
+            with_base_url(shopify.connector, "http://127.0.0.1:9/admin/api/2024-01").unwrap();
         assert!(text.contains("base_url = \"http://127.0.0.1:9/admin/api/2024-01\"\n"));
         assert!(!text.contains("SHOP.myshopify.com"));
         let renamed = customize(&text, &[("${SHOPIFY_ACCESS_TOKEN}", "${T1}")]).unwrap();

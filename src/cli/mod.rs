@@ -81,6 +81,10 @@ pub enum Command {
     /// Records that could not be read or mapped, kept with their reason.
     #[command(subcommand)]
     Rejected(RejectedCommand),
+    /// Ready-made connectors for common systems: list them, or add one to
+    /// this project.
+    #[command(subcommand)]
+    Preset(PresetCommand),
     /// Receive pushed records for every webhook connector until Ctrl-C;
     /// the next `run` or `sync <id>` maps them.
     Listen {
@@ -102,6 +106,26 @@ pub enum ConnectorCommand {
     Check {
         /// The connector id.
         id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PresetCommand {
+    /// List the presets.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a preset's connector and mapping into this project's folders;
+    /// then fill in its ${VARIABLES} (and base_url) and run
+    /// `tierlink connector check`.
+    Add {
+        /// The preset, from `tierlink preset list`.
+        preset: String,
+        /// The connector id to install it as (default: the preset's name).
+        #[arg(long = "as")]
+        name: Option<String>,
     },
 }
 
@@ -286,6 +310,34 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let project = load_project(&cli.config)?;
             let store = open_store(&project).await?;
             rejected_command(store.as_ref(), command).await
+        }
+        Command::Preset(PresetCommand::List { json }) => {
+            if json {
+                let list: Vec<_> = crate::presets::PRESETS
+                    .iter()
+                    .map(|preset| serde_json::json!({"id": preset.id, "summary": preset.summary}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else {
+                for preset in crate::presets::PRESETS {
+                    println!("{:<12} {}", preset.id, preset.summary);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Preset(PresetCommand::Add { preset, name }) => {
+            let Some(found) = crate::presets::find(&preset) else {
+                let names: Vec<&str> = crate::presets::PRESETS.iter().map(|p| p.id).collect();
+                anyhow::bail!("no preset {preset:?}; the presets are {}", names.join(", "));
+            };
+            let paths = crate::config::project_paths(&cli.config)
+                .map_err(|problem| anyhow::anyhow!("{problem}"))?;
+            let name = name.unwrap_or_else(|| found.id.to_string());
+            for file in crate::presets::install(found, &name, &paths.connectors, &paths.mappings)? {
+                println!("wrote {}", file.display());
+            }
+            println!("next: fill in the ${{VARIABLES}} in connectors/{name}.toml, then `tierlink connector check {name}`");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Listen { address } => {
             let project = load_project(&cli.config)?;

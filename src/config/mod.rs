@@ -129,6 +129,17 @@ impl Project {
     }
 }
 
+/// The folders `tierlink.toml` names, made absolute, without loading the
+/// files in them (for commands that add files to a project).
+pub fn project_paths(config_file: &Path) -> Result<PathSettings, Problem> {
+    let settings = load_settings(config_file)?;
+    let base_dir = match config_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    Ok(settings.paths.resolved_against(base_dir))
+}
+
 /// Reads `tierlink.toml` with `TIERLINK__SECTION__KEY` overrides.
 fn load_settings(config_file: &Path) -> Result<Settings, Problem> {
     if !config_file.exists() {

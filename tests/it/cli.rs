@@ -557,3 +557,57 @@ fn a_sync_killed_mid_way_and_restarted_stages_every_record_exactly_once() {
     let third: serde_json::Value = serde_json::from_slice(&third.stdout).unwrap();
     assert_eq!(third["sync"]["big"]["customers"]["fetched"], 0);
 }
+
+#[test]
+fn a_preset_is_listed_added_and_then_asks_for_its_credentials() {
+    let dir = sample_project();
+    let listed = tierlink(dir.path(), &["preset", "list", "--json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let presets: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let ids: Vec<&str> = presets
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|preset| preset["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "wecom",
+            "shopify",
+            "zendesk",
+            "odoo",
+            "asterisk",
+            "freeswitch"
+        ]
+    );
+
+    let added = tierlink(dir.path(), &["preset", "add", "zendesk", "--as", "desk"]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(dir.path().join("connectors/desk.toml").exists());
+    assert!(dir.path().join("mappings/desk.toml").exists());
+    let again = tierlink(dir.path(), &["preset", "add", "zendesk", "--as", "desk"]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("not overwriting"),
+        "{}",
+        stderr(&again)
+    );
+
+    let validated = Command::new(env!("CARGO_BIN_EXE_tierlink"))
+        .arg("--config")
+        .arg(dir.path().join("tierlink.toml"))
+        .arg("validate")
+        .env_remove("ZENDESK_EMAIL")
+        .env_remove("ZENDESK_API_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!validated.status.success());
+    let problems = stderr(&validated);
+    assert!(
+        problems.contains("connectors/desk.toml") && problems.contains("ZENDESK_API_TOKEN"),
+        "{problems}"
+    );
+    let unknown = tierlink(dir.path(), &["preset", "add", "salesforce"]);
+    assert!(stderr(&unknown).contains("the presets are wecom, shopify"));
+}

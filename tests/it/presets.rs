@@ -178,14 +178,24 @@ async fn the_asterisk_preset_reads_master_csv_with_and_without_uniqueid_and_foll
     assert_eq!(
         calls,
         [
-            ("13800138000".into(), "inbound".into(), 242, "ANSWERED".into()),
+            (
+                "13800138000".into(),
+                "inbound".into(),
+                242,
+                "ANSWERED".into()
+            ),
             (
                 "+86 139 0013 9000".into(),
                 "inbound".into(),
                 0,
                 "NO ANSWER".into()
             ),
-            ("013700137000".into(), "inbound".into(), 60, "ANSWERED".into()),
+            (
+                "013700137000".into(),
+                "inbound".into(),
+                60,
+                "ANSWERED".into()
+            ),
         ]
     );
 }
