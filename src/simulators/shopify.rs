@@ -195,12 +195,18 @@ impl Resource {
 /// What a request asks for, from its method and path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
+    Rest(RestCall),
+    Graphql,
+}
+
+/// The REST calls the simulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RestCall {
     Shop,
     List(Resource),
     Count(Resource),
     Get(Resource, u64),
     UpdateCustomer(u64),
-    Graphql,
 }
 
 impl Endpoint {
@@ -212,25 +218,25 @@ impl Endpoint {
         if !is_api_version(version) {
             return None;
         }
-        let endpoint = match (method.as_str(), resource) {
-            ("GET", "shop.json") => Endpoint::Shop,
-            ("POST", "graphql.json") => Endpoint::Graphql,
-            ("GET", "customers.json") => Endpoint::List(Resource::Customers),
-            ("GET", "orders.json") => Endpoint::List(Resource::Orders),
-            ("GET", "customers/count.json") => Endpoint::Count(Resource::Customers),
-            ("GET", "orders/count.json") => Endpoint::Count(Resource::Orders),
+        let call = match (method.as_str(), resource) {
+            ("POST", "graphql.json") => return Some((version.to_string(), Endpoint::Graphql)),
+            ("GET", "shop.json") => RestCall::Shop,
+            ("GET", "customers.json") => RestCall::List(Resource::Customers),
+            ("GET", "orders.json") => RestCall::List(Resource::Orders),
+            ("GET", "customers/count.json") => RestCall::Count(Resource::Customers),
+            ("GET", "orders/count.json") => RestCall::Count(Resource::Orders),
             (method, resource) => {
                 let (collection, file) = resource.split_once('/')?;
                 let id: u64 = file.strip_suffix(".json")?.parse().ok()?;
                 match (method, collection) {
-                    ("GET", "customers") => Endpoint::Get(Resource::Customers, id),
-                    ("PUT", "customers") => Endpoint::UpdateCustomer(id),
-                    ("GET", "orders") => Endpoint::Get(Resource::Orders, id),
+                    ("GET", "customers") => RestCall::Get(Resource::Customers, id),
+                    ("PUT", "customers") => RestCall::UpdateCustomer(id),
+                    ("GET", "orders") => RestCall::Get(Resource::Orders, id),
                     _ => return None,
                 }
             }
         };
-        Some((version.to_string(), endpoint))
+        Some((version.to_string(), Endpoint::Rest(call)))
     }
 }
 
@@ -313,8 +319,9 @@ impl ShopifySimulator {
             .to_string();
         Ok(ShopifySimulator {
             inner: Arc::new(Inner {
-                // Admin API access tokens of custom apps do not expire.
-                core: SimCore::new(Duration::MAX / 4),
+                // Admin API access tokens of custom apps do not expire; the
+                // token clock is unused, so its lifetime is only nominal.
+                core: SimCore::new(Duration::from_secs(100 * 365 * 24 * 3600)),
                 settings,
                 shop: data.shop,
                 access_token: data.access_token,
@@ -382,15 +389,15 @@ impl ShopifySimulator {
 
     fn answer_rest(
         &self,
-        endpoint: Endpoint,
+        call: RestCall,
         params: &[(String, String)],
         body: &[u8],
         base: &str,
     ) -> Answer {
-        match endpoint {
-            Endpoint::Shop => Answer::ok(json!({ "shop": self.shop_json() })),
-            Endpoint::List(resource) => self.list(resource, params, base),
-            Endpoint::Count(resource) => match compile_filters(resource, params) {
+        match call {
+            RestCall::Shop => Answer::ok(json!({ "shop": self.shop_json() })),
+            RestCall::List(resource) => self.list(resource, params, base),
+            RestCall::Count(resource) => match compile_filters(resource, params) {
                 Ok(filters) => {
                     let store = self.store();
                     let count = collection(&store, resource)
@@ -401,7 +408,7 @@ impl ShopifySimulator {
                 }
                 Err(answer) => answer,
             },
-            Endpoint::Get(resource, id) => {
+            RestCall::Get(resource, id) => {
                 let store = self.store();
                 match collection(&store, resource).get(&id) {
                     Some(record) => Answer::ok(json!({
@@ -410,8 +417,7 @@ impl ShopifySimulator {
                     None => Answer::not_found(),
                 }
             }
-            Endpoint::UpdateCustomer(id) => self.update_customer(id, body),
-            Endpoint::Graphql => unreachable!("GraphQL is answered by answer_graphql"),
+            RestCall::UpdateCustomer(id) => self.update_customer(id, body),
         }
     }
 
@@ -1485,9 +1491,10 @@ async fn handle(
         )
         .into_response();
     }
-    if endpoint == Endpoint::Graphql {
-        return sim.answer_graphql(token, &headers, &body).into_response();
-    }
+    let call = match endpoint {
+        Endpoint::Graphql => return sim.answer_graphql(token, &headers, &body).into_response(),
+        Endpoint::Rest(call) => call,
+    };
     let call_limit = match sim.take_rest_call(token) {
         Ok(call_limit) => call_limit,
         Err(answer) => return answer.into_response(),
@@ -1497,7 +1504,7 @@ async fn handle(
         .and_then(|value| value.to_str().ok())
         .unwrap_or("127.0.0.1");
     let base = format!("http://{host}/admin/api/{version}");
-    sim.answer_rest(endpoint, &params, &body, &base)
+    sim.answer_rest(call, &params, &body, &base)
         .with_header(
             header::HeaderName::from_static(CALL_LIMIT_HEADER),
             call_limit,
@@ -2059,6 +2066,41 @@ mod tests {
         assert_eq!(status, 429);
         assert_eq!(throttled["errors"][0]["extensions"]["code"], "THROTTLED");
         assert_eq!(h.sim.core().writes.len(), 1);
+    }
+
+    /// A `world.json` with every simulator's credentials, as the generator writes it.
+    const WORLD_JSON: &str = r#"{"seed": 1, "credentials": {
+        "wecom": {"corp_id": "wwWORLD", "corp_secret": "s"},
+        "shopify": {"shop": "world-shop", "access_token": "shpat_world"},
+        "zendesk": {"subdomain": "z", "email": "a@b.c", "api_token": "t"},
+        "odoo": {"db": "d", "login": "l", "api_key": "k", "uid": 2}}}"#;
+
+    #[test]
+    fn loads_a_world_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("shopify")).unwrap();
+        std::fs::write(dir.path().join("world.json"), WORLD_JSON).unwrap();
+        let lines = |records: &[Value]| {
+            records
+                .iter()
+                .map(|record| format!("{record}\n"))
+                .collect::<String>()
+        };
+        std::fs::write(
+            dir.path().join("shopify/customers.jsonl"),
+            lines(&data().customers),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("shopify/orders.jsonl"),
+            lines(&data().orders),
+        )
+        .unwrap();
+        let loaded = ShopifyData::from_world(&World::new(dir.path())).unwrap();
+        assert_eq!(loaded.shop, "world-shop");
+        assert_eq!(loaded.access_token, "shpat_world");
+        assert_eq!(loaded.customers, data().customers);
+        assert_eq!(loaded.orders.len(), 4);
     }
 
     #[test]

@@ -168,7 +168,7 @@ struct CorpState {
     /// Counter mixed into fresh tag and group ids.
     id_counter: u64,
     /// API path -> (start of the current minute window, calls in it).
-    quota: HashMap<String, (Instant, u32)>,
+    quota: HashMap<Endpoint, (Instant, u32)>,
 }
 
 /// The WeCom simulator; clones share one corp.
@@ -223,7 +223,7 @@ impl WecomError {
 type ApiResult = Result<Value, WecomError>;
 
 /// The paths the simulator serves, under `/cgi-bin/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Endpoint {
     GetToken,
     FollowUserList,
@@ -313,13 +313,13 @@ impl WecomSimulator {
         query: &HashMap<String, String>,
         body: &[u8],
     ) -> ApiResult {
-        if endpoint == Endpoint::GetToken {
-            return self.get_token(query);
+        // gettoken is the one call that needs no token.
+        if endpoint != Endpoint::GetToken {
+            self.check_token(query)?;
+            self.check_quota(endpoint)?;
         }
-        self.check_token(query)?;
-        self.check_quota(endpoint)?;
         match endpoint {
-            Endpoint::GetToken => unreachable!("answered above"),
+            Endpoint::GetToken => self.get_token(query),
             Endpoint::FollowUserList => Ok(ok(json!({"follow_user": self.inner.follow_users}))),
             Endpoint::BatchGetByUser => self.batch_get_by_user(&parse_body(body)?),
             Endpoint::GetContact => self.get_contact(query),
@@ -371,10 +371,7 @@ impl WecomSimulator {
         };
         let mut state = self.state();
         let now = Instant::now();
-        let window = state
-            .quota
-            .entry(format!("{endpoint:?}"))
-            .or_insert((now, 0));
+        let window = state.quota.entry(endpoint).or_insert((now, 0));
         if now.duration_since(window.0) >= Duration::from_secs(60) {
             *window = (now, 0);
         }
@@ -1602,6 +1599,54 @@ mod tests {
             decode_cursor(&String::from_utf8(tampered).unwrap(), 7),
             None
         );
+    }
+
+    /// A `world.json` with every simulator's credentials, as the generator writes it.
+    const WORLD_JSON: &str = r#"{"seed": 1, "credentials": {
+        "wecom": {"corp_id": "wwWORLD", "corp_secret": "s"},
+        "shopify": {"shop": "world-shop", "access_token": "shpat_world"},
+        "zendesk": {"subdomain": "z", "email": "a@b.c", "api_token": "t"},
+        "odoo": {"db": "d", "login": "l", "api_key": "k", "uid": 2}}}"#;
+
+    #[test]
+    fn loads_a_world_directory_and_names_a_broken_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("wecom")).unwrap();
+        std::fs::write(dir.path().join("world.json"), WORLD_JSON).unwrap();
+        std::fs::write(
+            dir.path().join("wecom/follow_users.json"),
+            r#"["zhangsan"]"#,
+        )
+        .unwrap();
+        let line = contact("wo1", "李四", &[("zhangsan", &["etVIP"])]);
+        std::fs::write(
+            dir.path().join("wecom/contacts.jsonl"),
+            format!("{line}\n\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("wecom/corp_tags.json"),
+            json!(data().tag_groups).to_string(),
+        )
+        .unwrap();
+        let world = World::new(dir.path());
+        let loaded = WecomData::from_world(&world).unwrap();
+        assert_eq!(loaded.corp_id, "wwWORLD");
+        assert_eq!(loaded.follow_users, vec!["zhangsan"]);
+        assert_eq!(loaded.contacts, vec![line]);
+        let sim = WecomSimulator::new(loaded, WecomSettings::default()).unwrap();
+        assert_eq!(
+            sim.relationship_tags("zhangsan", "wo1"),
+            Some(vec!["etVIP".to_string()])
+        );
+
+        std::fs::write(
+            dir.path().join("wecom/follow_users.json"),
+            r#"{"follow_user": []}"#,
+        )
+        .unwrap();
+        let error = WecomData::from_world(&world).unwrap_err().to_string();
+        assert!(error.contains("follow_users.json"), "{error}");
     }
 
     #[test]
