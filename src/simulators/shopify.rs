@@ -1843,6 +1843,29 @@ mod tests {
         assert_eq!(writes[0].call, "PUT customers/200.json");
         assert_eq!(writes[0].body, update);
 
+        // Clients send the whole customer back; read-only fields are ignored.
+        let mut whole = h.sim.customer(400).unwrap();
+        whole["tags"] = json!("wholesale, tier:silver");
+        whole["orders_count"] = json!(99);
+        whole["updated_at"] = json!("1999-01-01T00:00:00Z");
+        let response = h
+            .client
+            .put(h.url("customers/400.json"))
+            .header("X-Shopify-Access-Token", TOKEN)
+            .json(&json!({ "customer": whole }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let stored = h.sim.customer(400).unwrap();
+        assert_eq!(stored["tags"], "wholesale, tier:silver");
+        assert_eq!(stored["orders_count"], 1);
+        assert!(stored["updated_at"].as_str().unwrap().starts_with("20"));
+        assert_ne!(stored["updated_at"], "1999-01-01T00:00:00Z");
+        h.sim.core().writes.clear();
+        put(update.clone()).await.unwrap();
+        put(update.clone()).await.unwrap();
+
         let missing_root = put(json!({"tags": "x"})).await.unwrap();
         assert_eq!(missing_root.status(), 400);
         let body: Value = missing_root.json().await.unwrap();
