@@ -16,6 +16,7 @@
 //!   GraphQL has its own cost bucket reported in `extensions.cost`, and
 //!   answers `THROTTLED` when a query costs more than is available.
 
+mod connection;
 mod graphql;
 
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +34,7 @@ use base64::Engine;
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 
+use self::connection::ConnectionArgs;
 use self::graphql::{FieldKind, GraphqlError, OperationKind, Schema};
 use super::{FaultKind, RunningSimulator, SimCore, World, WorldError};
 
@@ -578,7 +580,7 @@ impl ShopifySimulator {
                 ))
             }
         };
-        let cost = SCHEMA.check(&document, root, &operation.selection, root_cost)?;
+        let mut cost = SCHEMA.check(&document, root, &operation.selection, root_cost)?;
         let variables = operation.variable_values(&request.variables)?;
         let mut calls = Vec::new();
         for selection in &operation.selection {
@@ -589,7 +591,12 @@ impl ShopifySimulator {
                     "unsupportedSelection",
                 ));
             };
-            calls.push(RootCall::bind(field, &variables)?);
+            let call = RootCall::bind(field, &variables)?;
+            if let RootCall::Customers(arguments) = &call {
+                // A connection costs about one point per node it may return.
+                cost += arguments.first as u32;
+            }
+            calls.push(call);
         }
         Ok(PreparedGraphql {
             document: document.clone(),
@@ -650,6 +657,7 @@ impl ShopifySimulator {
                         "currencyCode": shop["currency"],
                     })
                 }
+                RootCall::Customers(arguments) => arguments.page(&self.store().customers),
                 RootCall::Customer { id } => {
                     let store = self.store();
                     customer_id_from_gid(id)
@@ -732,6 +740,38 @@ static SCHEMA: Schema = Schema {
             &["id"],
         ),
         ("QueryRoot", "shop", FieldKind::Object("Shop"), &[]),
+        (
+            "QueryRoot",
+            "customers",
+            FieldKind::Object("CustomerConnection"),
+            &[
+                "first", "after", "last", "before", "sortKey", "reverse", "query",
+            ],
+        ),
+        (
+            "CustomerConnection",
+            "nodes",
+            FieldKind::Object("Customer"),
+            &[],
+        ),
+        (
+            "CustomerConnection",
+            "edges",
+            FieldKind::Object("CustomerEdge"),
+            &[],
+        ),
+        (
+            "CustomerConnection",
+            "pageInfo",
+            FieldKind::Object("PageInfo"),
+            &[],
+        ),
+        ("CustomerEdge", "cursor", FieldKind::Scalar, &[]),
+        ("CustomerEdge", "node", FieldKind::Object("Customer"), &[]),
+        ("PageInfo", "hasNextPage", FieldKind::Scalar, &[]),
+        ("PageInfo", "hasPreviousPage", FieldKind::Scalar, &[]),
+        ("PageInfo", "startCursor", FieldKind::Scalar, &[]),
+        ("PageInfo", "endCursor", FieldKind::Scalar, &[]),
         (
             "Mutation",
             "tagsAdd",
@@ -842,6 +882,7 @@ struct PreparedGraphql {
 /// A root field with its arguments bound.
 enum RootCall {
     Shop,
+    Customers(ConnectionArgs),
     Customer {
         id: String,
     },
@@ -879,6 +920,7 @@ impl RootCall {
         };
         Ok(match field.name.as_str() {
             "shop" => RootCall::Shop,
+            "customers" => RootCall::Customers(ConnectionArgs::bind(field, variables)?),
             "customer" => RootCall::Customer {
                 id: argument("id")?
                     .as_str()
@@ -1237,6 +1279,11 @@ enum Filter {
     SinceId(u64),
     AtLeast(&'static str, DateTime<FixedOffset>),
     AtMost(&'static str, DateTime<FixedOffset>),
+    /// Strictly later (GraphQL search `field:>`).
+    After(&'static str, DateTime<FixedOffset>),
+    /// Strictly earlier (GraphQL search `field:<`).
+    Before(&'static str, DateTime<FixedOffset>),
+    Exactly(&'static str, DateTime<FixedOffset>),
     Status(OrderStatus),
     FinancialStatus(String),
     FulfillmentStatus(String),
@@ -1254,6 +1301,7 @@ impl Filter {
     fn matches(&self, record: &Value) -> bool {
         let text = |key: &str| record.get(key).and_then(Value::as_str);
         let present = |key: &str| record.get(key).is_some_and(|value| !value.is_null());
+        let time = |key: &str| text(key).and_then(|value| DateTime::parse_from_rfc3339(value).ok());
         match self {
             Filter::Ids(ids) => record
                 .get("id")
@@ -1263,12 +1311,11 @@ impl Filter {
                 .get("id")
                 .and_then(Value::as_u64)
                 .is_some_and(|id| id > *since),
-            Filter::AtLeast(field, bound) => text(field)
-                .and_then(|value| DateTime::parse_from_rfc3339(value).ok())
-                .is_some_and(|time| time >= *bound),
-            Filter::AtMost(field, bound) => text(field)
-                .and_then(|value| DateTime::parse_from_rfc3339(value).ok())
-                .is_some_and(|time| time <= *bound),
+            Filter::AtLeast(field, bound) => time(field).is_some_and(|time| time >= *bound),
+            Filter::AtMost(field, bound) => time(field).is_some_and(|time| time <= *bound),
+            Filter::After(field, bound) => time(field).is_some_and(|time| time > *bound),
+            Filter::Before(field, bound) => time(field).is_some_and(|time| time < *bound),
+            Filter::Exactly(field, bound) => time(field).is_some_and(|time| time == *bound),
             Filter::Status(OrderStatus::Any) => true,
             Filter::Status(OrderStatus::Open) => !present("closed_at") && !present("cancelled_at"),
             Filter::Status(OrderStatus::Closed) => present("closed_at"),
@@ -1349,21 +1396,23 @@ fn compile_filters(resource: Resource, params: &[(String, String)]) -> Result<Ve
 
 /// A timestamp parameter: RFC 3339, or a date or zone-less date-time in UTC.
 fn timestamp(name: &str, value: &str) -> Result<DateTime<FixedOffset>, Answer> {
+    parse_timestamp(value).ok_or_else(|| Answer::bad_request(name, "is not a valid date-time"))
+}
+
+/// RFC 3339, or a date or zone-less date-time taken as UTC.
+fn parse_timestamp(value: &str) -> Option<DateTime<FixedOffset>> {
     let utc = FixedOffset::east_opt(0).expect("zero offset");
-    DateTime::parse_from_rfc3339(value)
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S")
-                .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S"))
-                .ok()
-                .or_else(|| {
-                    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-                        .ok()
-                        .and_then(|date| date.and_hms_opt(0, 0, 0))
-                })
-                .map(|naive| naive.and_local_timezone(utc).unwrap())
-        })
-        .ok_or_else(|| Answer::bad_request(name, "is not a valid date-time"))
+    DateTime::parse_from_rfc3339(value).ok().or_else(|| {
+        NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S")
+            .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%d %H:%M:%S"))
+            .ok()
+            .or_else(|| {
+                NaiveDate::parse_from_str(value, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|date| date.and_hms_opt(0, 0, 0))
+            })
+            .map(|naive| naive.and_local_timezone(utc).unwrap())
+    })
 }
 
 /// One page of ids and whether records lie before and after it.
@@ -2023,6 +2072,51 @@ mod tests {
         assert_eq!(
             missing["data"]["tagsAdd"]["userErrors"][0]["field"],
             json!(["id"])
+        );
+    }
+
+    #[tokio::test]
+    async fn graphql_customers_connection_pages_by_sort_key_and_search() {
+        let h = Harness::start(ShopifySettings::default()).await;
+        let query = "query Sync($after: String) { customers(first: 2, after: $after, sortKey: UPDATED_AT, query: \"updated_at:>'2024-05-01T00:00:00Z'\") { pageInfo { hasNextPage endCursor } nodes { legacyResourceId updatedAt } } }";
+        let mut after = Value::Null;
+        let mut seen = Vec::new();
+        loop {
+            let (status, body) = h
+                .graphql(json!({"query": query, "variables": {"after": after}}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let connection = &body["data"]["customers"];
+            for node in connection["nodes"].as_array().unwrap() {
+                seen.push(node["legacyResourceId"].as_str().unwrap().to_string());
+            }
+            assert_eq!(body["extensions"]["cost"]["requestedQueryCost"], 5);
+            if connection["pageInfo"]["hasNextPage"] == false {
+                break;
+            }
+            after = connection["pageInfo"]["endCursor"].clone();
+        }
+        assert_eq!(seen, ["200", "400", "600"]);
+
+        let (_, all) = h
+            .graphql(json!({"query": "{ customers(first: 250, reverse: true) { edges { cursor node { id } } } }"}))
+            .await;
+        let edges = all["data"]["customers"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), 7);
+        assert_eq!(edges[0]["node"]["id"], "gid://shopify/Customer/700");
+        let (_, over) = h
+            .graphql(json!({"query": "{ customers(first: 251) { nodes { id } } }"}))
+            .await;
+        assert_eq!(
+            over["errors"][0]["extensions"]["code"],
+            "argumentLiteralsIncompatible"
+        );
+        let (_, search) = h
+            .graphql(json!({"query": "{ customers(first: 5, query: \"email:c100@example.com\") { nodes { id } } }"}))
+            .await;
+        assert_eq!(
+            search["errors"][0]["extensions"]["code"],
+            "unsupportedSearch"
         );
     }
 
