@@ -1,7 +1,8 @@
 //! Shopify Admin API simulator: the REST resources a customer-data client
 //! reads (`shop`, `customers`, `orders`, with counts), the customer `PUT`
-//! that replaces the tag string, and the GraphQL `tagsAdd` / `tagsRemove`
-//! mutations, answered the way `{shop}.myshopify.com/admin/api/{YYYY-MM}/`
+//! that replaces the tag string, and in GraphQL the `tagsAdd` / `tagsRemove`
+//! mutations plus the `customer`, `customers` (connection) and `shop`
+//! queries, answered the way `{shop}.myshopify.com/admin/api/{YYYY-MM}/`
 //! does (`../shared/specs/source-apis.md` §2, §8).
 //!
 //! Faithful where clients depend on it:

@@ -183,7 +183,8 @@ struct Inner {
     corp_id: String,
     corp_secret: String,
     follow_users: Vec<String>,
-    /// Key of the cursor cipher, so cursors from another run are rejected.
+    /// Key of the cursor mask (derived from the corp id), so a cursor can be
+    /// neither read as an offset nor forged.
     cursor_key: u64,
     state: Mutex<CorpState>,
 }
