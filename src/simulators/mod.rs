@@ -19,6 +19,9 @@
 //! A simulator loads its data from a world directory (see [`World`] for the
 //! layout), the one the world generator writes.
 
+pub mod shopify;
+pub mod wecom;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
