@@ -222,3 +222,273 @@ async fn the_freeswitch_preset_reads_its_example_template() {
     assert_eq!(count(dir.path(), "calls", "freeswitch").await, 2);
     assert_eq!(count(dir.path(), "rejected_records", "freeswitch").await, 0);
 }
+
+// ---- Against the simulators, over real HTTP ----
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use tierlink::simulators::{shopify, wecom, FaultConfig, FaultKind, RunningSimulator, SimCore};
+
+const LOOPBACK: &str = "127.0.0.1:0";
+
+/// Faults on a fifth of all requests, of every kind, with short slow answers.
+fn a_fifth_of_requests_fail(seed: u64) -> FaultConfig {
+    FaultConfig {
+        rate: 0.2,
+        kinds: vec![
+            FaultKind::RateLimit,
+            FaultKind::BodyRateLimit,
+            FaultKind::ServerError,
+            FaultKind::Slow,
+        ],
+        slow_ms: 100,
+        seed,
+    }
+}
+
+/// Parties of a connector in the project's store.
+async fn party_ids(store: &Arc<dyn Store>, connector: &str) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .parties()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|stored| stored.party.connector == connector)
+        .map(|stored| stored.party.source_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// A corp whose `contacts` customers are followed by one to three of five
+/// members, so `batch/get_by_user` returns several rows per customer and
+/// pages through more than 100 rows per member.
+fn wecom_corp(contacts: usize) -> wecom::WecomData {
+    let members = ["zhangsan", "lisi", "wangwu", "zhaoliu", "qianqi"];
+    let contacts = (0..contacts)
+        .map(|index| {
+            let followers = 1 + index % 3;
+            let follow_info: Vec<Value> = (0..followers)
+                .map(|offset| {
+                    json!({
+                        "userid": members[(index + offset) % members.len()],
+                        "remark": format!("客户{index}"),
+                        "createtime": 1_700_000_000 + index as i64,
+                        "tag_id": [],
+                        "remark_mobiles": [format!("138 {:04} {:04}", index / 10_000, index % 10_000)],
+                        "add_way": 1,
+                        "oper_userid": members[(index + offset) % members.len()],
+                    })
+                })
+                .collect();
+            json!({
+                "external_contact": {
+                    "external_userid": format!("wm{index:028}"),
+                    "name": format!("客户{index}"),
+                    "type": 1 + (index % 2),
+                    "gender": 1,
+                    "corp_name": "腾讯",
+                    "corp_full_name": "腾讯科技（深圳）有限公司",
+                },
+                "follow_info": follow_info,
+            })
+        })
+        .collect();
+    wecom::WecomData {
+        corp_id: "ww-test-corp".into(),
+        corp_secret: "wecom-test-secret".into(),
+        follow_users: members.iter().map(|member| member.to_string()).collect(),
+        contacts,
+        tag_groups: Vec::new(),
+    }
+}
+
+/// The WeCom preset pointed at a simulator, pausing 50 ms (not a minute)
+/// after a 45009.
+fn wecom_connector(simulator: &RunningSimulator) -> (&'static str, String, String) {
+    let preset = presets::find("wecom").unwrap();
+    let text = presets::with_base_url(preset.connector, &format!("{}/cgi-bin", simulator.base_url))
+        .unwrap();
+    let text = presets::customize(
+        &text,
+        &[
+            (
+                "rate_limited_pause_secs = 60",
+                "rate_limited_pause_secs = 0.05",
+            ),
+            ("requests_per_second = 20", "requests_per_second = 0"),
+        ],
+    )
+    .unwrap();
+    ("wecom", text, preset.mapping.to_string())
+}
+
+async fn serve_wecom(data: wecom::WecomData) -> (wecom::WecomSimulator, RunningSimulator) {
+    let simulator = wecom::WecomSimulator::new(data, wecom::WecomSettings::default()).unwrap();
+    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
+    (simulator, running)
+}
+
+#[tokio::test]
+async fn the_wecom_preset_syncs_every_contact_once_under_faults_and_token_expiry() {
+    let corp = wecom_corp(420);
+    let expected: Vec<String> = {
+        let mut ids: Vec<String> = (0..420).map(|index| format!("wm{index:028}")).collect();
+        ids.sort();
+        ids
+    };
+    let (simulator, running) = serve_wecom(corp).await;
+    let dir = project_with(&[wecom_connector(&running)]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+
+    simulator.core().faults.set(a_fifth_of_requests_fail(11));
+    let expiring = expire_tokens_every(simulator.core(), Duration::from_millis(15));
+    sync(&project, &store, "wecom").await;
+    expiring.abort();
+
+    assert_eq!(party_ids(&store, "wecom").await, expected);
+    assert_eq!(count(dir.path(), "rejected_records", "wecom").await, 0);
+    let parties = store.parties().await.unwrap();
+    let first = parties
+        .iter()
+        .find(|stored| stored.party.source_id == expected[1])
+        .unwrap();
+    assert_eq!(first.party.phones, ["138 0000 0001"]);
+    assert_eq!(
+        first.party.company.as_deref(),
+        Some("腾讯科技（深圳）有限公司")
+    );
+
+    // Nothing changed in WeCom: the next sweep stores nothing new.
+    simulator.core().faults.set(FaultConfig::default());
+    let report = sync(&project, &store, "wecom").await;
+    let counts = &report.sync["wecom"]["contacts"];
+    assert_eq!((counts.new, counts.changed), (0, 0), "{counts:?}");
+}
+
+/// Expires every token the simulator issued, again and again, until aborted.
+fn expire_tokens_every(core: Arc<SimCore>, period: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(period).await;
+            core.tokens.expire_all();
+        }
+    })
+}
+
+fn shopify_shop(customers: usize) -> shopify::ShopifyData {
+    let customers_json = (1..=customers)
+        .map(|id| {
+            json!({
+                "id": 7_000_000 + id as u64,
+                "email": format!("c{id}@example.com"),
+                "phone": format!("+86138{:08}", id),
+                "first_name": "Wei",
+                "last_name": format!("Zhang{id}"),
+                "tags": "wholesale",
+                "orders_count": 1,
+                "total_spent": "199.65",
+                "currency": "CNY",
+                "state": "enabled",
+                "created_at": "2024-05-01T10:11:12+08:00",
+                "updated_at": format!("2024-05-{:02}T10:11:12+08:00", 1 + id % 28),
+                "default_address": {"company": "星河科技", "city": "北京", "province": "北京"},
+            })
+        })
+        .collect();
+    let statuses = ["paid", "refunded", "pending", "voided"];
+    let orders = (1..=customers * 2)
+        .map(|id| {
+            let cancelled = id % 10 == 0;
+            json!({
+                "id": 9_000_000 + id as u64,
+                "name": format!("#{}", 1000 + id),
+                "customer": {"id": 7_000_000 + (1 + id % customers) as u64},
+                "email": "x@example.com",
+                "total_price": format!("{}.50", 100 + id),
+                "currency": "CNY",
+                "financial_status": statuses[id % statuses.len()],
+                "cancelled_at": if cancelled { json!("2024-06-02T10:00:00+08:00") } else { Value::Null },
+                "closed_at": if id % 3 == 0 { json!("2024-06-01T10:00:00+08:00") } else { Value::Null },
+                "created_at": "2024-05-20T10:00:00+08:00",
+                "processed_at": "2024-05-20T10:00:00+08:00",
+                "updated_at": format!("2024-06-{:02}T10:00:00+08:00", 1 + id % 28),
+                "line_items": [],
+                "refunds": [],
+            })
+        })
+        .collect();
+    shopify::ShopifyData {
+        shop: "tierlink-test".into(),
+        access_token: "shpat_test_token".into(),
+        customers: customers_json,
+        orders,
+    }
+}
+
+fn shopify_connector(simulator: &RunningSimulator) -> (&'static str, String, String) {
+    let preset = presets::find("shopify").unwrap();
+    let text = presets::with_base_url(
+        preset.connector,
+        &format!("{}/admin/api/2024-01", simulator.base_url),
+    )
+    .unwrap();
+    // The real bucket (2/s) is kept; only the burst is the simulator's size.
+    ("shopify", text, preset.mapping.to_string())
+}
+
+#[tokio::test]
+async fn the_shopify_preset_syncs_customers_and_every_order_status_under_faults() {
+    let shop = shopify_shop(600);
+    let simulator =
+        shopify::ShopifySimulator::new(shop, shopify::ShopifySettings::default()).unwrap();
+    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
+    let dir = project_with(&[shopify_connector(&running)]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+
+    simulator.core().faults.set(a_fifth_of_requests_fail(5));
+    sync(&project, &store, "shopify").await;
+    assert_eq!(party_ids(&store, "shopify").await.len(), 600);
+    // status=any: closed and cancelled orders too, not only open ones.
+    assert_eq!(count(dir.path(), "orders", "shopify").await, 1200);
+    assert_eq!(count(dir.path(), "rejected_records", "shopify").await, 0);
+
+    // Shopify rejected no request for carrying a filter next to page_info,
+    // and no write was made while reading.
+    assert!(simulator.core().writes.is_empty());
+
+    simulator.core().faults.set(FaultConfig::default());
+    let report = sync(&project, &store, "shopify").await;
+    for counts in report.sync["shopify"].values() {
+        assert_eq!((counts.new, counts.changed), (0, 0), "{counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_shopify_token_fails_the_sync_with_a_clear_error() {
+    let simulator =
+        shopify::ShopifySimulator::new(shopify_shop(3), shopify::ShopifySettings::default())
+            .unwrap();
+    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
+    let (id, connector, mapping) = shopify_connector(&running);
+    let connector = presets::customize(
+        &connector,
+        &[(
+            "${SHOPIFY_ACCESS_TOKEN}",
+            "${TIERLINK_TEST_WRONG_SHOPIFY_TOKEN}",
+        )],
+    )
+    .unwrap();
+    std::env::set_var("TIERLINK_TEST_WRONG_SHOPIFY_TOKEN", "shpat_wrong");
+    let dir = project_with(&[(id, connector, mapping)]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+    let report = pipeline::run_sync(&project, &store, "shopify", false, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    let error = report.failed_connectors["shopify"].to_string();
+    assert!(error.contains("401"), "{error}");
+    assert!(!error.contains("shpat_wrong"), "the token leaked: {error}");
+}
