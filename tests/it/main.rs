@@ -4,3 +4,4 @@ mod sql;
 mod store;
 mod support;
 mod webhook;
+mod world;
