@@ -308,16 +308,18 @@ fn draw_purchases(rng: &mut Rng, archetype: Archetype, is_company: bool, as_of: 
                 at: moment(rng, as_of, days_ago),
                 product,
                 quantity,
-                amount_fen: (amount * 100.0).round() as i64,
+                // A whole number of fen per unit, so every system's total agrees.
+                amount_fen: (amount * 100.0 / f64::from(quantity)).round() as i64 * i64::from(quantity),
             }
         })
         .collect()
 }
 
 fn near_activity(rng: &mut Rng, purchases: &[Purchase], as_of: NaiveDate) -> NaiveDateTime {
-    let after = rng.pick(purchases).at + Duration::hours(rng.range(2, 24 * 12));
-    let limit = as_of.and_hms_opt(0, 0, 0).expect("midnight") - Duration::minutes(5);
-    after.min(limit)
+    // Within twelve days after a purchase, in opening hours, before as_of.
+    let purchase_day = rng.pick(purchases).at.date();
+    let days_ago = (as_of - purchase_day).num_days() - rng.range(0, 12);
+    moment(rng, as_of, days_ago.max(1))
 }
 
 fn draw_contacts(rng: &mut Rng, archetype: Archetype, purchases: &[Purchase], as_of: NaiveDate) -> Vec<Contacting> {

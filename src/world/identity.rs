@@ -322,7 +322,7 @@ pub fn mobile(rng: &mut Rng, key: u64) -> String {
     format!(
         "{}{:08}",
         rng.pick(MOBILE_PREFIXES),
-        scatter(key, 100_000_000, 12_345_678)
+        scatter(key, 100_000_000, 48_213_907)
     )
 }
 
