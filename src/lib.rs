@@ -26,6 +26,8 @@
 //! - [`cli`]: the command line; thin, it parses arguments and calls the library.
 //! - [`simulators`]: WeCom, Shopify, Zendesk and Odoo API simulators on
 //!   loopback, for tests, benchmarks and `tierlink demo`.
+//! - [`world`]: the seeded world generator: true customers rendered into
+//!   every source system's records with realistic noise and exact ground truth.
 
 pub mod cli;
 pub mod config;
@@ -41,3 +43,4 @@ pub mod resolve;
 pub mod segment;
 pub mod simulators;
 pub mod store;
+pub mod world;

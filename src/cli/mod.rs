@@ -92,6 +92,22 @@ pub enum Command {
         #[arg(long, default_value = crate::connectors::webhook::DEFAULT_LISTEN_ADDRESS)]
         address: String,
     },
+    /// Generate a seeded world of customers as every source system would
+    /// hold them, with ground truth (for the simulators, demo and measuring).
+    Generate {
+        /// How many true customers.
+        #[arg(long)]
+        customers: u64,
+        /// The random seed; the same seed, count and date give identical files.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The folder to write into; created if missing, files replaced.
+        #[arg(long)]
+        out: PathBuf,
+        /// The day activity is relative to (YYYY-MM-DD); default today.
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -337,6 +353,24 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("wrote {}", file.display());
             }
             println!("next: fill in the ${{VARIABLES}} in connectors/{name}.toml, then `tierlink connector check {name}`");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Generate {
+            customers,
+            seed,
+            out,
+            as_of,
+        } => {
+            let options = crate::world::GenerateOptions {
+                customers,
+                seed,
+                as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()),
+                noise: crate::world::Noise::default(),
+            };
+            let summary = crate::world::generate(&options, &out, &mut |done| {
+                eprintln!("generated {done}/{customers} customers");
+            })?;
+            println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Listen { address } => {

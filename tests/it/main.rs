@@ -5,3 +5,4 @@ mod sql;
 mod store;
 mod support;
 mod webhook;
+mod world;
