@@ -19,6 +19,8 @@
 //! A simulator loads its data from a world directory (see [`World`] for the
 //! layout), the one the world generator writes.
 
+pub mod zendesk;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
