@@ -416,6 +416,9 @@ fn tags_of(record: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// An answer that ends a request early (boxed: a `Response` is large).
+type Refusal = Box<Response>;
+
 fn error(status: StatusCode, body: Value) -> Response {
     (status, Json(body)).into_response()
 }
@@ -446,36 +449,32 @@ impl Inner {
     /// What every request goes through before it touches the account: the
     /// fault draw, authentication and the rate limits. `Ok` carries the
     /// limit headers for the answer.
-    async fn admit(
-        &self,
-        headers: &HeaderMap,
-        endpoint: Endpoint,
-    ) -> Result<RateHeaders, Response> {
+    async fn admit(&self, headers: &HeaderMap, endpoint: Endpoint) -> Result<RateHeaders, Refusal> {
         if let Some(fault) = self.core.faults.draw() {
             let retry_after = self.settings.fault_retry_after_secs;
             match fault {
                 FaultKind::RateLimit | FaultKind::BodyRateLimit => {
-                    return Err(plain(
+                    return Err(Box::new(plain(
                         StatusCode::TOO_MANY_REQUESTS,
                         retry_after,
                         "Too Many Requests",
-                    ))
+                    )))
                 }
                 FaultKind::ServerError => {
-                    return Err(plain(
+                    return Err(Box::new(plain(
                         StatusCode::SERVICE_UNAVAILABLE,
                         retry_after,
                         "Service Unavailable",
-                    ))
+                    )))
                 }
                 FaultKind::Slow => tokio::time::sleep(self.core.faults.slow_delay()).await,
             }
         }
         if !self.authenticated(headers) {
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::UNAUTHORIZED,
                 json!({"error": "Couldn't authenticate you"}),
-            ));
+            )));
         }
         self.take_request(endpoint)
     }
@@ -502,7 +501,7 @@ impl Inner {
         }
     }
 
-    fn take_request(&self, endpoint: Endpoint) -> Result<RateHeaders, Response> {
+    fn take_request(&self, endpoint: Endpoint) -> Result<RateHeaders, Refusal> {
         let now = Instant::now();
         let mut limits = self.limits.lock().expect("zendesk limits lock");
         limits.account.roll(now);
@@ -534,7 +533,7 @@ impl Inner {
                     "Too Many Requests",
                 );
                 rate.apply(&mut response);
-                Err(response)
+                Err(Box::new(response))
             }
         }
     }
@@ -549,7 +548,7 @@ async fn answer(
     handler: impl FnOnce() -> Response,
 ) -> Response {
     match inner.admit(headers, endpoint).await {
-        Err(response) => response,
+        Err(response) => *response,
         Ok(rate) => {
             let mut response = handler();
             rate.apply(&mut response);
@@ -597,52 +596,52 @@ fn parse_export_request(
     query: &HashMap<String, String>,
     max_page: usize,
     delay: Duration,
-) -> Result<ExportRequest, Response> {
+) -> Result<ExportRequest, Refusal> {
     let per_page = match query.get("per_page") {
         None => max_page,
         Some(text) => match text.parse::<usize>() {
             Ok(size) if (1..=max_page).contains(&size) => size,
             _ => {
-                return Err(invalid(
+                return Err(Box::new(invalid(
                     StatusCode::BAD_REQUEST,
                     "InvalidPaginationParameter",
                     &format!("per_page must be an integer from 1 to {max_page}"),
-                ))
+                )))
             }
         },
     };
     match (query.get("cursor"), query.get("start_time")) {
-        (Some(_), Some(_)) => Err(invalid(
+        (Some(_), Some(_)) => Err(Box::new(invalid(
             StatusCode::BAD_REQUEST,
             "InvalidPaginationParameter",
             "cursor and start_time cannot be used together",
-        )),
+        ))),
         (Some(cursor), None) => match decode_cursor(cursor) {
             Some(after) => Ok(ExportRequest {
                 after,
                 first: false,
                 per_page,
             }),
-            None => Err(invalid(
+            None => Err(Box::new(invalid(
                 StatusCode::BAD_REQUEST,
                 "InvalidPaginationParameter",
                 "Invalid cursor",
-            )),
+            ))),
         },
         (None, Some(start)) => {
             let Ok(start) = start.parse::<i64>() else {
-                return Err(invalid(
+                return Err(Box::new(invalid(
                     StatusCode::BAD_REQUEST,
                     "InvalidValue",
                     "start_time must be a unix epoch time in seconds",
-                ));
+                )));
             };
             if start > Utc::now().timestamp() - delay.as_secs() as i64 {
-                return Err(invalid(
+                return Err(Box::new(invalid(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "InvalidValue",
                     "Too recent start_time. Use a start_time older than 1 minute",
-                ));
+                )));
             }
             // Records updated at or after start_time.
             Ok(ExportRequest {
@@ -651,11 +650,11 @@ fn parse_export_request(
                 per_page,
             })
         }
-        (None, None) => Err(invalid(
+        (None, None) => Err(Box::new(invalid(
             StatusCode::BAD_REQUEST,
             "InvalidValue",
             "start_time or cursor is required",
-        )),
+        ))),
     }
 }
 
@@ -711,7 +710,7 @@ async fn export_users(
         let request =
             match parse_export_request(&query, settings.max_export_page, settings.export_delay) {
                 Ok(request) => request,
-                Err(response) => return response,
+                Err(response) => return *response,
             };
         let cutoff = Utc::now().timestamp() - settings.export_delay.as_secs() as i64;
         let url = format!(
@@ -735,7 +734,7 @@ async fn export_tickets(
         let request =
             match parse_export_request(&query, settings.max_export_page, settings.export_delay) {
                 Ok(request) => request,
-                Err(response) => return response,
+                Err(response) => return *response,
             };
         let exclude_deleted = query
             .get("exclude_deleted")
@@ -795,7 +794,7 @@ async fn list_ratings(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     answer(&inner, &headers, Endpoint::Standard, || {
-        let bound = |name: &str| -> Result<Option<i64>, Response> {
+        let bound = |name: &str| -> Result<Option<i64>, Refusal> {
             match query.get(name) {
                 None => Ok(None),
                 Some(text) => text.parse().map(Some).map_err(|_| {
@@ -804,12 +803,13 @@ async fn list_ratings(
                         "InvalidValue",
                         &format!("{name} must be a unix epoch time in seconds"),
                     )
+                    .into()
                 }),
             }
         };
         let (start, end) = match (bound("start_time"), bound("end_time")) {
             (Ok(start), Ok(end)) => (start, end),
-            (Err(response), _) | (_, Err(response)) => return response,
+            (Err(response), _) | (_, Err(response)) => return *response,
         };
         let score = query.get("score").map(String::as_str);
         if let Some(score) = score {
@@ -1042,7 +1042,7 @@ fn changed_tags(current: &[String], requested: &[String], change: TagChange) -> 
     }
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, Response> {
+fn parse_body(body: &Bytes) -> Result<Value, Refusal> {
     if body.is_empty() {
         return Ok(json!({}));
     }
@@ -1052,6 +1052,7 @@ fn parse_body(body: &Bytes) -> Result<Value, Response> {
             "InvalidJSON",
             &format!("the request body is not valid JSON: {parse}"),
         )
+        .into()
     })
 }
 
@@ -1081,7 +1082,7 @@ async fn change_tags(
     answer(&inner, &headers, Endpoint::Standard, || {
         let body = match parse_body(&body) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         // DELETE may name the tags in the query (`?tags=a,b`) instead.
         let body = match (body.get("tags"), query.get("tags")) {
@@ -1176,7 +1177,7 @@ async fn update_user(
     answer(&inner, &headers, Endpoint::Standard, || {
         let body = match parse_body(&body) {
             Ok(body) => body,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let Some(changes) = body.get("user").and_then(Value::as_object) else {
             return invalid(
