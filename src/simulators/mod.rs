@@ -19,6 +19,7 @@
 //! A simulator loads its data from a world directory (see [`World`] for the
 //! layout), the one the world generator writes.
 
+pub mod odoo;
 pub mod zendesk;
 
 use std::collections::HashMap;
