@@ -499,3 +499,43 @@ fn loading_names_the_record_without_updated_at() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn a_world_directory_loads_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: String| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    let lines = |records: &[Value]| -> String {
+        records.iter().map(|record| format!("{record}\n")).collect()
+    };
+    let data = data();
+    write(
+        "world.json",
+        json!({"credentials": {
+            "wecom": {"corp_id": "c", "corp_secret": "s"},
+            "shopify": {"shop": "s", "access_token": "t"},
+            "zendesk": {"subdomain": "acme", "email": "agent@acme.test", "api_token": "tok123"},
+            "odoo": {"db": "d", "login": "l", "api_key": "k", "uid": 2}}})
+        .to_string(),
+    );
+    write("zendesk/users.jsonl", lines(&data.users));
+    write("zendesk/tickets.jsonl", lines(&data.tickets));
+    write(
+        "zendesk/satisfaction_ratings.jsonl",
+        lines(&data.satisfaction_ratings),
+    );
+    let loaded = ZendeskData::from_world(&World::new(dir.path())).unwrap();
+    assert_eq!(loaded.subdomain, "acme");
+    assert_eq!(loaded.users.len(), 5);
+    let simulator = ZendeskSimulator::new(loaded, ZendeskSettings::unlimited()).unwrap();
+    let running = simulator
+        .serve("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let (status, body) = get_json(&format!("{}/api/v2/users/3", running.base_url)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["user"]["tags"], json!(["vip"]));
+}
