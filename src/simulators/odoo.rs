@@ -3,6 +3,8 @@
 //! and `POST /jsonrpc` with the `common` service (`version`, `login`,
 //! `authenticate`) and the `object` service (`execute_kw`, `execute`) over
 //! `res.partner`, `res.partner.category`, `sale.order` and `res.users`.
+//! The same services answer XML-RPC on `/xmlrpc/2/common` and
+//! `/xmlrpc/2/object` (see [`xmlrpc`]).
 //!
 //! Errors come back as Odoo sends them: HTTP 200 with a JSON-RPC `error`
 //! whose `data.name` is the Python exception (`odoo.exceptions.AccessDenied`,
@@ -10,6 +12,7 @@
 //! is the protocol around it.
 
 pub mod orm;
+pub mod xmlrpc;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -176,6 +179,8 @@ impl OdooSimulator {
         Router::new()
             .route("/web/webclient/version_info", post(version_info))
             .route("/jsonrpc", post(jsonrpc))
+            .route("/xmlrpc/2/common", post(xmlrpc_common))
+            .route("/xmlrpc/2/object", post(xmlrpc_object))
             .with_state(self.inner.clone())
     }
 
@@ -188,6 +193,14 @@ impl OdooSimulator {
 /// The body nginx sends when its `limit_req` rejects a request.
 const PROXY_429: &str = "<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n\
 <center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
+/// What a fault turns a request into.
+enum Trouble {
+    /// An answer from the proxy in front of Odoo (its 429 page).
+    Proxy(Response),
+    /// An error raised inside Odoo, sent in the protocol's error form.
+    Odoo(OdooError),
+}
 
 /// A JSON-RPC answer carrying Odoo's error envelope (always HTTP 200).
 fn rpc_error(id: &Value, error: &OdooError) -> Response {
@@ -226,23 +239,22 @@ fn rpc_result(id: &Value, result: Value) -> Response {
 }
 
 impl Inner {
-    /// The fault drawn for this request, answered; `None` to go on.
-    async fn fault(&self, id: &Value) -> Option<Response> {
+    /// The fault drawn for this request; `None` to go on.
+    async fn trouble(&self) -> Option<Trouble> {
         match self.core.faults.draw()? {
             FaultKind::RateLimit | FaultKind::BodyRateLimit => {
                 let mut response = (StatusCode::TOO_MANY_REQUESTS, PROXY_429).into_response();
                 response
                     .headers_mut()
                     .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-                Some(response)
+                Some(Trouble::Proxy(response))
             }
-            FaultKind::ServerError => Some(rpc_error(
-                id,
-                &OdooError::new(
-                    "psycopg2.errors.SerializationFailure",
-                    "could not serialize access due to concurrent update\n",
-                ),
-            )),
+            // Odoo retries a serialization failure a few times, then gives
+            // the client the last one.
+            FaultKind::ServerError => Some(Trouble::Odoo(OdooError::new(
+                "psycopg2.errors.SerializationFailure",
+                "could not serialize access due to concurrent update\n",
+            ))),
             FaultKind::Slow => {
                 tokio::time::sleep(self.core.faults.slow_delay()).await;
                 None
@@ -683,8 +695,10 @@ async fn version_info(State(inner): State<Arc<Inner>>, body: Bytes) -> Response 
         .ok()
         .and_then(|request| request.get("id").cloned())
         .unwrap_or(Value::Null);
-    if let Some(fault) = inner.fault(&id).await {
-        return fault;
+    match inner.trouble().await {
+        Some(Trouble::Proxy(response)) => return response,
+        Some(Trouble::Odoo(error)) => return rpc_error(&id, &error),
+        None => {}
     }
     rpc_result(&id, inner.version())
 }
@@ -696,8 +710,10 @@ async fn jsonrpc(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
         .ok()
         .and_then(|request| request.get("id").cloned())
         .unwrap_or(Value::Null);
-    if let Some(fault) = inner.fault(&id).await {
-        return fault;
+    match inner.trouble().await {
+        Some(Trouble::Proxy(response)) => return response,
+        Some(Trouble::Odoo(error)) => return rpc_error(&id, &error),
+        None => {}
     }
     let Ok(request) = request else {
         return rpc_error(
@@ -725,6 +741,31 @@ async fn jsonrpc(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
         Ok(result) => rpc_result(&id, result),
         Err(error) => rpc_error(&id, &error),
     }
+}
+
+async fn xmlrpc_common(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+    xmlrpc_call(&inner, "common", &body).await
+}
+
+async fn xmlrpc_object(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
+    xmlrpc_call(&inner, "object", &body).await
+}
+
+/// One XML-RPC call to `service`; Odoo answers faults with HTTP 200.
+async fn xmlrpc_call(inner: &Inner, service: &str, body: &[u8]) -> Response {
+    let outcome = match inner.trouble().await {
+        Some(Trouble::Proxy(response)) => return response,
+        Some(Trouble::Odoo(error)) => Err(error),
+        None => match xmlrpc::parse_call(&String::from_utf8_lossy(body)) {
+            Err(problem) => Err(OdooError::new("xml.parsers.expat.ExpatError", problem)),
+            Ok(call) => inner.dispatch(service, &call.method, &call.params),
+        },
+    };
+    let document = match outcome {
+        Ok(result) => xmlrpc::response(&result),
+        Err(error) => xmlrpc::fault(&error),
+    };
+    ([(header::CONTENT_TYPE, "text/xml")], document).into_response()
 }
 
 #[cfg(test)]

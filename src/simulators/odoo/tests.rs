@@ -495,3 +495,127 @@ fn a_world_directory_loads_and_dangling_references_are_named() {
         "{message}"
     );
 }
+
+/// Posts an XML-RPC call with already encoded `<param>` values and
+/// decodes the answer (a result value, or a fault struct).
+async fn xml_call(
+    running: &RunningSimulator,
+    path: &str,
+    method: &str,
+    params: &[&str],
+) -> (bool, Value) {
+    let params: String = params
+        .iter()
+        .map(|value| format!("<param>\n<value>{value}</value>\n</param>\n"))
+        .collect();
+    let document = format!(
+        "<?xml version='1.0'?>\n<methodCall>\n<methodName>{method}</methodName>\n<params>\n{params}</params>\n</methodCall>\n"
+    );
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", running.base_url))
+        .header("Content-Type", "text/xml")
+        .body(document)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    let is_fault = text.contains("<fault>");
+    let as_call = text
+        .replace("methodResponse", "methodCall")
+        .replace("<fault>", "<params><param>")
+        .replace("</fault>", "</param></params>")
+        .replacen("<params>", "<methodName>answer</methodName><params>", 1);
+    let mut decoded =
+        xmlrpc::parse_call(&as_call).unwrap_or_else(|problem| panic!("{problem}: {text}"));
+    (is_fault, decoded.params.remove(0))
+}
+
+#[tokio::test]
+async fn xml_rpc_clients_share_the_same_database() {
+    let (simulator, running) = start().await;
+    let (fault, uid) = xml_call(
+        &running,
+        "/xmlrpc/2/common",
+        "authenticate",
+        &[
+            "<string>acme</string>",
+            "<string>api@acme.test</string>",
+            "<string>key-123</string>",
+            "<struct></struct>",
+        ],
+    )
+    .await;
+    assert!(!fault);
+    assert_eq!(uid, json!(2));
+    let credentials = [
+        "<string>acme</string>",
+        "<int>2</int>",
+        "<string>key-123</string>",
+    ];
+    let mut search = credentials.to_vec();
+    search.extend([
+        "<string>res.partner</string>",
+        "<string>search_read</string>",
+        "<array><data><value><array><data><value><array><data><value><string>id</string></value><value><string>&lt;=</string></value><value><int>2</int></value></data></array></value></data></array></value></data></array>",
+        "<struct><member><name>fields</name><value><array><data><value><string>parent_id</string></value></data></array></value></member></struct>",
+    ]);
+    let (fault, rows) = xml_call(&running, "/xmlrpc/2/object", "execute_kw", &search).await;
+    assert!(!fault, "{rows}");
+    assert_eq!(
+        rows,
+        json!([{"id": 1, "parent_id": false}, {"id": 2, "parent_id": [1, "Partner 1"]}])
+    );
+
+    let mut write = credentials.to_vec();
+    write.extend([
+        "<string>res.partner</string>",
+        "<string>write</string>",
+        "<array><data><value><array><data><value><int>4</int></value></data></array></value><value><struct><member><name>category_id</name><value><array><data><value><array><data><value><int>4</int></value><value><int>10</int></value></data></array></value></data></array></value></member></struct></value></data></array>",
+    ]);
+    let (fault, written) = xml_call(&running, "/xmlrpc/2/object", "execute_kw", &write).await;
+    assert!(!fault);
+    assert_eq!(written, json!(true));
+    assert_eq!(simulator.partner_categories(4).unwrap(), vec![10]);
+
+    let denied = [
+        "<string>acme</string>",
+        "<int>2</int>",
+        "<string>bad</string>",
+        "<string>res.partner</string>",
+        "<string>search</string>",
+        "<array><data><value><array><data></data></array></value></data></array>",
+    ];
+    let (fault, body) = xml_call(&running, "/xmlrpc/2/object", "execute_kw", &denied).await;
+    assert!(fault);
+    assert_eq!(
+        body,
+        json!({"faultCode": 3, "faultString": "Access Denied"})
+    );
+
+    simulator.core().faults.set(FaultConfig {
+        rate: 1.0,
+        kinds: vec![FaultKind::ServerError],
+        ..FaultConfig::default()
+    });
+    let (fault, body) = xml_call(&running, "/xmlrpc/2/object", "execute_kw", &write).await;
+    assert!(fault);
+    assert_eq!(body["faultCode"], 1);
+    assert!(body["faultString"]
+        .as_str()
+        .unwrap()
+        .contains("SerializationFailure"));
+    simulator.core().faults.set(FaultConfig::default());
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/xmlrpc/2/common", running.base_url))
+        .body("<methodCall><methodName>version")
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("<fault>") && text.contains("ExpatError"),
+        "{text}"
+    );
+}
