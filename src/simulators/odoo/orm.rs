@@ -853,18 +853,18 @@ impl Registry {
         active_test: bool,
     ) -> Result<Vec<i64>, OdooError> {
         let model = self.model_or_error(model_name)?;
-        let mut ids = self.matching(model, domain, active_test)?;
+        let ids = self.matching(model, domain, active_test)?;
         let order = match order.filter(|order| !order.trim().is_empty()) {
             Some(order) => parse_order(model, order)?,
             None => parse_order(model, &model.default_order)?,
         };
-        let keys: BTreeMap<i64, Vec<Value>> = ids
+        let mut keyed: Vec<(i64, Vec<Value>)> = ids
             .iter()
             .map(|id| (*id, self.sort_key(model, *id, &order)))
             .collect();
-        ids.sort_by(|a, b| {
+        let by_order = |a: &(i64, Vec<Value>), b: &(i64, Vec<Value>)| {
             for (index, (_, descending)) in order.iter().enumerate() {
-                let ordering = null_last_compare(&keys[a][index], &keys[b][index]);
+                let ordering = null_last_compare(&a.1[index], &b.1[index]);
                 let ordering = if *descending {
                     ordering.reverse()
                 } else {
@@ -874,13 +874,17 @@ impl Registry {
                     return ordering;
                 }
             }
-            a.cmp(b)
-        });
-        Ok(ids
-            .into_iter()
-            .skip(offset)
-            .take(limit.unwrap_or(usize::MAX))
-            .collect())
+            a.0.cmp(&b.0)
+        };
+        // A page needs only the first offset + limit rows in order: select
+        // them in linear time, then sort just those.
+        let wanted = limit.map_or(keyed.len(), |limit| offset.saturating_add(limit));
+        if wanted < keyed.len() {
+            keyed.select_nth_unstable_by(wanted, by_order);
+            keyed.truncate(wanted);
+        }
+        keyed.sort_unstable_by(by_order);
+        Ok(keyed.into_iter().skip(offset).map(|(id, _)| id).collect())
     }
 
     fn sort_key(&self, model: &Model, id: i64, order: &[OrderItem]) -> Vec<Value> {

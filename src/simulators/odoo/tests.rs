@@ -125,6 +125,17 @@ async fn clients_get_the_version_then_authenticate() {
     .await;
     assert_eq!(error_name(&bad_db), "psycopg2.OperationalError");
 
+    let (_, counted) = rpc(
+        &running,
+        "/jsonrpc",
+        json!({"service": "object", "method": "execute",
+               "args": ["acme", 2, "key-123", "res.partner", "search_count", [["is_company", "=", true]]]}),
+    )
+    .await;
+    assert_eq!(
+        counted["result"], 1,
+        "execute passes the rest as positional arguments"
+    );
     let context = execute(&running, "res.users", "context_get", json!([]), json!({})).await;
     assert_eq!(
         context["result"],

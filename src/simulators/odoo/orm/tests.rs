@@ -419,3 +419,43 @@ fn python_repr_quotes_values_as_odoo_messages_do() {
         "['a\\'b', True, None, 1, {'k': False}]"
     );
 }
+
+#[test]
+fn a_limited_page_is_the_same_slice_as_the_full_sort() {
+    let mut registry = Registry::new(2, "api", "en_US", "UTC");
+    for id in 1..=200 {
+        let day = (id * 37) % 28 + 1;
+        registry
+            .load(
+                "res.partner",
+                object(
+                    json!({"id": id, "name": format!("P{}", id % 13), "active": true,
+                              "write_date": format!("2024-05-{day:02} 00:00:00")}),
+                ),
+            )
+            .unwrap();
+    }
+    for order in [
+        "write_date asc, id asc",
+        "name desc, write_date asc",
+        "id desc",
+    ] {
+        let all = registry
+            .search("res.partner", &json!([]), 0, None, Some(order), true)
+            .unwrap();
+        for (offset, limit) in [(0, 7), (13, 50), (190, 50), (0, 200)] {
+            let page = registry
+                .search(
+                    "res.partner",
+                    &json!([]),
+                    offset,
+                    Some(limit),
+                    Some(order),
+                    true,
+                )
+                .unwrap();
+            let expected: Vec<i64> = all.iter().skip(offset).take(limit).copied().collect();
+            assert_eq!(page, expected, "{order} {offset} {limit}");
+        }
+    }
+}
