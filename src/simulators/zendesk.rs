@@ -559,11 +559,12 @@ async fn answer(
 
 /// `http://host:port` of the request, for the `*_url` fields.
 fn base_url(headers: &HeaderMap) -> String {
-    let host = headers
+    headers
         .get(header::HOST)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or("localhost");
-    format!("http://{host}")
+        .map(|host| format!("http://{host}"))
+        .filter(|url| reqwest::Url::parse(url).is_ok())
+        .unwrap_or_else(|| "http://localhost".to_string())
 }
 
 /// An export cursor: the position `(updated_at, id)` of the last record a
@@ -692,9 +693,9 @@ fn export_page(
     let before = (!request.first).then(|| encode_cursor(request.after));
     json!({
         key: page,
-        "after_url": format!("{url}?cursor={after_cursor}"),
+        "after_url": with_query(url, &[("cursor", after_cursor.as_str())]),
         "after_cursor": after_cursor,
-        "before_url": before.as_ref().map(|cursor| format!("{url}?cursor={cursor}")),
+        "before_url": before.as_ref().map(|cursor| with_query(url, &[("cursor", cursor.as_str())])),
         "before_cursor": before,
         "end_of_stream": end_of_stream,
     })
@@ -841,40 +842,85 @@ async fn list_ratings(
                     )
                 }
             };
-            let after = match query.get("page[after]").map(|cursor| decode_rating_cursor(cursor)) {
-                None => None,
-                Some(Some(id)) => Some(id),
-                Some(None) => {
-                    return invalid(
+            let cursor_of = |name: &str| -> Result<Option<i64>, Refusal> {
+                match query.get(name).map(|cursor| decode_rating_cursor(cursor)) {
+                    None => Ok(None),
+                    Some(Some(id)) => Ok(Some(id)),
+                    Some(None) => Err(Box::new(invalid(
                         StatusCode::BAD_REQUEST,
                         "InvalidPaginationParameter",
-                        "page[after] is not a valid cursor",
-                    )
+                        &format!("{name} is not a valid cursor"),
+                    ))),
                 }
             };
-            let mut rest = state
+            let (after, before) = match (cursor_of("page[after]"), cursor_of("page[before]")) {
+                (Ok(after), Ok(before)) => (after, before),
+                (Err(response), _) | (_, Err(response)) => return *response,
+            };
+            let id_of = |rating: &Value| record_id(rating).unwrap_or(0);
+            let candidates: Vec<&Value> = state
                 .ratings
                 .iter()
-                .filter(|rating| after.is_none_or(|after| record_id(rating).unwrap_or(0) > after))
-                .filter(matching);
-            let page: Vec<Value> = rest.by_ref().take(size).cloned().collect();
-            let has_more = rest.next().is_some();
+                .filter(|rating| after.is_none_or(|after| id_of(rating) > after))
+                .filter(|rating| before.is_none_or(|before| id_of(rating) < before))
+                .filter(matching)
+                .collect();
+            // Paging backwards takes the ratings just before the cursor.
+            let (page, has_more): (Vec<Value>, bool) = if before.is_some() {
+                let skip = candidates.len().saturating_sub(size);
+                (
+                    candidates[skip..]
+                        .iter()
+                        .map(|rating| (*rating).clone())
+                        .collect(),
+                    skip > 0,
+                )
+            } else {
+                let page = candidates
+                    .iter()
+                    .take(size)
+                    .map(|rating| (*rating).clone())
+                    .collect();
+                (page, candidates.len() > size)
+            };
             let first = page.first().and_then(record_id).map(encode_rating_cursor);
             let last = page.last().and_then(record_id).map(encode_rating_cursor);
-            let keep: String = query
-                .iter()
-                .filter(|(name, _)| !name.starts_with("page["))
-                .map(|(name, value)| format!("&{name}={value}"))
-                .collect();
             let link = |direction: &str, cursor: &String| {
-                format!("{url}?page[size]={size}&page[{direction}]={cursor}{keep}")
+                let mut pairs: Vec<(String, String)> = query
+                    .iter()
+                    .filter(|(name, _)| !name.starts_with("page["))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect();
+                pairs.sort();
+                pairs.push(("page[size]".into(), size.to_string()));
+                pairs.push((format!("page[{direction}]"), cursor.clone()));
+                let pairs: Vec<(&str, &str)> = pairs
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect();
+                with_query(&url, &pairs)
+            };
+            let paged_back = before.is_some();
+            // Going forward, `next` exists while more follow; going back,
+            // the ratings after this page are known to exist.
+            let next_exists = paged_back || has_more;
+            let prev_exists = if paged_back {
+                has_more
+            } else {
+                after.is_some()
             };
             return Json(json!({
                 "satisfaction_ratings": page,
                 "meta": {"has_more": has_more, "after_cursor": last, "before_cursor": first},
                 "links": {
-                    "next": last.as_ref().filter(|_| has_more).map(|cursor| link("after", cursor)),
-                    "prev": first.as_ref().filter(|_| after.is_some()).map(|cursor| link("before", cursor)),
+                    "next": last
+                        .as_ref()
+                        .filter(|_| next_exists)
+                        .map(|cursor| link("after", cursor)),
+                    "prev": first
+                        .as_ref()
+                        .filter(|_| prev_exists)
+                        .map(|cursor| link("before", cursor)),
                 },
             }))
             .into_response();
@@ -909,7 +955,15 @@ async fn list_ratings(
             .take(per_page)
             .cloned()
             .collect();
-        let page_url = |number: usize| format!("{url}?page={number}&per_page={per_page}");
+        let page_url = |number: usize| {
+            with_query(
+                &url,
+                &[
+                    ("page", &number.to_string()),
+                    ("per_page", &per_page.to_string()),
+                ],
+            )
+        };
         Json(json!({
             "satisfaction_ratings": page,
             "next_page": (page_number * per_page < count).then(|| page_url(page_number + 1)),
@@ -919,6 +973,14 @@ async fn list_ratings(
         .into_response()
     })
     .await
+}
+
+/// `url` with `pairs` as its percent-encoded query; `url` is one of ours,
+/// built on [`base_url`], so it parses.
+fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    reqwest::Url::parse_with_params(url, pairs)
+        .expect("URLs built on base_url parse")
+        .to_string()
 }
 
 fn encode_rating_cursor(id: i64) -> String {

@@ -421,16 +421,24 @@ async fn satisfaction_ratings_page_by_cursor_and_by_offset() {
     let base = format!("{}/api/v2/satisfaction_ratings", running.base_url);
     let mut url = format!("{base}?score=received&page[size]=2");
     let mut seen = Vec::new();
-    loop {
+    let mut pages = Vec::new();
+    let last_page = loop {
         let (status, page) = get_json(&url).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         seen.extend(ids(&page["satisfaction_ratings"]));
+        pages.push(ids(&page["satisfaction_ratings"]));
         if page["meta"]["has_more"] == json!(false) {
             assert_eq!(page["links"]["next"], Value::Null);
-            break;
+            break page;
         }
         url = page["links"]["next"].as_str().unwrap().to_string();
-    }
+    };
+    // links.prev goes back one page, with the same filter.
+    let (_, previous) = get_json(last_page["links"]["prev"].as_str().unwrap()).await;
+    assert_eq!(
+        ids(&previous["satisfaction_ratings"]),
+        pages[pages.len() - 2]
+    );
     // Scores cycle good, bad, offered by id % 3: received = good or bad.
     assert_eq!(
         seen,
