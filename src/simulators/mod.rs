@@ -19,8 +19,10 @@
 //! A simulator loads its data from a world directory (see [`World`] for the
 //! layout), the one the world generator writes.
 
+pub mod odoo;
 pub mod shopify;
 pub mod wecom;
+pub mod zendesk;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
