@@ -17,5 +17,6 @@
 
 pub mod chinese;
 pub mod email;
+pub mod ids;
 pub mod name;
 pub mod phone;
