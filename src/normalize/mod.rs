@@ -15,6 +15,7 @@
 //! (or an empty list) rather than panicking on malformed input, because source
 //! data is never trusted.
 
+pub mod address;
 pub mod chinese;
 pub mod email;
 pub mod ids;

@@ -48,6 +48,9 @@ with open(sys.argv[1], encoding="utf-8") as f:
         province_level = code[2:] == "0000"
         prefecture_level = code[4:] == "00" and not province_level
         direct_county = code[2:4] == "90" and code[4:] != "00" and name.endswith("市")
+        # 99xxxx (苏鲁交界) is an artefact of the source, not a GB/T 2260 code.
+        if code.startswith("99"):
+            continue
         placeholder = name in ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
         if (province_level or prefecture_level or direct_county) and not placeholder:
             rows.append((code, name))
