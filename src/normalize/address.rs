@@ -45,6 +45,9 @@ struct Division {
     /// Index of the provincial-level division this one belongs to (itself
     /// for provinces).
     province: usize,
+    /// True for cities proper (`…市`), false for 地区, 盟 and 自治州, whose
+    /// short names (`阿里`, `兴安`) are common words in other names.
+    is_city_proper: bool,
 }
 
 struct RegionTable {
@@ -167,6 +170,7 @@ fn build_table() -> RegionTable {
             level,
             short: short_name(name),
             province,
+            is_city_proper: name.ends_with('市'),
         });
         full_names.push(name);
     }
@@ -417,19 +421,61 @@ fn latin_candidates(table: &RegionTable, raw: &str) -> Vec<Vec<usize>> {
 
 fn parse_han_address(table: &'static RegionTable, text: &str) -> Option<Region> {
     let text = strip_country(text.trim_start_matches(|c: char| c.is_ascii_digit()));
-    let (first, rest) = match_head(table, text, None)?;
+    leading_region(table, text, Names::All).map(|(region, _)| region)
+}
+
+/// Which short names [`match_head`] accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Names {
+    /// Every short name: in an address, text after a place is more place.
+    All,
+    /// Short names of provinces and cities proper only; a prefecture's short
+    /// name at the head of a company name is more often the brand (`阿里巴巴`
+    /// is not in 阿里地区).
+    ProvincesAndCities,
+}
+
+/// Province and/or city named at the start of `text` (already folded), and
+/// the text after them.
+fn leading_region<'t>(
+    table: &'static RegionTable,
+    text: &'t str,
+    names: Names,
+) -> Option<(Region, &'t str)> {
+    let match_head = |text, province| match_head(table, text, province, names);
+    let (first, rest) = match_head(text, None)?;
     let division = &table.divisions[first];
-    if division.level == Level::City {
-        return Some(Region::of(table, first));
+    let region = Region::of(table, first);
+    if division.level == Level::City || region.city.is_some() {
+        // A municipality is often written twice (`北京北京市`).
+        let rest = match match_head(rest, None) {
+            Some((again, after)) if Region::of(table, again) == region => after,
+            _ => rest,
+        };
+        return Some((region, rest));
     }
-    let province = Region::of(table, first);
-    if province.city.is_some() {
-        return Some(province);
+    match match_head(rest, Some(first)) {
+        Some((city, after)) => Some((Region::of(table, city), after)),
+        None => Some((region, rest)),
     }
-    match match_head(table, rest, Some(first)) {
-        Some((city, _)) => Some(Region::of(table, city)),
-        None => Some(province),
-    }
+}
+
+/// Splits the province/city a Chinese name or address starts with from the
+/// rest: `北京字节跳动科技` → (北京, `字节跳动科技`), `广东省深圳市XX` →
+/// (广东/深圳, `XX`). Expects folded text (see [`super::chinese::fold`]).
+/// `None` if it starts with no place name.
+/// Short names of 地区/盟/自治州 (`阿里`, `兴安`) are not taken, since at the
+/// head of a name they are more often part of a brand.
+pub fn split_leading_region(text: &str) -> Option<(Region, &str)> {
+    leading_region(&REGIONS, text, Names::ProvincesAndCities)
+}
+
+/// Region of a place name of either level, Chinese or English: `北京` and
+/// `Shenzhen` and `广东省` alike. Where a name is both a province and a city
+/// (`吉林`), the province is meant.
+pub fn normalize_place(raw: &str) -> Option<Region> {
+    let table = &*REGIONS;
+    lookup(table, raw, Level::Province).map(|index| Region::of(table, index))
 }
 
 /// The longest division name at the start of `text` (within `province` if
@@ -439,6 +485,7 @@ fn match_head<'t>(
     table: &RegionTable,
     text: &'t str,
     province: Option<usize>,
+    names: Names,
 ) -> Option<(usize, &'t str)> {
     let boundaries: Vec<usize> = text
         .char_indices()
@@ -460,6 +507,13 @@ fn match_head<'t>(
                     table.divisions[i].province == p && table.divisions[i].level == Level::City
                 }
                 None => true,
+            })
+            .filter(|&i| {
+                let division = &table.divisions[i];
+                names == Names::All
+                    || division.short != head
+                    || division.level == Level::Province
+                    || division.is_city_proper
             })
             .collect();
         let is_short = in_scope.iter().all(|&i| table.divisions[i].short == head);
@@ -637,6 +691,32 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(pair(parse_address_region(input)), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn splits_leading_regions() {
+        let split = |text| split_leading_region(text).map(|(r, rest)| (r.province, r.city, rest));
+        assert_eq!(
+            split("北京字节跳动科技"),
+            Some(("北京", Some("北京"), "字节跳动科技"))
+        );
+        assert_eq!(
+            split("北京市北京字节跳动"),
+            Some(("北京", Some("北京"), "字节跳动"))
+        );
+        assert_eq!(
+            split("广东省深圳市腾讯"),
+            Some(("广东", Some("深圳"), "腾讯"))
+        );
+        assert_eq!(split("浙江阿里巴巴"), Some(("浙江", None, "阿里巴巴")));
+        assert_eq!(split("字节跳动"), None);
+        assert_eq!(split("阿里巴巴网络"), None);
+        assert_eq!(split("阿里地区某某"), Some(("西藏", Some("阿里"), "某某")));
+        let place = |text| normalize_place(text).map(|r| (r.province, r.city));
+        assert_eq!(place("Shenzhen"), Some(("广东", Some("深圳"))));
+        assert_eq!(place("广东省"), Some(("广东", None)));
+        assert_eq!(place("吉林"), Some(("吉林", None)));
+        assert_eq!(place("中关村"), None);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 pub mod address;
 pub mod chinese;
+pub mod company;
 pub mod email;
 pub mod ids;
 pub mod name;
