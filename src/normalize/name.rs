@@ -329,6 +329,10 @@ fn strip_han_titles(han: &str) -> (&str, bool) {
         name = rest;
         stripped_title = true;
     }
+    // `小姐`, `老师` alone are titles, not a familiar form of 姐/师.
+    if HAN_TITLE_SUFFIXES.contains(&name) {
+        return (name, false);
+    }
     let mut chars = name.chars();
     if let (Some(first), Some(_), None) = (chars.next(), chars.next(), chars.next()) {
         if HAN_FAMILIAR_PREFIXES.contains(&first) {
@@ -596,6 +600,9 @@ mod tests {
             ("王经理", Some("王"), None),
             ("老王", Some("王"), None),
             ("小李", Some("李"), None),
+            ("王小姐", Some("王"), None),
+            ("曾总", Some("曾"), None),
+            ("小姐", Some("小"), Some("姐")),
             ("张伟女士", Some("张"), Some("伟")),
             ("Smith, John", Some("smith"), Some("john")),
             ("John Smith", None, None),
