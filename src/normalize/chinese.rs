@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use pinyin::ToPinyinMulti;
+use pinyin::{ToPinyin, ToPinyinMulti};
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -83,11 +83,11 @@ pub fn strip_accents_lowercase(text: &str) -> String {
 /// input methods and most databases do; [`PINYIN_U_UMLAUT_SPELLINGS`] lists the
 /// other spellings a Latin source may use. Empty for characters without a
 /// reading (non-Han).
-pub fn pinyin_readings(c: char) -> Vec<String> {
-    let mut readings: Vec<String> = Vec::new();
+pub fn pinyin_readings(c: char) -> Vec<&'static str> {
+    let mut readings: Vec<&'static str> = Vec::new();
     if let Some(multi) = c.to_pinyin_multi() {
         for reading in multi {
-            let plain = reading.plain().replace('ü', "v");
+            let plain = ascii_spelling(reading.plain());
             if !readings.contains(&plain) {
                 readings.push(plain);
             }
@@ -97,8 +97,20 @@ pub fn pinyin_readings(c: char) -> Vec<String> {
 }
 
 /// Most common toneless reading of `c`, if it has one.
-pub fn pinyin_reading(c: char) -> Option<String> {
-    pinyin_readings(c).into_iter().next()
+pub fn pinyin_reading(c: char) -> Option<&'static str> {
+    c.to_pinyin().map(|reading| ascii_spelling(reading.plain()))
+}
+
+/// `ü` only ever follows `l` and `n` in pinyin, so these four syllables are
+/// the only ones to respell.
+fn ascii_spelling(plain: &'static str) -> &'static str {
+    match plain {
+        "lü" => "lv",
+        "lüe" => "lve",
+        "nü" => "nv",
+        "nüe" => "nve",
+        other => other,
+    }
 }
 
 /// How Latin text spells pinyin `ü`: `v` (input methods), `yu` (passports since
@@ -137,13 +149,15 @@ mod tests {
 
     #[test]
     fn reads_pinyin_with_heteronyms() {
-        assert_eq!(pinyin_reading('张').as_deref(), Some("zhang"));
-        assert!(pinyin_readings('重').contains(&"chong".to_string()));
-        assert!(pinyin_readings('重').contains(&"zhong".to_string()));
-        assert_eq!(pinyin_reading('吕').as_deref(), Some("lv"));
+        assert_eq!(pinyin_reading('张'), Some("zhang"));
+        assert!(pinyin_readings('重').contains(&"chong"));
+        assert!(pinyin_readings('重').contains(&"zhong"));
+        assert_eq!(pinyin_reading('吕'), Some("lv"));
+        assert_eq!(pinyin_reading('女'), Some("nv"));
+        assert!(pinyin_readings('略').contains(&"lve"));
         assert!(pinyin_readings('a').is_empty());
         // Traditional characters have readings of their own.
-        assert_eq!(pinyin_reading('張').as_deref(), Some("zhang"));
+        assert_eq!(pinyin_reading('張'), Some("zhang"));
     }
 
     #[test]

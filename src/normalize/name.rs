@@ -140,7 +140,7 @@ fn is_name_dot(c: char) -> bool {
 
 /// Every toneless syllable the pinyin data knows, derived from the readings of
 /// the basic CJK block, for splitting `zhangwei` into `zhang` + `wei`.
-static PINYIN_SYLLABLES: LazyLock<HashSet<String>> = LazyLock::new(|| {
+static PINYIN_SYLLABLES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
     (0x4E00..=0x9FFF)
         .filter_map(char::from_u32)
         .flat_map(pinyin_readings)
@@ -382,7 +382,7 @@ fn syllable_combinations(chars: &[char], separator: &str, limit: usize) -> Vec<S
             .flat_map(|prefix| {
                 readings.iter().map(move |reading| {
                     if prefix.is_empty() {
-                        reading.clone()
+                        reading.to_string()
                     } else {
                         format!("{prefix}{separator}{reading}")
                     }
@@ -521,15 +521,16 @@ fn segmentable_prefixes(token: &str) -> Vec<bool> {
             reachable[start]
                 && token
                     .get(start..end)
-                    .is_some_and(|s| syllables.contains(s) || is_umlaut_spelling(s, syllables))
+                    .is_some_and(|s| syllables.contains(s) || is_umlaut_spelling(s))
         });
     }
     reachable
 }
 
-/// `lyu`/`nyu`/`lue`... are Latin spellings of `lv`/`nv`/`lve` syllables.
-fn is_umlaut_spelling(text: &str, syllables: &HashSet<String>) -> bool {
-    text.contains("yu") && syllables.contains(&text.replacen("yu", "v", 1))
+/// `lyu`, `nyu`, `lyue`, `nyue`: the passport spellings of the only pinyin
+/// syllables with `ü` (`lv`, `nv`, `lve`, `nve`).
+fn is_umlaut_spelling(text: &str) -> bool {
+    matches!(text, "lyu" | "nyu" | "lyue" | "nyue")
 }
 
 /// True when `token` splits completely into pinyin syllables.
