@@ -50,8 +50,9 @@ pub struct PersonName {
     pub keys: Vec<String>,
 }
 
-/// Upper bound on the keys of one name, so a name full of heteronyms (each
-/// character with three readings) cannot blow up the matcher's index.
+/// Upper bound on the keys of each script part of a name (most common readings
+/// come first and are kept), so a name full of heteronyms cannot blow up the
+/// matcher's index.
 const MAX_KEYS: usize = 32;
 
 /// Two-character surnames (复姓), matched before single-character surnames.
@@ -183,7 +184,6 @@ pub fn normalize_person_name(raw: &str) -> Option<PersonName> {
     }
     keys.sort();
     keys.dedup();
-    keys.truncate(MAX_KEYS);
     Some(PersonName {
         display,
         script,
@@ -458,6 +458,7 @@ fn latin_name(latin: &str) -> Option<NamePart> {
     let mut keys = vec![sorted_tokens(&tokens)];
     if tokens.iter().all(|token| is_pinyin(token)) {
         keys.extend(pinyin_token_keys(&tokens));
+        keys.truncate(MAX_KEYS);
     }
     let display = match (&surname, &given_name) {
         (Some(surname), Some(given)) => format!("{surname}, {given}"),
