@@ -470,12 +470,23 @@ pub fn split_leading_region(text: &str) -> Option<(Region, &str)> {
     leading_region(&REGIONS, text, Names::ProvincesAndCities)
 }
 
-/// Region of a place name of either level, Chinese or English: `北京` and
-/// `Shenzhen` and `广东省` alike. Where a name is both a province and a city
-/// (`吉林`), the province is meant.
+/// Region of a place name of either level, Chinese or English, as it appears
+/// inside other names: `北京` and `Shenzhen` and `广东省` alike. Where a name is
+/// both a province and a city (`吉林`), the province is meant. A 地区, 盟 or
+/// 自治州 counts only under its full Chinese name (`大理白族自治州`): its short
+/// name alone is too often a brand (`阿里巴巴`, `Dali Foods`).
 pub fn normalize_place(raw: &str) -> Option<Region> {
     let table = &*REGIONS;
-    lookup(table, raw, Level::Province).map(|index| Region::of(table, index))
+    let index = lookup(table, raw, Level::Province)?;
+    let division = &table.divisions[index];
+    if division.level == Level::City && !division.is_city_proper {
+        let text: String = fold(raw).chars().filter(|c| !c.is_whitespace()).collect();
+        let full_name = text.chars().any(is_han) && strip_country(&text) != division.short;
+        if !full_name {
+            return None;
+        }
+    }
+    Some(Region::of(table, index))
 }
 
 /// The longest division name at the start of `text` (within `province` if
@@ -717,6 +728,9 @@ mod tests {
         assert_eq!(place("广东省"), Some(("广东", None)));
         assert_eq!(place("吉林"), Some(("吉林", None)));
         assert_eq!(place("中关村"), None);
+        assert_eq!(place("阿里"), None);
+        assert_eq!(place("Dali"), None);
+        assert_eq!(place("大理白族自治州"), Some(("云南", Some("大理"))));
     }
 
     #[test]

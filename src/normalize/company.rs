@@ -238,8 +238,10 @@ fn han_company(display: &str) -> Option<Parts> {
         name.replace_range(start..end, "");
         name = strip_han_legal_suffixes(&name).to_string();
     }
+    // A place followed by trade words only (`北京银行`) is the name itself.
     if let Some((place, rest)) = split_leading_region(&name) {
-        if rest.chars().count() >= 2 {
+        let (rest_core, _) = split_trailing_words(rest, HAN_INDUSTRY_WORDS, 0);
+        if rest.chars().count() >= 2 && !rest_core.is_empty() {
             region = region.or(Some(place));
             name = rest.to_string();
         }
@@ -366,7 +368,17 @@ fn latin_company(display: &str) -> Option<Parts> {
         {
             words.truncate(words.len() - suffix.len());
         }
-        if words.len() > 1 {
+        let only_trade_words_besides = |place_at: usize| {
+            words
+                .iter()
+                .enumerate()
+                .all(|(i, w)| i == place_at || LATIN_INDUSTRY_WORDS.contains(w))
+        };
+        // A place with trade words only (`Shanghai Trading`) is the name itself.
+        let place_is_name = words.len() < 2
+            || only_trade_words_besides(0)
+            || only_trade_words_besides(words.len() - 1);
+        if !place_is_name {
             if let Some(place) = words.last().and_then(|w| normalize_place(w)) {
                 region = region.or(Some(place));
                 words.pop();
@@ -474,6 +486,11 @@ mod tests {
             ),
             ("科技有限公司", ("科技", None, None)),
             ("ABC科技有限公司", ("abc", None, Some("科技"))),
+            ("北京银行股份有限公司", ("北京", None, Some("银行"))),
+            (
+                "阿里巴巴网络技术有限公司",
+                ("阿里巴巴", None, Some("网络技术")),
+            ),
         ];
         for &(raw, expected) in cases {
             assert_eq!(summary(&company(raw)), expected, "{raw:?}");
@@ -500,6 +517,11 @@ mod tests {
             ("Siemens (China) Co., Ltd.", ("siemens", None, None)),
             ("Müller GmbH", ("muller", None, None)),
             ("Shanghai Ltd", ("shanghai", None, None)),
+            ("Dali Foods Group Co., Ltd.", ("dali foods", None, None)),
+            (
+                "Shanghai Trading Co., Ltd.",
+                ("shanghai", None, Some("trading")),
+            ),
         ];
         for &(raw, expected) in cases {
             assert_eq!(summary(&company(raw)), expected, "{raw:?}");
