@@ -40,6 +40,8 @@ enum Level {
 
 struct Division {
     code: u32,
+    /// Official name (`广东省`, `延边朝鲜族自治州`).
+    name: &'static str,
     level: Level,
     short: String,
     /// Index of the provincial-level division this one belongs to (itself
@@ -141,7 +143,6 @@ fn starts_with_street_word(rest: &str) -> bool {
 
 fn build_table() -> RegionTable {
     let mut divisions: Vec<Division> = Vec::new();
-    let mut full_names: Vec<&'static str> = Vec::new();
     let mut province_index: HashMap<u32, usize> = HashMap::new();
     for line in include_str!("data/regions.tsv").lines() {
         let Some((code, name)) = line.split_once('\t') else {
@@ -167,18 +168,18 @@ fn build_table() -> RegionTable {
         }
         divisions.push(Division {
             code,
+            name,
             level,
             short: short_name(name),
             province,
             is_city_proper: name.ends_with('市'),
         });
-        full_names.push(name);
     }
     let mut by_han: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_pinyin: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_other_pinyin: HashMap<String, Vec<usize>> = HashMap::new();
-    for (index, (division, full)) in divisions.iter().zip(&full_names).enumerate() {
-        for name in [full.to_string(), division.short.clone()] {
+    for (index, division) in divisions.iter().enumerate() {
+        for name in [division.name.to_string(), division.short.clone()] {
             let entry = by_han.entry(name).or_default();
             if !entry.contains(&index) {
                 entry.push(index);
@@ -194,9 +195,9 @@ fn build_table() -> RegionTable {
             map.entry(reading).or_default().push(index);
         }
     }
-    let longest_han = full_names
+    let longest_han = divisions
         .iter()
-        .map(|n| n.chars().count())
+        .map(|d| d.name.chars().count())
         .max()
         .unwrap_or(0);
     let by_exonym = EXONYMS
@@ -731,6 +732,26 @@ mod tests {
         assert_eq!(place("阿里"), None);
         assert_eq!(place("Dali"), None);
         assert_eq!(place("大理白族自治州"), Some(("云南", Some("大理"))));
+    }
+
+    #[test]
+    fn every_city_is_found_at_the_head_of_an_address() {
+        let table = &*REGIONS;
+        for division in table.divisions.iter().filter(|d| d.level == Level::City) {
+            let province = &table.divisions[division.province];
+            for address in [
+                format!("{}{}人民路1号", province.name, division.name),
+                format!("{}{}人民路1号", province.short, division.short),
+                format!("{}人民路1号", division.name),
+            ] {
+                let region = parse_address_region(&address);
+                assert_eq!(
+                    region.and_then(|r| r.city_code),
+                    Some(division.code),
+                    "{address}"
+                );
+            }
+        }
     }
 
     #[test]
