@@ -187,9 +187,17 @@ const LATIN_INDUSTRY_WORDS: &[&str] = &[
     "systems",
 ];
 
-/// Normalizes a company name. `None` if no letters or characters are left.
+/// Longest text, in characters, still read as a company name; registered
+/// names are far shorter, longer fields are notes.
+const MAX_COMPANY_CHARS: usize = 200;
+
+/// Normalizes a company name. `None` if no letters or characters are left, or
+/// the text is longer than [`MAX_COMPANY_CHARS`].
 pub fn normalize_company_name(raw: &str) -> Option<CompanyName> {
     let display = fold(raw);
+    if display.chars().nth(MAX_COMPANY_CHARS).is_some() {
+        return None;
+    }
     let name = if display.chars().any(is_han) {
         han_company(&display)
     } else {
@@ -557,6 +565,17 @@ mod tests {
         ] {
             assert_eq!(normalize_company_name(raw), None, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn rejects_long_text_quickly() {
+        let start = std::time::Instant::now();
+        assert_eq!(normalize_company_name(&"某科技北京".repeat(10_000)), None);
+        assert_eq!(normalize_company_name(&"Acme ".repeat(10_000)), None);
+        let longest = format!("{}有限公司", "某".repeat(MAX_COMPANY_CHARS - 4));
+        assert!(normalize_company_name(&longest).is_some());
+        // Quadratic work on this input would take minutes.
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 
     proptest! {

@@ -152,10 +152,18 @@ static PINYIN_SYLLABLES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Longest text, in characters, still read as a person name; longer fields
+/// hold notes or several people, and reading them would cost time for nothing.
+const MAX_NAME_CHARS: usize = 100;
+
 /// Normalizes a person name. Returns `None` when nothing name-like is left
-/// (empty, digits, punctuation, emoji only).
+/// (empty, digits, punctuation, emoji only) or the text is longer than
+/// [`MAX_NAME_CHARS`].
 pub fn normalize_person_name(raw: &str) -> Option<PersonName> {
     let folded = fold(raw);
+    if folded.chars().nth(MAX_NAME_CHARS).is_some() {
+        return None;
+    }
     let han: String = folded
         .chars()
         .filter(|&c| is_han(c) || is_name_dot(c))
@@ -682,6 +690,17 @@ mod tests {
         assert!(same_name("José García", "garcia jose"));
         assert!(same_name("Dr. Anna-Lena Meyer", "Meyer Annalena"));
         assert!(!same_name("John Smith", "Jon Smith"));
+    }
+
+    #[test]
+    fn rejects_long_text_quickly() {
+        let start = std::time::Instant::now();
+        assert_eq!(normalize_person_name(&"zhang".repeat(20_000)), None);
+        assert_eq!(normalize_person_name(&"张".repeat(20_000)), None);
+        let longest = "zhang".repeat(MAX_NAME_CHARS / 5);
+        assert!(normalize_person_name(&longest).is_some());
+        // Quadratic work on this input would take minutes.
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]
