@@ -203,8 +203,9 @@ pub fn normalize_person_name(raw: &str) -> Option<PersonName> {
 
 /// Similarity of two names in `0.0..=1.0`: the best normalized Levenshtein
 /// similarity (counted per character, never per byte) over all pairs of their
-/// keys, and over the Chinese display forms when both are Chinese, so that a
-/// one-character typo in `张伟强`/`张伟蔷` scores as one character of three.
+/// keys, and over the Chinese display forms when both are Chinese, so that
+/// `张伟强`/`张伟刚` differ by one character of three even where their pinyin
+/// differs more.
 pub fn name_similarity(a: &PersonName, b: &PersonName) -> f64 {
     let mut best: f64 = 0.0;
     for key_a in &a.keys {
@@ -234,13 +235,11 @@ fn han_name(han: &str) -> Option<NamePart> {
         return None;
     }
     if han.contains(is_name_dot) {
-        return transliterated_han_name(han);
+        return Some(transliterated_han_name(han));
     }
     let (name, surname_only) = strip_han_titles(han);
     let chars: Vec<char> = name.chars().collect();
     let surname_len = han_surname_len(name);
-    // Chinese names are 2–4 characters; longer runs are transliterations or
-    // several names, where no surname can be told apart.
     // A bare surname: `李`, `司马`, or what a title left (`李总`).
     if surname_only || surname_len >= chars.len() {
         let keys = surname_readings(name);
@@ -251,17 +250,19 @@ fn han_name(han: &str) -> Option<NamePart> {
             keys,
         });
     }
+    // Chinese names are 2–4 characters; longer runs are transliterations or
+    // several names, where no surname can be told apart.
     if chars.len() > 4 {
         return Some(NamePart {
             display: name.to_string(),
             surname: None,
             given_name: None,
-            keys: syllable_combinations(&chars, "", MAX_KEYS),
+            keys: syllable_combinations(&chars, MAX_KEYS),
         });
     }
     let surname: String = chars[..surname_len].iter().collect();
     let given: Vec<char> = chars[surname_len..].to_vec();
-    let given_readings = syllable_combinations(&given, "", MAX_KEYS);
+    let given_readings = syllable_combinations(&given, MAX_KEYS);
     let mut keys = Vec::new();
     for surname_reading in surname_readings(&surname) {
         for given_reading in &given_readings {
@@ -282,7 +283,7 @@ fn han_name(han: &str) -> Option<NamePart> {
 }
 
 /// `阿依古丽·买买提`: parts are kept whole, no surname is assumed.
-fn transliterated_han_name(han: &str) -> Option<NamePart> {
+fn transliterated_han_name(han: &str) -> NamePart {
     let parts: Vec<Vec<char>> = han
         .split(is_name_dot)
         .filter(|part| !part.is_empty())
@@ -295,7 +296,7 @@ fn transliterated_han_name(han: &str) -> Option<NamePart> {
         .join("·");
     let part_readings: Vec<Vec<String>> = parts
         .iter()
-        .map(|part| syllable_combinations(part, "", 4))
+        .map(|part| syllable_combinations(part, 4))
         .collect();
     let mut keys: Vec<Vec<String>> = vec![Vec::new()];
     for readings in &part_readings {
@@ -318,12 +319,12 @@ fn transliterated_han_name(han: &str) -> Option<NamePart> {
             tokens.join(" ")
         })
         .collect();
-    Some(NamePart {
+    NamePart {
         display,
         surname: None,
         given_name: None,
         keys,
-    })
+    }
 }
 
 /// Removes trailing titles and familiar prefixes; the flag tells whether what
@@ -373,13 +374,13 @@ fn surname_readings(surname: &str) -> Vec<String> {
         return readings.iter().map(|r| r.to_string()).collect();
     }
     let chars: Vec<char> = surname.chars().collect();
-    syllable_combinations(&chars, "", MAX_KEYS)
+    syllable_combinations(&chars, MAX_KEYS)
 }
 
-/// All readings of `chars` joined with `separator`, heteronyms multiplied out
-/// in order of frequency, at most `limit` of them. Characters without a
-/// reading are skipped.
-fn syllable_combinations(chars: &[char], separator: &str, limit: usize) -> Vec<String> {
+/// All readings of `chars` joined together, heteronyms multiplied out in order
+/// of frequency, at most `limit` of them. Characters without a reading are
+/// skipped.
+fn syllable_combinations(chars: &[char], limit: usize) -> Vec<String> {
     let mut combinations = vec![String::new()];
     for &c in chars {
         let readings = pinyin_readings(c);
@@ -389,13 +390,9 @@ fn syllable_combinations(chars: &[char], separator: &str, limit: usize) -> Vec<S
         combinations = combinations
             .iter()
             .flat_map(|prefix| {
-                readings.iter().map(move |reading| {
-                    if prefix.is_empty() {
-                        reading.to_string()
-                    } else {
-                        format!("{prefix}{separator}{reading}")
-                    }
-                })
+                readings
+                    .iter()
+                    .map(move |reading| format!("{prefix}{reading}"))
             })
             .take(limit)
             .collect();
