@@ -9,11 +9,26 @@
 //! * phones become E.164 strings (`+8613800138000`) with the line kind and any
 //!   extension kept beside, never inside, the number ([`phone`]);
 //! * e-mail addresses become trimmed, lowercase `local@domain` strings, with a
-//!   separate, more aggressive match key for provider-specific aliases ([`email`]).
+//!   separate, more aggressive match key for provider-specific aliases ([`email`]);
+//! * person names get order-independent pinyin/token keys, so `张伟`, `Zhang Wei`
+//!   and `WEI ZHANG` meet, and a per-character similarity ([`name`]);
+//! * company names are split into brand, place, trade words and legal form,
+//!   with a branch flag and a blocking key ([`company`]);
+//! * addresses give their province and city as GB/T 2260 short names
+//!   (`北京市` = `北京` = `Beijing`) ([`address`]);
+//! * strong identifiers (统一社会信用代码, organization code, old tax id, WeChat
+//!   unionid) are accepted only when their structure and check character hold
+//!   ([`ids`]); [`chinese`] holds the script helpers they share.
 //!
-//! All functions here are pure: no I/O, no global state, and they return `None`
-//! (or an empty list) rather than panicking on malformed input, because source
-//! data is never trusted.
+//! All functions here are pure: no I/O, and they return `None` (or an empty
+//! list) rather than panicking on malformed input, because source data is never
+//! trusted. The only global state is read-only lookup tables (traditional →
+//! simplified, regions, pinyin syllables) built once on first use.
 
+pub mod address;
+pub mod chinese;
+pub mod company;
 pub mod email;
+pub mod ids;
+pub mod name;
 pub mod phone;

@@ -69,7 +69,7 @@ pub fn normalize_phone(raw: &str) -> Option<NormalizedPhone> {
     // NFKC turns full-width digits, `＋` and `（）` into ASCII; lowercasing lets
     // `EXT`/`X` markers match.
     let text = raw.nfkc().collect::<String>().to_ascii_lowercase();
-    let (number, extension) = split_marked_extension(text.trim())?;
+    let (number, extension) = split_marked_extension(strip_label(text.trim())?)?;
     match extension {
         Some(extension) => parse_number(number).map(|phone| phone.with_extension(extension)),
         None => split_dash_extension(number).or_else(|| parse_number(number)),
@@ -78,7 +78,9 @@ pub fn normalize_phone(raw: &str) -> Option<NormalizedPhone> {
 
 /// Normalizes a field that may hold several numbers (`138… / 010-…`, `、`,
 /// `，`, `;`, newlines, ` or `), returning each valid one once, in order of
-/// appearance. Invalid parts are skipped so one bad entry does not hide the rest.
+/// appearance, with its kind and extension. Invalid parts are skipped so one
+/// bad entry does not hide the rest; a part that is no number as a whole is
+/// read again word by word, for numbers separated by spaces only.
 pub fn normalize_phones(raw: &str) -> Vec<NormalizedPhone> {
     // NFKC first so that `，` and `；` become the ASCII separators split on below.
     let text = raw
@@ -88,13 +90,24 @@ pub fn normalize_phones(raw: &str) -> Vec<NormalizedPhone> {
         .replace(" or ", "/");
     let mut phones: Vec<NormalizedPhone> = Vec::new();
     for part in text.split(['/', '、', ',', ';', '\n', '\r']) {
-        if let Some(phone) = normalize_phone(part) {
-            if !phones.contains(&phone) {
-                phones.push(phone);
+        match normalize_phone(part) {
+            Some(phone) => push_new(&mut phones, phone),
+            None => {
+                for word in part.split_whitespace() {
+                    if let Some(phone) = normalize_phone(word) {
+                        push_new(&mut phones, phone);
+                    }
+                }
             }
         }
     }
     phones
+}
+
+fn push_new(phones: &mut Vec<NormalizedPhone>, phone: NormalizedPhone) {
+    if !phones.contains(&phone) {
+        phones.push(phone);
+    }
 }
 
 /// Masks an E.164 number for logs, keeping the country code, the first three
@@ -136,6 +149,23 @@ fn country_code_len(digits: &str) -> usize {
     } else {
         3
     }
+}
+
+/// Labels that mark a fax line, which reaches no person.
+const FAX_LABELS: [&str; 2] = ["传真", "fax"];
+
+/// Drops a label in front of the number (`手机：138…`, `Tel: 010-…`,
+/// `mobile 138…`). Returns `None` for fax numbers and for text without digits.
+fn strip_label(text: &str) -> Option<&str> {
+    let start = text.find(|c: char| c.is_ascii_digit() || matches!(c, '+' | '(' | '[' | '【'))?;
+    let label = &text[..start];
+    if !label.chars().any(char::is_alphabetic) {
+        return Some(text);
+    }
+    if FAX_LABELS.iter().any(|fax| label.contains(fax)) {
+        return None;
+    }
+    Some(&text[start..])
 }
 
 /// Splits `number 转 8001` style input into number and extension. Returns
@@ -385,6 +415,14 @@ mod tests {
         ("+44 20 7946 0958", UK),
         ("17911 00 44 20 7946 0958", UK),
         ("+852 2345 6789", ok("+85223456789", International)),
+        // Labels.
+        ("手机：13800138000", M),
+        ("手机 138 0013 8000", M),
+        ("Tel: +86 10 8888 6666", BEIJING),
+        ("电话:0755-12345678转8001", SHENZHEN_EXT),
+        ("Mobile 13800138000", M),
+        ("传真：010-88886666", None),
+        ("Fax: 010-88886666", None),
         // Garbage and incomplete numbers.
         ("88886666", None),
         ("8888666", None),
@@ -431,6 +469,9 @@ mod tests {
             ),
             ("13800138000 or 13900139000", &[A, B]),
             ("13800138000；13900139000", &[A, B]),
+            ("13800138000 13900139000", &[A, B]),
+            ("手机:13800138000 传真:010-88886666", &[A]),
+            ("电话：010-88886666，传真：010-88886667", &["+861088886666"]),
             ("8001, n/a", &[]),
             ("", &[]),
         ];
@@ -500,7 +541,33 @@ mod tests {
             .collect()
     }
 
+    /// Writes a landline (`0` + area + subscriber) the way sources do.
+    fn format_landline(number: &str, area_len: usize, style: usize) -> String {
+        let (area, subscriber) = number[1..].split_at(area_len);
+        match style {
+            0 => format!("0{area}-{subscriber}"),
+            1 => format!("(0{area}){subscriber}"),
+            2 => format!("+86 {area} {subscriber}"),
+            3 => format!("0086-{area}-{subscriber}"),
+            4 => format!("+86 (0){area} {subscriber}"),
+            5 => format!("17951 0{area} {subscriber}"),
+            _ => format!("电话：０{area} {subscriber}"),
+        }
+    }
+
     proptest! {
+        #[test]
+        fn formatting_does_not_change_landlines(number in landline(), style in 0..7usize) {
+            let area_len = if number[1..].starts_with('1') || number[1..].starts_with('2') { 2 } else { 3 };
+            let formatted = format_landline(&number, area_len, style);
+            let phone = normalize_phone(&formatted);
+            prop_assert_eq!(
+                phone.map(|p| (p.e164, p.kind)),
+                Some((format!("+86{}", &number[1..]), Landline)),
+                "formatted: {:?}", formatted
+            );
+        }
+
         #[test]
         fn never_panics(raw in any::<String>()) {
             let _ = normalize_phone(&raw);

@@ -1,0 +1,603 @@
+//! Company names split into brand, place, trade and legal form.
+//!
+//! A Chinese company's registered name is `place + brand + trade + legal form`,
+//! and the place may move: `北京字节跳动科技有限公司`, `字节跳动科技(北京)有限公司`
+//! and `字节跳动(北京)科技有限公司` are written for the same firm, and a CRM user
+//! types just `字节跳动`. [`normalize_company_name`] takes the place out
+//! (`region`), strips the legal form, keeps the trade words apart (`industry`)
+//! so the brand (`core`) can be matched alone, and flags branches
+//! (分公司/办事处), whose own place is recorded separately. English names get the
+//! same treatment (`Tencent Technology (Shenzhen) Co., Ltd.`).
+
+use super::address::{normalize_place, split_leading_region, Region};
+use super::chinese::{fold, is_han, strip_accents_lowercase};
+
+/// A company name reduced for matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompanyName {
+    /// The full name after NFKC and traditional → simplified, single spaces.
+    pub display: String,
+    /// The brand: what is left without place, trade words and legal form
+    /// (`字节跳动`, `tencent`). Lowercase for Latin names.
+    pub core: String,
+    /// Where the company is registered, from a leading or bracketed place name.
+    pub region: Option<Region>,
+    /// Trade words between brand and legal form, in order (`科技`, `网络技术`,
+    /// `technology`), if any.
+    pub industry: Option<String>,
+    /// True for a branch office (分公司, 办事处, 分店…): same firm as its head
+    /// office by name, but a separate customer site.
+    pub is_branch: bool,
+    /// The branch's own place (`北京` in `…有限公司北京分公司`).
+    pub branch_region: Option<Region>,
+    /// Blocking key: `core` without spaces and punctuation, lowercase.
+    pub key: String,
+}
+
+/// Legal forms, longest first so `集团股份有限公司` is not read as `公司`.
+const HAN_LEGAL_SUFFIXES: &[&str] = &[
+    "集团股份有限公司",
+    "股份有限公司",
+    "集团有限公司",
+    "有限责任公司",
+    "(有限合伙)",
+    "(普通合伙)",
+    "股份合作公司",
+    "有限公司",
+    "股份公司",
+    "集团公司",
+    "有限合伙",
+    "总公司",
+    "公司",
+    "集团",
+];
+
+/// Marks of a branch office, searched from the end of the name.
+const HAN_BRANCH_MARKERS: &[&str] = &[
+    "分公司",
+    "办事处",
+    "代表处",
+    "营业部",
+    "分厂",
+    "分店",
+    "分部",
+    "分行",
+    "支行",
+    "分所",
+];
+
+/// Trade words that sit between brand and legal form, longest first.
+const HAN_INDUSTRY_WORDS: &[&str] = &[
+    "房地产开发",
+    "信息技术",
+    "网络技术",
+    "电子商务",
+    "文化传媒",
+    "供应链管理",
+    "企业管理",
+    "科技发展",
+    "技术服务",
+    "云计算",
+    "新材料",
+    "生物医药",
+    "房地产",
+    "信息",
+    "科技",
+    "技术",
+    "网络",
+    "贸易",
+    "商贸",
+    "实业",
+    "投资",
+    "控股",
+    "咨询",
+    "电子",
+    "软件",
+    "传媒",
+    "文化",
+    "物流",
+    "建设",
+    "工程",
+    "医药",
+    "生物",
+    "食品",
+    "服饰",
+    "服装",
+    "餐饮",
+    "教育",
+    "机械",
+    "电器",
+    "设备",
+    "能源",
+    "环保",
+    "置业",
+    "地产",
+    "广告",
+    "营销",
+    "管理",
+    "服务",
+    "发展",
+    "国际",
+    "汽车",
+    "材料",
+    "化工",
+    "纺织",
+    "制造",
+    "智能",
+    "数据",
+    "金融",
+    "保险",
+    "证券",
+    "银行",
+    "进出口",
+    "电商",
+];
+
+/// English legal forms as word sequences, longest first.
+const LATIN_LEGAL_SUFFIXES: &[&[&str]] = &[
+    &["company", "limited"],
+    &["co", "limited"],
+    &["co", "ltd"],
+    &["pte", "ltd"],
+    &["pty", "ltd"],
+    &["incorporated"],
+    &["corporation"],
+    &["limited"],
+    &["company"],
+    &["corp"],
+    &["ltd"],
+    &["inc"],
+    &["llc"],
+    &["plc"],
+    &["gmbh"],
+    &["co"],
+    &["group"],
+];
+
+/// English trade words, stripped from the end like [`HAN_INDUSTRY_WORDS`].
+const LATIN_INDUSTRY_WORDS: &[&str] = &[
+    "technology",
+    "technologies",
+    "tech",
+    "trading",
+    "trade",
+    "network",
+    "networks",
+    "software",
+    "electronics",
+    "information",
+    "consulting",
+    "logistics",
+    "international",
+    "industrial",
+    "industries",
+    "holdings",
+    "holding",
+    "investment",
+    "development",
+    "services",
+    "digital",
+    "media",
+    "pharmaceutical",
+    "pharmaceuticals",
+    "medical",
+    "engineering",
+    "manufacturing",
+    "solutions",
+    "systems",
+];
+
+/// Longest text, in characters, still read as a company name; registered
+/// names are far shorter, longer fields are notes.
+const MAX_COMPANY_CHARS: usize = 200;
+
+/// Normalizes a company name. `None` if no letters or characters are left, or
+/// the text is longer than [`MAX_COMPANY_CHARS`].
+pub fn normalize_company_name(raw: &str) -> Option<CompanyName> {
+    let display = fold(raw);
+    if display.chars().nth(MAX_COMPANY_CHARS).is_some() {
+        return None;
+    }
+    let name = if display.chars().any(is_han) {
+        han_company(&display)
+    } else {
+        latin_company(&display)
+    }?;
+    let key: String = name
+        .core
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    (!key.is_empty()).then_some(CompanyName {
+        display,
+        core: name.core,
+        region: name.region,
+        industry: name.industry,
+        is_branch: name.is_branch,
+        branch_region: name.branch_region,
+        key,
+    })
+}
+
+struct Parts {
+    core: String,
+    region: Option<Region>,
+    industry: Option<String>,
+    is_branch: bool,
+    branch_region: Option<Region>,
+}
+
+fn han_company(display: &str) -> Option<Parts> {
+    let text: String = display
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    let (head, is_branch, branch_region) = split_branch(&text);
+    if head.is_empty() || HAN_LEGAL_SUFFIXES.contains(&head) {
+        return None;
+    }
+    let mut name = strip_han_legal_suffixes(head).to_string();
+    let mut region = None;
+    // Bracketed places anywhere: `字节跳动(北京)科技`, `腾讯科技(深圳)`.
+    while let Some((start, end, place)) = bracketed_place(&name) {
+        region = region.or(place);
+        name.replace_range(start..end, "");
+        name = strip_han_legal_suffixes(&name).to_string();
+    }
+    // A place followed by trade words only (`北京银行`) is the name itself.
+    if let Some((place, rest)) = split_leading_region(&name) {
+        let (rest_core, _) = split_trailing_words(rest, HAN_INDUSTRY_WORDS, 0);
+        if rest.chars().count() >= 2 && !rest_core.is_empty() {
+            region = region.or(Some(place));
+            name = rest.to_string();
+        }
+    }
+    let (core, industry) = split_trailing_words(&name, HAN_INDUSTRY_WORDS, 2);
+    Some(Parts {
+        core: core.to_string(),
+        region,
+        industry,
+        is_branch,
+        branch_region,
+    })
+}
+
+/// Splits `…有限公司北京分公司` into head office name, branch flag and the
+/// branch's place.
+fn split_branch(text: &str) -> (&str, bool, Option<Region>) {
+    let Some((marker_at, _)) = HAN_BRANCH_MARKERS
+        .iter()
+        .filter_map(|marker| text.rfind(marker).map(|at| (at, marker)))
+        .max_by_key(|(at, marker)| (*at, marker.len()))
+    else {
+        return (text, false, None);
+    };
+    let before = &text[..marker_at];
+    // The head office's name ends at its legal form; what follows names the
+    // branch (`…有限公司北京分公司`). Without one, the branch's place is the
+    // longest place name ending right before the marker.
+    if let Some(end) = before.rfind("公司").map(|at| at + "公司".len()) {
+        let place = before[end..].trim_matches(['(', ')']);
+        return (&before[..end], true, normalize_place(place));
+    }
+    for (at, _) in before.char_indices() {
+        if let Some(place) = normalize_place(before[at..].trim_matches(['(', ')'])) {
+            return (&before[..at], true, Some(place));
+        }
+    }
+    (before, true, None)
+}
+
+fn strip_han_legal_suffixes(name: &str) -> &str {
+    let mut name = name;
+    while let Some(rest) = HAN_LEGAL_SUFFIXES
+        .iter()
+        .find_map(|suffix| name.strip_suffix(suffix).filter(|rest| !rest.is_empty()))
+    {
+        name = rest;
+    }
+    name
+}
+
+/// The first `(…)` group that names a place, `(集团)` or `(中国)`: byte
+/// range to remove and the place, if it is one.
+fn bracketed_place(name: &str) -> Option<(usize, usize, Option<Region>)> {
+    let mut search_from = 0;
+    while let Some(open) = name[search_from..].find('(').map(|at| at + search_from) {
+        let close = name[open..].find(')').map(|at| at + open)?;
+        let inner = &name[open + 1..close];
+        let removed = (open, close + 1);
+        if matches!(inner, "集团" | "中国") {
+            return Some((removed.0, removed.1, None));
+        }
+        if let Some(place) = normalize_place(inner) {
+            return Some((removed.0, removed.1, Some(place)));
+        }
+        search_from = close + 1;
+    }
+    None
+}
+
+/// Strips words of `vocabulary` from the end of `name` while at least
+/// `min_core_chars` characters remain, returning the rest and the stripped
+/// words in their original order.
+fn split_trailing_words<'n>(
+    name: &'n str,
+    vocabulary: &[&str],
+    min_core_chars: usize,
+) -> (&'n str, Option<String>) {
+    let mut core = name;
+    while let Some(rest) = vocabulary.iter().find_map(|word| {
+        core.strip_suffix(word)
+            .filter(|rest| rest.chars().count() >= min_core_chars)
+    }) {
+        core = rest;
+    }
+    let industry = &name[core.len()..];
+    (core, (!industry.is_empty()).then(|| industry.to_string()))
+}
+
+fn latin_company(display: &str) -> Option<Parts> {
+    let lowered = strip_accents_lowercase(display);
+    let mut region = None;
+    // Bracketed places first: `Tencent Technology (Shenzhen) Co., Ltd.`
+    let mut unbracketed = String::with_capacity(lowered.len());
+    let mut rest = lowered.as_str();
+    while let Some(open) = rest.find('(') {
+        let Some(close) = rest[open..].find(')').map(|at| at + open) else {
+            break;
+        };
+        let inner = &rest[open + 1..close];
+        unbracketed.push_str(&rest[..open]);
+        match normalize_place(inner) {
+            Some(place) => region = region.or(Some(place)),
+            None if inner.trim() == "china" => {}
+            None => unbracketed.push_str(inner),
+        }
+        unbracketed.push(' ');
+        rest = &rest[close + 1..];
+    }
+    unbracketed.push_str(rest);
+    let mut words: Vec<&str> = unbracketed
+        .split(|c: char| !c.is_alphanumeric() && c != '&')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let is_legal_word = |w: &&str| LATIN_LEGAL_SUFFIXES.iter().any(|s| s.contains(w));
+    if words.iter().all(is_legal_word) {
+        return None;
+    }
+    loop {
+        let before = words.len();
+        if let Some(suffix) = LATIN_LEGAL_SUFFIXES
+            .iter()
+            .find(|suffix| words.len() > suffix.len() && words.ends_with(suffix))
+        {
+            words.truncate(words.len() - suffix.len());
+        }
+        let only_trade_words_besides = |place_at: usize| {
+            words
+                .iter()
+                .enumerate()
+                .all(|(i, w)| i == place_at || LATIN_INDUSTRY_WORDS.contains(w))
+        };
+        // A place with trade words only (`Shanghai Trading`) is the name itself.
+        let place_is_name = words.len() < 2
+            || only_trade_words_besides(0)
+            || only_trade_words_besides(words.len() - 1);
+        if !place_is_name {
+            if let Some(place) = words.last().and_then(|w| normalize_place(w)) {
+                region = region.or(Some(place));
+                words.pop();
+            } else if let Some(place) = words.first().and_then(|w| normalize_place(w)) {
+                region = region.or(Some(place));
+                words.remove(0);
+            }
+        }
+        if words.len() == before {
+            break;
+        }
+    }
+    if words.is_empty() {
+        return None;
+    }
+    let mut industry_words = Vec::new();
+    while words.len() > 1
+        && words
+            .last()
+            .is_some_and(|w| LATIN_INDUSTRY_WORDS.contains(w))
+    {
+        industry_words.extend(words.pop());
+    }
+    industry_words.reverse();
+    Some(Parts {
+        core: words.join(" "),
+        region,
+        industry: (!industry_words.is_empty()).then(|| industry_words.join(" ")),
+        is_branch: false,
+        branch_region: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn company(raw: &str) -> CompanyName {
+        normalize_company_name(raw).unwrap_or_else(|| panic!("{raw:?} rejected"))
+    }
+
+    type Summary<'a> = (&'a str, Option<&'static str>, Option<&'a str>);
+
+    fn summary(name: &CompanyName) -> Summary<'_> {
+        (
+            name.core.as_str(),
+            name.region.map(|r| r.city.unwrap_or(r.province)),
+            name.industry.as_deref(),
+        )
+    }
+
+    #[test]
+    fn place_may_sit_anywhere() {
+        let expected = ("字节跳动", Some("北京"), Some("科技"));
+        for raw in [
+            "北京字节跳动科技有限公司",
+            "字节跳动科技(北京)有限公司",
+            "字节跳动(北京)科技有限公司",
+            "字节跳动科技（北京）有限公司",
+            "北京市字节跳动科技有限公司",
+        ] {
+            let name = company(raw);
+            assert_eq!(summary(&name), expected, "{raw:?}");
+            assert_eq!(name.key, "字节跳动", "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn strips_legal_forms_and_trade_words() {
+        let cases: &[(&str, Summary)] = &[
+            (
+                "腾讯科技（深圳）有限公司",
+                ("腾讯", Some("深圳"), Some("科技")),
+            ),
+            (
+                "騰訊科技（深圳）有限公司",
+                ("腾讯", Some("深圳"), Some("科技")),
+            ),
+            (
+                "阿里巴巴(中国)网络技术有限公司",
+                ("阿里巴巴", None, Some("网络技术")),
+            ),
+            ("华为技术有限公司", ("华为", None, Some("技术"))),
+            ("海尔集团公司", ("海尔", None, None)),
+            (
+                "中国平安保险(集团)股份有限公司",
+                ("中国平安", None, Some("保险")),
+            ),
+            ("万科企业股份有限公司", ("万科企业", None, None)),
+            ("小米通讯技术有限公司", ("小米通讯", None, Some("技术"))),
+            (
+                "广东省深圳市华强电子有限公司",
+                ("华强", Some("深圳"), Some("电子")),
+            ),
+            (
+                "上海某某贸易有限责任公司",
+                ("某某", Some("上海"), Some("贸易")),
+            ),
+            ("某某集团股份有限公司", ("某某", None, None)),
+            ("某某集团有限公司", ("某某", None, None)),
+            (
+                "某某投资合伙企业(有限合伙)",
+                ("某某投资合伙企业", None, None),
+            ),
+            ("科技有限公司", ("科技", None, None)),
+            ("ABC科技有限公司", ("abc", None, Some("科技"))),
+            ("北京银行股份有限公司", ("北京", None, Some("银行"))),
+            (
+                "阿里巴巴网络技术有限公司",
+                ("阿里巴巴", None, Some("网络技术")),
+            ),
+        ];
+        for &(raw, expected) in cases {
+            assert_eq!(summary(&company(raw)), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn english_names() {
+        let cases: &[(&str, Summary)] = &[
+            (
+                "Tencent Technology (Shenzhen) Co., Ltd.",
+                ("tencent", Some("深圳"), Some("technology")),
+            ),
+            (
+                "Beijing ByteDance Technology Co., Ltd.",
+                ("bytedance", Some("北京"), Some("technology")),
+            ),
+            ("Apple Inc.", ("apple", None, None)),
+            (
+                "ACME Trading Company Limited",
+                ("acme", None, Some("trading")),
+            ),
+            ("Foo Holdings Group Corp.", ("foo", None, Some("holdings"))),
+            ("Siemens (China) Co., Ltd.", ("siemens", None, None)),
+            ("Müller GmbH", ("muller", None, None)),
+            ("Shanghai Ltd", ("shanghai", None, None)),
+            ("Dali Foods Group Co., Ltd.", ("dali foods", None, None)),
+            (
+                "Shanghai Trading Co., Ltd.",
+                ("shanghai", None, Some("trading")),
+            ),
+        ];
+        for &(raw, expected) in cases {
+            assert_eq!(summary(&company(raw)), expected, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn flags_branches_with_their_place() {
+        let name = company("腾讯科技(深圳)有限公司北京分公司");
+        assert!(name.is_branch);
+        assert_eq!(summary(&name), ("腾讯", Some("深圳"), Some("科技")));
+        assert_eq!(name.branch_region.map(|r| r.province), Some("北京"));
+        let name = company("某某科技上海办事处");
+        assert!(name.is_branch);
+        assert_eq!(name.core, "某某");
+        assert_eq!(name.branch_region.map(|r| r.province), Some("上海"));
+        let name = company("某某贸易有限公司第一分公司");
+        assert!(name.is_branch);
+        assert_eq!(name.branch_region, None);
+        assert!(!company("腾讯科技(深圳)有限公司").is_branch);
+    }
+
+    #[test]
+    fn rejects_empty_names() {
+        for raw in [
+            "",
+            "   ",
+            "()",
+            "Co., Ltd.",
+            "---",
+            "有限公司",
+            "北京分公司",
+        ] {
+            assert_eq!(normalize_company_name(raw), None, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn rejects_long_text_quickly() {
+        let start = std::time::Instant::now();
+        assert_eq!(normalize_company_name(&"某科技北京".repeat(10_000)), None);
+        assert_eq!(normalize_company_name(&"Acme ".repeat(10_000)), None);
+        let longest = format!("{}有限公司", "某".repeat(MAX_COMPANY_CHARS - 4));
+        assert!(normalize_company_name(&longest).is_some());
+        // Quadratic work on this input would take minutes.
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(raw in any::<String>()) {
+            let _ = normalize_company_name(&raw);
+        }
+
+        #[test]
+        fn never_panics_on_company_like_text(raw in "[北京上海深圳()（）某科技贸易有限公司集团分办事处 a-zA-Z.,]{0,30}") {
+            let _ = normalize_company_name(&raw);
+        }
+
+        #[test]
+        fn idempotent(raw in "[北京上海深圳()（）某字节跳动科技贸易有限公司集团分办事处 a-zA-Z.,]{0,30}") {
+            if let Some(first) = normalize_company_name(&raw) {
+                prop_assert_eq!(normalize_company_name(&first.display), Some(first.clone()));
+                // The core alone is a name of the same firm.
+                if let Some(core) = normalize_company_name(&first.core) {
+                    prop_assert_eq!(core.key, first.key);
+                }
+            }
+        }
+    }
+}
