@@ -313,9 +313,11 @@ impl Inner {
         })
     }
 
+    /// Odoo's dispatcher runs `int(params[1])` on the uid, so `"2"` is
+    /// accepted as well as `2`.
     fn check_credentials(&self, db: &Value, uid: &Value, key: &Value) -> Result<(), OdooError> {
         self.check_db(db)?;
-        if uid.as_i64() == Some(self.uid) && key.as_str() == Some(self.api_key.as_str()) {
+        if python_int(uid) == Some(self.uid) && key.as_str() == Some(self.api_key.as_str()) {
             Ok(())
         } else {
             Err(OdooError::new(
@@ -770,3 +772,31 @@ async fn xmlrpc_call(inner: &Inner, service: &str, body: &[u8]) -> Response {
 
 #[cfg(test)]
 mod tests;
+
+/// What Python's `int(value)` gives for a JSON value, if it accepts it: an
+/// integer, a float (truncated) or a decimal string (surrounding spaces
+/// allowed).
+fn python_int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(number) => number
+            .as_i64()
+            .or_else(|| number.as_f64().map(|float| float.trunc() as i64)),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod python_int_tests {
+    use super::python_int;
+    use serde_json::json;
+
+    #[test]
+    fn reads_a_uid_as_python_int_does() {
+        assert_eq!(python_int(&json!(2)), Some(2));
+        assert_eq!(python_int(&json!(" 2 ")), Some(2));
+        assert_eq!(python_int(&json!(2.9)), Some(2));
+        assert_eq!(python_int(&json!("2.0")), None);
+        assert_eq!(python_int(&json!(false)), None);
+    }
+}

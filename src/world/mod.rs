@@ -213,7 +213,11 @@ pub struct Output {
 }
 
 impl Output {
-    fn create(dir: &Path, zendesk_subdomain: String, as_of: NaiveDate) -> Result<Self, GenerateError> {
+    fn create(
+        dir: &Path,
+        zendesk_subdomain: String,
+        as_of: NaiveDate,
+    ) -> Result<Self, GenerateError> {
         let mut output = Output {
             wecom_contacts: Sink::create(dir, "wecom/contacts.jsonl")?,
             shop_customers: Sink::create(dir, "shopify/customers.jsonl")?,
@@ -351,13 +355,20 @@ pub fn generate(
     let mut categories = Sink::create(dir, "odoo/res.partner.category.jsonl")?;
     render::odoo_categories(&mut categories)?;
     categories.finish(&mut counts)?;
-    counts.insert("wecom/follow_users.json".to_string(), follow_users.len() as u64);
+    counts.insert(
+        "wecom/follow_users.json".to_string(),
+        follow_users.len() as u64,
+    );
 
     let mut output = Output::create(dir, credentials.zendesk.subdomain.clone(), options.as_of)?;
     let mut ids = render::Ids::default();
     for index in 0..options.customers {
-        let customer =
-            customer::draw_customer(options.seed, index, options.as_of, options.noise.english_names);
+        let customer = customer::draw_customer(
+            options.seed,
+            index,
+            options.as_of,
+            options.noise.english_names,
+        );
         let mut rng = Rng::new(options.seed ^ 0x5245_4e44_4552, index);
         render::render_customer(&customer, &mut rng, &options.noise, &mut ids, &mut output)?;
         if (index + 1) % 10_000 == 0 {

@@ -226,8 +226,7 @@ async fn the_freeswitch_preset_reads_its_example_template() {
 // ---- Against the simulators, over real HTTP ----
 
 use serde_json::{json, Value};
-use std::time::Duration;
-use tierlink::simulators::{shopify, wecom, FaultConfig, FaultKind, RunningSimulator, SimCore};
+use tierlink::simulators::{shopify, wecom, FaultConfig, FaultKind, RunningSimulator};
 
 const LOOPBACK: &str = "127.0.0.1:0";
 
@@ -323,12 +322,6 @@ fn wecom_connector(simulator: &RunningSimulator) -> (&'static str, String, Strin
     ("wecom", text, preset.mapping.to_string())
 }
 
-async fn serve_wecom(data: wecom::WecomData) -> (wecom::WecomSimulator, RunningSimulator) {
-    let simulator = wecom::WecomSimulator::new(data, wecom::WecomSettings::default()).unwrap();
-    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
-    (simulator, running)
-}
-
 #[tokio::test]
 async fn the_wecom_preset_syncs_every_contact_once_under_faults_and_token_expiry() {
     let corp = wecom_corp(420);
@@ -337,15 +330,13 @@ async fn the_wecom_preset_syncs_every_contact_once_under_faults_and_token_expiry
         ids.sort();
         ids
     };
-    let (simulator, running) = serve_wecom(corp).await;
+    let (simulator, running) = serve_wecom_expiring_mid_sync(corp).await;
     let dir = project_with(&[wecom_connector(&running)]);
     let project = load(dir.path());
     let store = open_store(&project).await;
 
     simulator.core().faults.set(a_fifth_of_requests_fail(11));
-    let expiring = expire_tokens_every(simulator.core(), Duration::from_millis(15));
     sync(&project, &store, "wecom").await;
-    expiring.abort();
 
     assert_eq!(party_ids(&store, "wecom").await, expected);
     assert_eq!(count(dir.path(), "rejected_records", "wecom").await, 0);
@@ -367,14 +358,35 @@ async fn the_wecom_preset_syncs_every_contact_once_under_faults_and_token_expiry
     assert_eq!((counts.new, counts.changed), (0, 0), "{counts:?}");
 }
 
-/// Expires every token the simulator issued, again and again, until aborted.
-fn expire_tokens_every(core: Arc<SimCore>, period: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(period).await;
-            core.tokens.expire_all();
-        }
-    })
+/// Serves a WeCom simulator whose tokens all expire just before the 3rd and
+/// the 8th contact page is served: a token that expires mid-sync, twice.
+async fn serve_wecom_expiring_mid_sync(
+    data: wecom::WecomData,
+) -> (wecom::WecomSimulator, RunningSimulator) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let simulator = wecom::WecomSimulator::new(data, wecom::WecomSettings::default()).unwrap();
+    let core = simulator.core();
+    let pages = Arc::new(AtomicUsize::new(0));
+    let expire = core.clone();
+    let router = simulator.router().layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let expire = expire.clone();
+            let pages = pages.clone();
+            async move {
+                if request.uri().path().ends_with("/batch/get_by_user") {
+                    let page = pages.fetch_add(1, Ordering::SeqCst) + 1;
+                    if page == 3 || page == 8 {
+                        expire.tokens.expire_all();
+                    }
+                }
+                next.run(request).await
+            }
+        },
+    ));
+    let running = tierlink::simulators::serve(router, core, LOOPBACK.parse().unwrap())
+        .await
+        .unwrap();
+    (simulator, running)
 }
 
 fn shopify_shop(customers: usize) -> shopify::ShopifyData {
@@ -491,4 +503,193 @@ async fn a_bad_shopify_token_fails_the_sync_with_a_clear_error() {
     let error = report.failed_connectors["shopify"].to_string();
     assert!(error.contains("401"), "{error}");
     assert!(!error.contains("shpat_wrong"), "the token leaked: {error}");
+}
+
+use tierlink::simulators::{odoo, zendesk, World};
+
+/// A small generated world, shared by the tests that serve it.
+fn generated_world() -> &'static Path {
+    static WORLD: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    WORLD
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let options = tierlink::world::GenerateOptions {
+                customers: 1_500,
+                seed: 42,
+                as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+                noise: tierlink::world::Noise::default(),
+            };
+            tierlink::world::generate(&options, dir.path(), &mut |_| {}).unwrap();
+            dir
+        })
+        .path()
+}
+
+/// Lines of a world file.
+fn lines(world: &Path, relative: &str) -> usize {
+    std::fs::read_to_string(world.join(relative))
+        .unwrap()
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .count()
+}
+
+/// The generated world's credentials in the variables the presets read.
+fn world_env_names(preset: &str, world: &World) -> Vec<(String, String)> {
+    let credentials = world.credentials().unwrap();
+    let pairs: Vec<(&str, String)> = match preset {
+        "zendesk" => vec![
+            ("ZENDESK_EMAIL", credentials.zendesk.email),
+            ("ZENDESK_API_TOKEN", credentials.zendesk.api_token),
+        ],
+        "odoo" => vec![
+            ("ODOO_DB", credentials.odoo.db),
+            ("ODOO_UID", credentials.odoo.uid.to_string()),
+            ("ODOO_API_KEY", credentials.odoo.api_key),
+        ],
+        _ => unreachable!("no credentials for {preset}"),
+    };
+    pairs
+        .into_iter()
+        .map(|(name, value)| {
+            let renamed = format!("TIERLINK_TEST_WORLD_{name}");
+            std::env::set_var(&renamed, value);
+            (format!("${{{name}}}"), format!("${{{renamed}}}"))
+        })
+        .collect()
+}
+
+fn world_connector(
+    preset_id: &'static str,
+    base_url: &str,
+    world: &World,
+) -> (&'static str, String, String) {
+    let preset = presets::find(preset_id).unwrap();
+    let renames = world_env_names(preset_id, world);
+    let mut replacements: Vec<(&str, &str)> = renames
+        .iter()
+        .map(|(from, to)| (from.as_str(), to.as_str()))
+        .collect();
+    // Local simulators: no client-side throttle needed for the test's speed.
+    let throttle = if preset_id == "zendesk" {
+        "requests_per_second = 0.16"
+    } else {
+        "requests_per_second = 10"
+    };
+    replacements.push((throttle, "requests_per_second = 0"));
+    let text = presets::customize(preset.connector, &replacements).unwrap();
+    let text = presets::with_base_url(&text, base_url).unwrap();
+    (preset_id, text, preset.mapping.to_string())
+}
+
+#[tokio::test]
+async fn the_zendesk_preset_exports_users_tickets_and_ratings_under_faults() {
+    let world_dir = generated_world();
+    let world = World::new(world_dir);
+    let simulator = zendesk::ZendeskSimulator::new(
+        zendesk::ZendeskData::from_world(&world).unwrap(),
+        zendesk::ZendeskSettings::unlimited(),
+    )
+    .unwrap();
+    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
+    let dir = project_with(&[world_connector(
+        "zendesk",
+        &format!("{}/api/v2", running.base_url),
+        &world,
+    )]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+
+    simulator.core().faults.set(a_fifth_of_requests_fail(3));
+    sync(&project, &store, "zendesk").await;
+    let users = lines(world_dir, "zendesk/users.jsonl");
+    assert_eq!(party_ids(&store, "zendesk").await.len(), users);
+    assert_eq!(
+        count(dir.path(), "tickets", "zendesk").await as usize,
+        lines(world_dir, "zendesk/tickets.jsonl")
+    );
+    let received = std::fs::read_to_string(world_dir.join("zendesk/satisfaction_ratings.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|line| {
+            let rating: Value = serde_json::from_str(line).unwrap();
+            matches!(rating["score"].as_str(), Some("good" | "bad"))
+        })
+        .count();
+    assert_eq!(
+        count(dir.path(), "messages", "zendesk").await as usize,
+        received
+    );
+    assert_eq!(count(dir.path(), "rejected_records", "zendesk").await, 0);
+
+    // The next poll continues from the kept cursors and finds nothing new.
+    simulator.core().faults.set(FaultConfig::default());
+    let report = sync(&project, &store, "zendesk").await;
+    for counts in report.sync["zendesk"].values() {
+        assert_eq!((counts.new, counts.changed), (0, 0), "{counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_odoo_preset_pages_partners_and_orders_on_write_date_under_faults() {
+    let world_dir = generated_world();
+    let world = World::new(world_dir);
+    let simulator = odoo::OdooSimulator::new(
+        odoo::OdooData::from_world(&world).unwrap(),
+        odoo::OdooSettings::default(),
+    )
+    .unwrap();
+    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
+    let dir = project_with(&[world_connector("odoo", &running.base_url, &world)]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+
+    simulator.core().faults.set(a_fifth_of_requests_fail(9));
+    sync(&project, &store, "odoo").await;
+    assert_eq!(
+        party_ids(&store, "odoo").await.len(),
+        lines(world_dir, "odoo/res.partner.jsonl"),
+        "archived partners included"
+    );
+    assert_eq!(
+        count(dir.path(), "orders", "odoo").await as usize,
+        lines(world_dir, "odoo/sale.order.jsonl")
+    );
+    assert_eq!(count(dir.path(), "rejected_records", "odoo").await, 0);
+
+    simulator.core().faults.set(FaultConfig::default());
+    let report = sync(&project, &store, "odoo").await;
+    for counts in report.sync["odoo"].values() {
+        assert_eq!((counts.new, counts.changed), (0, 0), "{counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_odoo_key_fails_with_access_denied() {
+    let world = World::new(generated_world());
+    let simulator = odoo::OdooSimulator::new(
+        odoo::OdooData::from_world(&world).unwrap(),
+        odoo::OdooSettings::default(),
+    )
+    .unwrap();
+    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
+    let (id, connector, mapping) = world_connector("odoo", &running.base_url, &world);
+    let connector = presets::customize(
+        &connector,
+        &[(
+            "${TIERLINK_TEST_WORLD_ODOO_API_KEY}",
+            "${TIERLINK_TEST_WRONG_ODOO_KEY}",
+        )],
+    )
+    .unwrap();
+    std::env::set_var("TIERLINK_TEST_WRONG_ODOO_KEY", "not-the-key");
+    let dir = project_with(&[(id, connector, mapping)]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+    let report = pipeline::run_sync(&project, &store, "odoo", false, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    let error = report.failed_connectors["odoo"].to_string();
+    assert!(error.contains("Access Denied"), "{error}");
+    assert!(!error.contains("not-the-key"), "the key leaked: {error}");
 }
