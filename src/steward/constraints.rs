@@ -1,0 +1,324 @@
+//! What stewards decided, as constraints on resolution.
+//!
+//! Every active accept, reject, merge and split decision says of some
+//! record pairs that they are (must-link) or are not (cannot-link) one
+//! customer. Decisions can contradict each other (a merge, then a split of
+//! the same records); [`Constraints::from_decisions`] lets the newer
+//! decision win, so the constraints handed to clustering never conflict and
+//! every one of them can be honoured.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::model::{Party, PartyKey};
+use crate::resolve::match_keys;
+use crate::steward::PinnedField;
+use crate::store::{Decision, ResolvedCluster, StewardDecision};
+
+/// One record pair a decision constrains.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PairConstraint {
+    /// The smaller key of the pair.
+    pub left: PartyKey,
+    pub right: PartyKey,
+    /// The decision that set it.
+    pub decision_id: i64,
+}
+
+/// The consistent must-link and cannot-link pairs of the active decisions:
+/// no cannot-link pair is connected by must-links.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Constraints {
+    pub must_link: Vec<PairConstraint>,
+    pub cannot_link: Vec<PairConstraint>,
+}
+
+/// Whether a pair must or must not be one customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Must,
+    Cannot,
+}
+
+/// The pairs a decision constrains.
+fn decision_pairs(decision: &Decision) -> Vec<(PartyKey, PartyKey, Link)> {
+    match decision {
+        Decision::AcceptMatch { left, right, .. } => {
+            vec![(left.clone(), right.clone(), Link::Must)]
+        }
+        Decision::RejectMatch { left, right, .. } => {
+            vec![(left.clone(), right.clone(), Link::Cannot)]
+        }
+        Decision::Merge { records, .. } => star(records, Link::Must),
+        Decision::Split {
+            leaving, remaining, ..
+        } => {
+            let mut pairs = star(leaving, Link::Must);
+            for away in leaving {
+                for stay in remaining {
+                    pairs.push((away.clone(), stay.clone(), Link::Cannot));
+                }
+            }
+            pairs
+        }
+        Decision::SetField { .. } | Decision::Undo { .. } => Vec::new(),
+    }
+}
+
+/// Must-links from the first record to every other: enough to hold a
+/// group together.
+fn star(records: &[PartyKey], link: Link) -> Vec<(PartyKey, PartyKey, Link)> {
+    records
+        .iter()
+        .skip(1)
+        .map(|other| (records[0].clone(), other.clone(), link))
+        .collect()
+}
+
+impl Constraints {
+    /// The constraints of the decisions not undone. A newer decision
+    /// overrides an older one on the same pair, and a newer decision's
+    /// pairs are kept over older ones that would contradict them through
+    /// a chain of must-links.
+    pub fn from_decisions(decisions: &[StewardDecision]) -> Constraints {
+        let mut active: Vec<&StewardDecision> = decisions
+            .iter()
+            .filter(|decision| decision.undone_at.is_none())
+            .collect();
+        // Newest first: the first word on a pair is the last one spoken.
+        active.sort_by_key(|decision| std::cmp::Reverse(decision.id));
+        let mut seen_pairs = BTreeSet::new();
+        let mut pairs = Vec::new();
+        for decision in active {
+            for (a, b, link) in decision_pairs(&decision.decision) {
+                if a == b {
+                    continue;
+                }
+                let (left, right) = if a < b { (a, b) } else { (b, a) };
+                if seen_pairs.insert((left.clone(), right.clone())) {
+                    pairs.push((
+                        PairConstraint {
+                            left,
+                            right,
+                            decision_id: decision.id,
+                        },
+                        link,
+                    ));
+                }
+            }
+        }
+
+        let mut index: HashMap<PartyKey, usize> = HashMap::new();
+        for (pair, _) in &pairs {
+            for key in [&pair.left, &pair.right] {
+                let next = index.len();
+                index.entry(key.clone()).or_insert(next);
+            }
+        }
+        let mut groups = ConstrainedSets::new(index.len());
+        let mut constraints = Constraints::default();
+        for (pair, link) in pairs {
+            let (a, b) = (index[&pair.left], index[&pair.right]);
+            match link {
+                Link::Must => {
+                    if groups.union(a, b) {
+                        constraints.must_link.push(pair);
+                    }
+                }
+                Link::Cannot => {
+                    if groups.forbid(a, b) {
+                        constraints.cannot_link.push(pair);
+                    }
+                }
+            }
+        }
+        constraints.must_link.sort();
+        constraints.cannot_link.sort();
+        constraints
+    }
+
+    /// Whether there are no constraints at all.
+    pub fn is_empty(&self) -> bool {
+        self.must_link.is_empty() && self.cannot_link.is_empty()
+    }
+}
+
+/// The value each active set-field decision pins, by golden id then
+/// field; a later decision on the same field replaces an earlier one.
+pub fn pinned_fields(
+    decisions: &[StewardDecision],
+) -> BTreeMap<String, BTreeMap<String, PinnedField>> {
+    let mut active: Vec<&StewardDecision> = decisions
+        .iter()
+        .filter(|decision| decision.undone_at.is_none())
+        .collect();
+    active.sort_by_key(|decision| decision.id);
+    let mut pins: BTreeMap<String, BTreeMap<String, PinnedField>> = BTreeMap::new();
+    for decision in active {
+        if let Decision::SetField {
+            golden_id,
+            field,
+            value,
+        } = &decision.decision
+        {
+            pins.entry(golden_id.clone()).or_default().insert(
+                field.clone(),
+                PinnedField {
+                    value: value.clone(),
+                    decision_id: decision.id,
+                },
+            );
+        }
+    }
+    pins
+}
+
+/// Groups parties that share an exact match key (as
+/// [`crate::resolve::cluster_by_exact_keys`] does) while honouring the
+/// constraints: must-link pairs are joined first, and a shared key never
+/// joins two groups a cannot-link pair keeps apart. Constraints naming a
+/// record that no longer exists are ignored. Clusters come sorted by their
+/// smallest member, so the same input gives the same output.
+pub fn cluster_with_constraints(
+    parties: &[Party],
+    constraints: &Constraints,
+) -> Vec<ResolvedCluster> {
+    let mut order: Vec<usize> = (0..parties.len()).collect();
+    order.sort_by_key(|&index| parties[index].key());
+    let position: HashMap<PartyKey, usize> = parties
+        .iter()
+        .enumerate()
+        .map(|(index, party)| (party.key(), index))
+        .collect();
+    let mut groups = ConstrainedSets::new(parties.len());
+    for pair in &constraints.cannot_link {
+        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
+            groups.forbid(a, b);
+        }
+    }
+    let mut steward_links: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
+    for pair in &constraints.must_link {
+        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
+            if groups.union(a, b) {
+                steward_links.entry(a).or_default().insert(pair.decision_id);
+                steward_links.entry(b).or_default().insert(pair.decision_id);
+            }
+        }
+    }
+
+    let keys: Vec<BTreeSet<String>> = parties.iter().map(match_keys).collect();
+    let mut holders: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &index in &order {
+        for key in &keys[index] {
+            holders.entry(key).or_default().push(index);
+        }
+    }
+    for members in holders.values() {
+        for (position, &member) in members.iter().enumerate() {
+            // Join the first earlier holder whose group may take it.
+            for &earlier in &members[..position] {
+                if groups.union(earlier, member) {
+                    break;
+                }
+            }
+        }
+    }
+
+    let mut clustered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &index in &order {
+        clustered.entry(groups.find(index)).or_default().push(index);
+    }
+    let mut clusters: Vec<ResolvedCluster> = clustered
+        .into_values()
+        .map(|members| {
+            let mut key_count: HashMap<&str, usize> = HashMap::new();
+            for &member in &members {
+                for key in &keys[member] {
+                    *key_count.entry(key).or_default() += 1;
+                }
+            }
+            let evidence = members
+                .iter()
+                .map(|&member| {
+                    let shared: Vec<&String> = keys[member]
+                        .iter()
+                        .filter(|key| key_count.get(key.as_str()).copied().unwrap_or(0) > 1)
+                        .collect();
+                    let mut evidence = json!({ "shared_keys": shared });
+                    if let Some(decisions) = steward_links.get(&member) {
+                        evidence["steward_decisions"] = json!(decisions);
+                    }
+                    (parties[member].key(), evidence)
+                })
+                .collect();
+            ResolvedCluster {
+                members: members
+                    .iter()
+                    .map(|&member| parties[member].key())
+                    .collect(),
+                evidence,
+            }
+        })
+        .collect();
+    clusters.sort_by(|a, b| a.members[0].cmp(&b.members[0]));
+    clusters
+}
+
+/// Union-find whose groups carry the members they must never join.
+struct ConstrainedSets {
+    parent: Vec<usize>,
+    /// Per root: members of other groups this group must stay apart from.
+    apart: Vec<Vec<usize>>,
+}
+
+impl ConstrainedSets {
+    fn new(count: usize) -> ConstrainedSets {
+        ConstrainedSets {
+            parent: (0..count).collect(),
+            apart: vec![Vec::new(); count],
+        }
+    }
+
+    fn find(&mut self, mut item: usize) -> usize {
+        while self.parent[item] != item {
+            self.parent[item] = self.parent[self.parent[item]];
+            item = self.parent[item];
+        }
+        item
+    }
+
+    /// Whether `a` and `b` are in one group now (joined if allowed).
+    fn union(&mut self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return true;
+        }
+        let apart_a = self.apart[ra].clone();
+        if apart_a.into_iter().any(|other| self.find(other) == rb) {
+            return false;
+        }
+        let (big, small) = if self.apart[ra].len() >= self.apart[rb].len() {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[small] = big;
+        let moved = std::mem::take(&mut self.apart[small]);
+        self.apart[big].extend(moved);
+        true
+    }
+
+    /// Keeps `a` and `b` apart from now on; false if they are already
+    /// in one group.
+    fn forbid(&mut self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return false;
+        }
+        self.apart[ra].push(b);
+        self.apart[rb].push(a);
+        true
+    }
+}
