@@ -56,9 +56,11 @@ fn decision_pairs(decision: &Decision) -> Vec<(PartyKey, PartyKey, Link)> {
             leaving, remaining, ..
         } => {
             let mut pairs = star(leaving, Link::Must);
-            for away in leaving {
-                for stay in remaining {
-                    pairs.push((away.clone(), stay.clone(), Link::Cannot));
+            // A record named on both sides leaves.
+            let staying = remaining.iter().filter(|key| !leaving.contains(key));
+            for stay in staying {
+                for away in leaving {
+                    pairs.push((stay.clone(), away.clone(), Link::Cannot));
                 }
             }
             pairs
@@ -320,5 +322,241 @@ impl ConstrainedSets {
         self.apart[ra].push(b);
         self.apart[rb].push(a);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use proptest::prelude::*;
+
+    fn key(id: usize) -> PartyKey {
+        PartyKey {
+            connector: "erp".into(),
+            source_id: format!("{id:02}"),
+        }
+    }
+
+    fn party(id: usize, phone: usize) -> Party {
+        Party {
+            connector: "erp".into(),
+            source_id: format!("{id:02}"),
+            phones: vec![format!("1380013{:04}", phone)],
+            ..Party::default()
+        }
+    }
+
+    fn recorded(id: i64, decision: Decision) -> StewardDecision {
+        StewardDecision {
+            id,
+            decision,
+            actor: "li.na".into(),
+            reason: None,
+            created_at: Utc::now(),
+            undone_at: None,
+        }
+    }
+
+    fn cluster_of(clusters: &[ResolvedCluster], member: &PartyKey) -> usize {
+        clusters
+            .iter()
+            .position(|cluster| cluster.members.contains(member))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_reject_splits_a_shared_phone_and_an_accept_joins_strangers() {
+        // 0, 1 and 2 share a phone; 3 has its own.
+        let parties = vec![party(0, 1), party(1, 1), party(2, 1), party(3, 2)];
+        let decisions = vec![
+            recorded(
+                1,
+                Decision::RejectMatch {
+                    review_id: 1,
+                    left: key(0),
+                    right: key(2),
+                },
+            ),
+            recorded(
+                2,
+                Decision::AcceptMatch {
+                    review_id: 2,
+                    left: key(3),
+                    right: key(2),
+                },
+            ),
+        ];
+        let clusters = cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions));
+        let members: Vec<Vec<String>> = clusters
+            .iter()
+            .map(|cluster| cluster.members.iter().map(ToString::to_string).collect())
+            .collect();
+        assert_eq!(
+            members,
+            vec![vec!["erp/00", "erp/01"], vec!["erp/02", "erp/03"]]
+        );
+        assert_eq!(
+            clusters[1].evidence[&key(3)],
+            json!({ "shared_keys": [], "steward_decisions": [2] })
+        );
+    }
+
+    #[test]
+    fn the_newer_decision_wins_and_an_undone_one_binds_no_more() {
+        let merge = recorded(
+            1,
+            Decision::Merge {
+                golden_ids: vec!["g_a".into(), "g_b".into()],
+                records: vec![key(0), key(1), key(2)],
+            },
+        );
+        let split = recorded(
+            2,
+            Decision::Split {
+                golden_id: "g_a".into(),
+                leaving: vec![key(2)],
+                remaining: vec![key(0), key(1)],
+            },
+        );
+        let constraints = Constraints::from_decisions(&[merge.clone(), split.clone()]);
+        let pairs = |list: &[PairConstraint]| -> Vec<(String, String, i64)> {
+            list.iter()
+                .map(|pair| {
+                    (
+                        pair.left.to_string(),
+                        pair.right.to_string(),
+                        pair.decision_id,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            pairs(&constraints.must_link),
+            vec![("erp/00".into(), "erp/01".into(), 1)]
+        );
+        assert_eq!(
+            pairs(&constraints.cannot_link),
+            vec![
+                ("erp/00".into(), "erp/02".into(), 2),
+                ("erp/01".into(), "erp/02".into(), 2)
+            ]
+        );
+        let undone = StewardDecision {
+            undone_at: Some(Utc::now()),
+            ..split
+        };
+        let constraints = Constraints::from_decisions(&[merge, undone]);
+        assert_eq!(constraints.must_link.len(), 2);
+        assert!(constraints.cannot_link.is_empty());
+    }
+
+    #[test]
+    fn the_latest_pin_of_a_field_wins_until_undone() {
+        let pin = |id, value: &str| {
+            recorded(
+                id,
+                Decision::SetField {
+                    golden_id: "g_a".into(),
+                    field: "name".into(),
+                    value: json!(value),
+                },
+            )
+        };
+        let mut decisions = vec![pin(1, "张伟"), pin(2, "张伟 (VIP)")];
+        assert_eq!(
+            pinned_fields(&decisions)["g_a"]["name"],
+            PinnedField {
+                value: json!("张伟 (VIP)"),
+                decision_id: 2
+            }
+        );
+        decisions[1].undone_at = Some(Utc::now());
+        assert_eq!(
+            pinned_fields(&decisions)["g_a"]["name"].value,
+            json!("张伟")
+        );
+    }
+
+    /// A random steward decision over records 0..8.
+    fn decision_strategy() -> impl Strategy<Value = (u8, Vec<usize>, usize)> {
+        (
+            0u8..5,
+            proptest::collection::vec(0usize..8, 2..5),
+            0usize..64,
+        )
+    }
+
+    fn to_decision(kind: u8, records: &[usize], pick: usize, earlier: i64) -> Decision {
+        let (left, right) = (key(records[0]), key(records[1]));
+        match kind {
+            0 => Decision::AcceptMatch {
+                review_id: 1,
+                left,
+                right,
+            },
+            1 => Decision::RejectMatch {
+                review_id: 1,
+                left,
+                right,
+            },
+            2 => Decision::Merge {
+                golden_ids: vec![],
+                records: records.iter().map(|&id| key(id)).collect(),
+            },
+            3 => {
+                let cut = 1 + pick % (records.len() - 1);
+                Decision::Split {
+                    golden_id: "g".into(),
+                    leaving: records[..cut].iter().map(|&id| key(id)).collect(),
+                    remaining: records[cut..].iter().map(|&id| key(id)).collect(),
+                }
+            }
+            _ => Decision::Undo {
+                decision_id: 1 + (pick as i64 % earlier.max(1)),
+            },
+        }
+    }
+
+    proptest! {
+        /// Whatever stewards decide, in any order and with undos, the
+        /// clusters honour every constraint in force, and the latest
+        /// decision's own pairs are all in force.
+        #[test]
+        fn clusters_never_violate_a_constraint(
+            phones in proptest::collection::vec(0usize..4, 8),
+            steps in proptest::collection::vec(decision_strategy(), 1..12),
+        ) {
+            let parties: Vec<Party> = phones.iter().enumerate().map(|(id, &phone)| party(id, phone)).collect();
+            let mut decisions: Vec<StewardDecision> = Vec::new();
+            for (kind, records, pick) in steps {
+                let id = decisions.len() as i64 + 1;
+                let decision = to_decision(kind, &records, pick, id - 1);
+                if let Decision::Undo { decision_id } = decision {
+                    let Some(target) = decisions.iter_mut().find(|d| d.id == decision_id) else { continue };
+                    if matches!(target.decision, Decision::Undo { .. }) || target.undone_at.is_some() {
+                        continue;
+                    }
+                    target.undone_at = Some(Utc::now());
+                }
+                decisions.push(recorded(id, decision));
+            }
+            let constraints = Constraints::from_decisions(&decisions);
+            let clusters = cluster_with_constraints(&parties, &constraints);
+            for pair in &constraints.must_link {
+                prop_assert_eq!(cluster_of(&clusters, &pair.left), cluster_of(&clusters, &pair.right), "must-link {:?}", pair);
+            }
+            for pair in &constraints.cannot_link {
+                prop_assert_ne!(cluster_of(&clusters, &pair.left), cluster_of(&clusters, &pair.right), "cannot-link {:?}", pair);
+            }
+            let latest = decisions.iter().rev().find(|d| d.undone_at.is_none() && !matches!(d.decision, Decision::Undo { .. }));
+            if let Some(latest) = latest {
+                for (a, b, link) in decision_pairs(&latest.decision) {
+                    if a == b { continue; }
+                    let same = cluster_of(&clusters, &a) == cluster_of(&clusters, &b);
+                    prop_assert_eq!(same, link == Link::Must, "latest decision {:?} on {} and {}", latest.id, a, b);
+                }
+            }
+        }
     }
 }
