@@ -146,7 +146,7 @@ async fn decisions_survive_reruns_and_undo_restores_the_customers(store: Arc<dyn
     let split = steward
         .split(
             &zhang,
-            &[shopa.clone()],
+            std::slice::from_ref(&shopa),
             Some("two people share a phone".into()),
         )
         .await
