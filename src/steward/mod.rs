@@ -207,13 +207,12 @@ impl Steward<'_> {
             ));
         }
         let mut records = Vec::new();
-        for golden_id in golden_ids {
-            let members = self.members(golden_id).await?;
-            records.extend(members);
+        for golden_id in &distinct {
+            records.extend(self.members(golden_id).await?);
         }
         self.decide(
             Decision::Merge {
-                golden_ids: golden_ids.to_vec(),
+                golden_ids: distinct.into_iter().cloned().collect(),
                 records,
             },
             reason,
@@ -279,6 +278,7 @@ impl Steward<'_> {
                 SETTABLE_FIELDS.join(", ")
             )));
         }
+        check_field_value(field, &value)?;
         self.members(golden_id).await?;
         self.decide(
             Decision::SetField {
@@ -334,17 +334,40 @@ async fn active_members(store: &dyn Store, golden_id: &str) -> Result<Vec<PartyK
             "golden customer {golden_id} was merged into {}; use that id",
             record.merged_into.as_deref().unwrap_or("another customer")
         ))),
-        Some(_) => {
-            let mut members: Vec<PartyKey> = store
-                .golden_links()
-                .await?
-                .into_iter()
-                .filter(|link| link.golden_id == golden_id)
-                .map(|link| link.party)
-                .collect();
-            members.sort();
-            Ok(members)
-        }
+        Some(_) => Ok(store
+            .golden_members(golden_id)
+            .await?
+            .into_iter()
+            .map(|link| link.party)
+            .collect()),
+    }
+}
+
+/// Whether `value` has the shape of golden field `field`: `kind` is
+/// person or company, phones and e-mails a non-empty list of text, the
+/// rest non-empty text.
+fn check_field_value(field: &str, value: &Value) -> Result<(), StewardError> {
+    let fits = match field {
+        "kind" => matches!(value.as_str(), Some("person" | "company")),
+        "phones" | "emails" => value.as_array().is_some_and(|items| {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|item| item.as_str().is_some_and(|text| !text.trim().is_empty()))
+        }),
+        _ => value.as_str().is_some_and(|text| !text.trim().is_empty()),
+    };
+    if fits {
+        Ok(())
+    } else {
+        let expected = match field {
+            "kind" => "\"person\" or \"company\"",
+            "phones" | "emails" => "a non-empty list of text",
+            _ => "non-empty text",
+        };
+        Err(StewardError::Invalid(format!(
+            "{field} must be {expected}, not {value}"
+        )))
     }
 }
 
@@ -410,28 +433,16 @@ pub async fn customer_view(
     golden_id: &str,
 ) -> Result<CustomerView, StewardError> {
     let members = active_members(store, golden_id).await?;
-    let customer = store
-        .golden_customers()
-        .await?
-        .into_iter()
-        .find(|customer| customer.golden_id == golden_id)
-        .ok_or_else(|| {
-            StewardError::NotFound(format!("there is no golden customer {golden_id}"))
-        })?;
+    let customer = store.golden_customer(golden_id).await?.ok_or_else(|| {
+        StewardError::NotFound(format!("there is no golden customer {golden_id}"))
+    })?;
     let evidence: BTreeMap<PartyKey, Value> = store
-        .golden_links()
+        .golden_members(golden_id)
         .await?
         .into_iter()
-        .filter(|link| link.golden_id == golden_id)
         .map(|link| (link.party, link.evidence))
         .collect();
-    let parties: Vec<Party> = store
-        .parties()
-        .await?
-        .into_iter()
-        .map(|stored| stored.party)
-        .filter(|party| evidence.contains_key(&party.key()))
-        .collect();
+    let parties = store.parties_by_keys(&members).await?;
     let mut phones = BTreeSet::new();
     for party in &parties {
         for raw in &party.phones {
@@ -532,4 +543,38 @@ pub async fn verify_audit_log(store: &dyn Store) -> Result<usize, StewardError> 
     let entries = store.audit_log().await?;
     audit::verify(&entries).map_err(|broken| StewardError::Invalid(broken.to_string()))?;
     Ok(entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn record_keys_parse_and_bad_ones_say_how_to_write_them() {
+        assert_eq!(
+            parse_party_key(" erp/C1/2 ").unwrap(),
+            PartyKey {
+                connector: "erp".into(),
+                source_id: "C1/2".into()
+            }
+        );
+        for bad in ["erp", "/C1", "erp/"] {
+            let error = parse_party_key(bad).unwrap_err().to_string();
+            assert!(error.contains("connector/source_id"), "{error}");
+        }
+    }
+
+    #[test]
+    fn set_field_values_must_fit_the_field() {
+        assert!(check_field_value("name", &json!("张伟")).is_ok());
+        assert!(check_field_value("kind", &json!("company")).is_ok());
+        assert!(check_field_value("phones", &json!(["+8613800138000"])).is_ok());
+        let kind = check_field_value("kind", &json!("vip"))
+            .unwrap_err()
+            .to_string();
+        assert!(kind.contains("person"), "{kind}");
+        assert!(check_field_value("emails", &json!([])).is_err());
+        assert!(check_field_value("name", &json!(" ")).is_err());
+    }
 }

@@ -575,6 +575,12 @@ pub trait Store: Send + Sync {
     /// Applies one resolution pass's changes in one transaction.
     async fn save_resolution(&self, changes: &ResolutionChanges) -> StoreResult<()>;
 
+    /// The links of one golden customer, by party key.
+    async fn golden_members(&self, golden_id: &str) -> StoreResult<Vec<GoldenLink>>;
+    /// One golden customer, if it is active.
+    async fn golden_customer(&self, golden_id: &str) -> StoreResult<Option<GoldenCustomer>>;
+    /// The stored parties among `keys`, by key.
+    async fn parties_by_keys(&self, keys: &[PartyKey]) -> StoreResult<Vec<Party>>;
     /// Every golden id ever stored, active or merged, with its age.
     async fn golden_ids(&self) -> StoreResult<Vec<GoldenIdRecord>>;
     /// Where ids came from: every merge and split that produced or

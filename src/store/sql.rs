@@ -107,6 +107,34 @@ macro_rules! impl_store {
             }
         }
 
+
+        fn party_from_row<R: Row>(row: &R) -> Party
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<Vec<String>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<BTreeMap<String, String>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<BTreeMap<String, serde_json::Value>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            Party {
+                connector: row.get("connector"),
+                source_id: row.get("source_id"),
+                kind: PartyKind::parse(&row.get::<String, _>("kind")),
+                name: row.get("name"),
+                phones: row.get::<Json<Vec<String>>, _>("phones").0,
+                emails: row.get::<Json<Vec<String>>, _>("emails").0,
+                company: row.get("company"),
+                address: row.get("address"),
+                strong_ids: row.get::<Json<BTreeMap<String, String>>, _>("strong_ids").0,
+                attributes: row
+                    .get::<Json<BTreeMap<String, serde_json::Value>>, _>("attributes")
+                    .0,
+                source_updated_at: row.get("source_updated_at"),
+            }
+        }
+
         const REVIEW_COLUMNS: &str = "id, left_connector, left_source_id, right_connector, right_source_id, score, \
             match_weight, evidence, priority, status, created_at, decided_at, decision_id";
 
@@ -672,24 +700,10 @@ macro_rules! impl_store {
                 .await
                 .map_err(query_error("loading parties"))?;
                 Ok(rows
-                    .into_iter()
+                    .iter()
                     .map(|row| StoredParty {
                         id: row.get("id"),
-                        party: Party {
-                            connector: row.get("connector"),
-                            source_id: row.get("source_id"),
-                            kind: PartyKind::parse(&row.get::<String, _>("kind")),
-                            name: row.get("name"),
-                            phones: row.get::<Json<Vec<String>>, _>("phones").0,
-                            emails: row.get::<Json<Vec<String>>, _>("emails").0,
-                            company: row.get("company"),
-                            address: row.get("address"),
-                            strong_ids: row.get::<Json<BTreeMap<String, String>>, _>("strong_ids").0,
-                            attributes: row
-                                .get::<Json<BTreeMap<String, serde_json::Value>>, _>("attributes")
-                                .0,
-                            source_updated_at: row.get("source_updated_at"),
-                        },
+                        party: party_from_row(row),
                     })
                     .collect())
             }
@@ -860,6 +874,82 @@ macro_rules! impl_store {
                 }
                 tx.commit().await.map_err(query_error("saving golden records"))?;
                 Ok(())
+            }
+
+            async fn golden_members(&self, golden_id: &str) -> StoreResult<Vec<GoldenLink>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, golden_id, evidence FROM golden_links WHERE golden_id = $1
+                     ORDER BY connector, source_id",
+                )
+                .bind(golden_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading a golden customer's links"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| GoldenLink {
+                        party: PartyKey {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                        },
+                        golden_id: row.get("golden_id"),
+                        evidence: row.get::<Json<serde_json::Value>, _>("evidence").0,
+                    })
+                    .collect())
+            }
+
+            async fn golden_customer(&self, golden_id: &str) -> StoreResult<Option<GoldenCustomer>> {
+                let Some(row) = sqlx::query(
+                    "SELECT fields FROM golden_customers WHERE golden_id = $1 AND status = 'active'",
+                )
+                .bind(golden_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_error("loading a golden customer"))?
+                else {
+                    return Ok(None);
+                };
+                let lineage = sqlx::query(
+                    "SELECT field, connector, source_id FROM field_lineage WHERE golden_id = $1 ORDER BY field",
+                )
+                .bind(golden_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading field lineage"))?
+                .into_iter()
+                .map(|row| {
+                    (
+                        row.get::<String, _>("field"),
+                        PartyKey {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                        },
+                    )
+                })
+                .collect();
+                Ok(Some(GoldenCustomer {
+                    golden_id: golden_id.to_string(),
+                    fields: row.get::<Json<BTreeMap<String, serde_json::Value>>, _>("fields").0,
+                    lineage,
+                }))
+            }
+
+            async fn parties_by_keys(&self, keys: &[PartyKey]) -> StoreResult<Vec<Party>> {
+                let mut parties = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let row = sqlx::query(
+                        "SELECT connector, source_id, kind, name, phones, emails, company, address,
+                                strong_ids, attributes, source_updated_at
+                         FROM parties WHERE connector = $1 AND source_id = $2",
+                    )
+                    .bind(&key.connector)
+                    .bind(&key.source_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error("loading parties"))?;
+                    parties.extend(row.as_ref().map(party_from_row));
+                }
+                Ok(parties)
             }
 
             async fn golden_ids(&self) -> StoreResult<Vec<GoldenIdRecord>> {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 use sqlx::Connection;
 use tierlink::golden::SurvivorshipRules;
-use tierlink::model::{Entity, Party, PartyKey};
-use tierlink::steward::{resolve_customers, verify_audit_log, Steward};
+use tierlink::model::{Call, Entity, Order, OrderStatus, Party, PartyKey};
+use tierlink::steward::{customer_view, resolve_customers, verify_audit_log, Steward};
 use tierlink::store::{
     Decision, FieldContribution, IdLineage, MappedRecord, ReviewCandidate, SourceRecord,
     StagedBatch, Store,
@@ -45,42 +45,58 @@ fn party(connector: &str, source_id: &str, name: &str, phone: Option<&str>) -> P
     }
 }
 
-/// Stages and maps parties as the pipeline would, one connector at a time.
-async fn load_parties(store: &dyn Store, parties: &[Party]) {
+/// Stages and maps entities as the pipeline would: each one's JSON is its
+/// staged record, mapped back by `decode`.
+async fn load_entities<T: serde::Serialize>(
+    store: &dyn Store,
+    stream: &str,
+    entities: &[(String, String, T)],
+    decode: fn(Value) -> Result<Entity, String>,
+) {
     let run_id = store.start_run("test").await.expect("start run");
-    for party in parties {
-        let raw = serde_json::to_value(party).expect("party as JSON");
+    for (connector, source_id, entity) in entities {
         let batch = StagedBatch {
             records: vec![SourceRecord {
-                source_id: party.source_id.clone(),
-                raw: raw.clone(),
+                source_id: source_id.clone(),
+                raw: serde_json::to_value(entity).expect("entity as JSON"),
             }],
             ..StagedBatch::default()
         };
         store
-            .stage_batch(run_id, &party.connector, "customers", &batch)
+            .stage_batch(run_id, connector, stream, &batch)
             .await
-            .expect("staging a party");
+            .expect("staging an entity");
         let pending = store
-            .pending_mapping(&party.connector, "customers", "v1", 100)
+            .pending_mapping(connector, stream, "v1", 100)
             .await
             .expect("pending records");
         let mapped: Vec<MappedRecord> = pending
             .into_iter()
             .map(|staged| MappedRecord {
-                outcome: serde_json::from_value::<Party>(staged.raw.clone())
-                    .map(Entity::Party)
-                    .map_err(|error| error.to_string()),
+                outcome: decode(staged.raw.clone()),
                 source_id: staged.source_id,
                 content_hash: staged.content_hash,
                 raw: staged.raw,
             })
             .collect();
         store
-            .save_mapped(run_id, &party.connector, "customers", "v1", &mapped)
+            .save_mapped(run_id, connector, stream, "v1", &mapped)
             .await
-            .expect("mapping a party");
+            .expect("mapping an entity");
     }
+}
+
+async fn load_parties(store: &dyn Store, parties: &[Party]) {
+    let entities: Vec<(String, String, &Party)> = parties
+        .iter()
+        .map(|party| (party.connector.clone(), party.source_id.clone(), party))
+        .collect();
+    load_entities(store, "customers", &entities, |raw| {
+        serde_json::from_value(raw)
+            .map(Entity::Party)
+            .map_err(|error| error.to_string())
+    })
+    .await;
 }
 
 /// The golden id each record is linked to.
@@ -132,6 +148,54 @@ async fn decisions_survive_reruns_and_undo_restores_the_customers(store: Arc<dyn
             party("shop", "a", "张伟", Some("+86 138 0013 8000")),
             party("desk", "x", "王芳", Some("13900139000")),
         ],
+    )
+    .await;
+    let ordered_at = "2026-03-01T10:00:00Z".parse().expect("time");
+    load_entities(
+        store,
+        "orders",
+        &[(
+            "desk".to_string(),
+            "o-1".to_string(),
+            Order {
+                connector: "desk".into(),
+                source_id: "o-1".into(),
+                party_source_id: "x".into(),
+                amount: 88.5,
+                currency: Some("CNY".into()),
+                status: OrderStatus::Paid,
+                ordered_at,
+            },
+        )],
+        |raw| {
+            serde_json::from_value(raw)
+                .map(Entity::Order)
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    load_entities(
+        store,
+        "cdr",
+        &[(
+            "pbx".to_string(),
+            "call-1".to_string(),
+            Call {
+                connector: "pbx".into(),
+                source_id: "call-1".into(),
+                caller: Some("13900139000".into()),
+                callee: Some("8001".into()),
+                direction: Some("inbound".into()),
+                started_at: ordered_at,
+                talk_seconds: 95,
+                disposition: Some("ANSWERED".into()),
+            },
+        )],
+        |raw| {
+            serde_json::from_value(raw)
+                .map(Entity::Call)
+                .map_err(|e| e.to_string())
+        },
     )
     .await;
     resolve_customers(store, &rules).await.expect("first pass");
@@ -203,6 +267,47 @@ async fn decisions_survive_reruns_and_undo_restores_the_customers(store: Arc<dyn
         .changes
         .is_empty());
     assert_eq!(field(store, &wang_old, "name").await, pinned);
+    let view = customer_view(store, &wang_old).await.expect("360 view");
+    let records: Vec<String> = view
+        .records
+        .iter()
+        .map(|r| r.party.key().to_string())
+        .collect();
+    assert_eq!(records, vec!["desk/x", "desk/y"]);
+    assert_eq!(view.records[0].raw["customers"]["name"], json!("王芳"));
+    assert_eq!(view.fields["name"].value, pinned.0);
+    let activity: Vec<&str> = view
+        .orders
+        .iter()
+        .map(|order| order.source_id.as_str())
+        .chain(view.calls.iter().map(|call| call.source_id.as_str()))
+        .collect();
+    assert_eq!(activity, vec!["o-1", "call-1"]);
+    assert_eq!(
+        view.fields["phones"]
+            .source
+            .as_ref()
+            .map(ToString::to_string),
+        Some("desk/x".to_string())
+    );
+    let decided: Vec<i64> = view.decisions.iter().map(|d| d.id).collect();
+    assert_eq!(decided, vec![merge.decision.id, pin.decision.id]);
+    assert_eq!(
+        view.id_lineage,
+        vec![IdLineage {
+            new_id: wang_old.clone(),
+            old_id: wang_young.clone(),
+            reason: "merge".into()
+        }]
+    );
+    let absorbed = customer_view(store, &wang_young)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        absorbed.contains(&format!("merged into {wang_old}")),
+        "{absorbed}"
+    );
 
     // Undo the merge: desk/y is its own customer again, under its old id.
     steward
