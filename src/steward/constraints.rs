@@ -140,11 +140,6 @@ impl Constraints {
         constraints.cannot_link.sort();
         constraints
     }
-
-    /// Whether there are no constraints at all.
-    pub fn is_empty(&self) -> bool {
-        self.must_link.is_empty() && self.cannot_link.is_empty()
-    }
 }
 
 /// The value each active set-field decision pins, by golden id then

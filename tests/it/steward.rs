@@ -267,6 +267,8 @@ async fn decisions_survive_reruns_and_undo_restores_the_customers(store: Arc<dyn
         .changes
         .is_empty());
     assert_eq!(field(store, &wang_old, "name").await, pinned);
+    let pins = store.pinned_fields().await.expect("pins");
+    assert_eq!(pins[&wang_old]["name"].decision_id, pin.decision.id);
     let view = customer_view(store, &wang_old).await.expect("360 view");
     let records: Vec<String> = view
         .records
@@ -446,6 +448,20 @@ async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
     assert_eq!(id_of(store, &erp2).await, id_of(store, &shopb).await);
     assert_ne!(id_of(store, &erp1).await, id_of(store, &shopa).await);
     assert!(store.open_review_items(10).await.expect("open").is_empty());
+    let constraints = store.steward_constraints().await.expect("constraints");
+    let pairs = |list: &[tierlink::steward::PairConstraint]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|pair| (pair.left.to_string(), pair.right.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        pairs(&constraints.must_link),
+        vec![("erp/2".to_string(), "shop/b".to_string())]
+    );
+    assert_eq!(
+        pairs(&constraints.cannot_link),
+        vec![("erp/1".to_string(), "shop/a".to_string())]
+    );
     assert!(
         steward.accept(zhang.id, None).await.is_err(),
         "decided already"
