@@ -111,8 +111,9 @@ pub fn plan_changes(
     changes
 }
 
-/// The pins that apply to `golden_id`: its own, then those of ids merged
-/// into it (now or earlier, following `merged_into`), its own winning.
+/// The pins that apply to `golden_id`: its own, and those of ids merged
+/// into it (now or earlier, following `merged_into`). Per field its own pin
+/// wins, else the latest decision.
 fn pins_for(
     golden_id: &str,
     merged_now: &[(String, String)],
@@ -129,6 +130,8 @@ fn pins_for(
         )
         .collect();
     let mut pins: BTreeMap<String, PinnedField> = BTreeMap::new();
+    // Per field: (pinned on this id itself, decision id) of the pin kept.
+    let mut ranks: BTreeMap<String, (bool, i64)> = BTreeMap::new();
     for (pinned_id, fields) in current.pins {
         // Follow the merge chain (bounded, in case of a cycle in bad data).
         let mut id = pinned_id.as_str();
@@ -141,13 +144,12 @@ fn pins_for(
         if id != golden_id {
             continue;
         }
+        let own = pinned_id == golden_id;
         for (field, pin) in fields {
-            let own = pinned_id == golden_id;
-            match pins.get(field) {
-                Some(_) if !own => {}
-                _ => {
-                    pins.insert(field.clone(), pin.clone());
-                }
+            let rank = (own, pin.decision_id);
+            if ranks.get(field).is_none_or(|best| rank > *best) {
+                ranks.insert(field.clone(), rank);
+                pins.insert(field.clone(), pin.clone());
             }
         }
     }
