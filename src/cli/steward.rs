@@ -44,12 +44,14 @@ pub enum ReviewCommand {
     },
     /// The two records are one customer.
     Accept {
+        /// The item's id, from `review list`.
         id: i64,
         #[command(flatten)]
         decision: DecisionArgs,
     },
     /// The two records are different customers.
     Reject {
+        /// The item's id, from `review list`.
         id: i64,
         #[command(flatten)]
         decision: DecisionArgs,
@@ -60,6 +62,7 @@ pub enum ReviewCommand {
 pub enum CustomerCommand {
     /// The 360 view: records, golden fields with lineage, activity, tier.
     Show {
+        /// The golden customer's id.
         golden_id: String,
         /// Print the view as JSON.
         #[arg(long)]
@@ -75,6 +78,7 @@ pub enum CustomerCommand {
     },
     /// Split records off a customer into a new one.
     Split {
+        /// The golden customer the records leave.
         golden_id: String,
         /// The records that leave, as connector/source_id, comma-separated.
         #[arg(long, required = true, value_delimiter = ',')]
@@ -85,8 +89,11 @@ pub enum CustomerCommand {
     /// Pin a golden field to a value over every survivorship rule, until
     /// the decision is undone. Phones and e-mails take a comma-separated list.
     SetField {
+        /// The golden customer's id.
         golden_id: String,
+        /// name, company, address, kind, phones or emails.
         field: String,
+        /// The value to pin.
         value: String,
         #[command(flatten)]
         decision: DecisionArgs,
@@ -103,6 +110,7 @@ pub enum DecisionCommand {
     },
     /// Withdraw a decision; the customers are recomputed without it.
     Undo {
+        /// The decision's id, from `decision list`.
         id: i64,
         #[command(flatten)]
         decision: DecisionArgs,
