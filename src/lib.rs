@@ -18,6 +18,8 @@
 //! - [`normalize`]: canonical value forms (phones, emails) used for matching.
 //! - [`resolve`]: groups parties that are the same customer.
 //! - [`golden`]: stable golden customer ids and survivorship of fields.
+//! - [`steward`]: the data steward's decisions (review, merge, split,
+//!   set-field, undo), the hash-chained audit log and the customer 360 view.
 //! - [`segment`]: features, RFM scores and tier rules.
 //! - [`push`]: the push ledger and the sinks that deliver tier labels.
 //! - [`store`]: persistence behind one trait, SQLite and PostgreSQL.
@@ -42,5 +44,6 @@ pub mod push;
 pub mod resolve;
 pub mod segment;
 pub mod simulators;
+pub mod steward;
 pub mod store;
 pub mod world;

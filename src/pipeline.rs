@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use crate::config::{ConnectorConfig, Project};
 use crate::connectors::{ConnectorError, SourceContext};
 use crate::store::{MappedRecord, StageCounts, Store, StoreError};
-use crate::{golden, push, resolve, segment};
+use crate::{golden, push, segment, steward};
 
 /// Records mapped per transaction.
 const MAPPING_BATCH: i64 = 1000;
@@ -25,6 +25,8 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("tier rules failed: {0}")]
     Rules(String),
+    #[error("survivorship rules: {0}")]
+    Golden(#[from] golden::rules::RulesError),
 }
 
 /// What one run did, stage by stage.
@@ -115,7 +117,7 @@ pub async fn run_full(
             ..RunReport::default()
         };
         ingest_stages(project, store, Scope::Everything, progress, &mut report).await?;
-        resolve_stage(store, progress, &mut report).await?;
+        resolve_stage(project, store, progress, &mut report).await?;
         segment_stage(project, store, progress, &mut report).await?;
         push_stage(project, store, progress, &mut report).await?;
         progress.finish_and_clear();
@@ -272,33 +274,22 @@ async fn map_stage(
     Ok(())
 }
 
+/// Resolves parties into golden customers, honouring every steward
+/// decision, with the survivorship rules of `golden.toml`.
 async fn resolve_stage(
+    project: &Project,
     store: &Arc<dyn Store>,
     progress: &ProgressBar,
     report: &mut RunReport,
 ) -> Result<(), RunError> {
     progress.set_message("resolving customers");
-    let parties: Vec<_> = store
-        .parties()
-        .await?
-        .into_iter()
-        .map(|stored| stored.party)
-        .collect();
-    let clusters = resolve::cluster_by_exact_keys(&parties);
-    let changes = golden::plan_changes(
-        &clusters,
-        &parties,
-        &store.golden_links().await?,
-        &store.golden_customers().await?,
-    );
-    report.parties = parties.len();
-    report.golden_customers = clusters.len();
-    report.golden_changed = changes.upserted.len();
-    report.links_changed = changes.links.len();
-    report.merged = changes.merged.len();
-    if !changes.is_empty() {
-        store.save_resolution(&changes).await?;
-    }
+    let rules = golden::SurvivorshipRules::load(&project.base_dir)?;
+    let outcome = steward::resolve_customers(store.as_ref(), &rules).await?;
+    report.parties = outcome.parties;
+    report.golden_customers = outcome.golden_customers;
+    report.golden_changed = outcome.changes.upserted.len();
+    report.links_changed = outcome.changes.links.len();
+    report.merged = outcome.changes.merged.len();
     Ok(())
 }
 

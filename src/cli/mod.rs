@@ -3,6 +3,7 @@
 
 mod init;
 mod output;
+mod steward;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -108,6 +109,15 @@ pub enum Command {
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
     },
+    /// Match pairs waiting for a steward: list, show, accept, reject.
+    #[command(subcommand)]
+    Review(steward::ReviewCommand),
+    /// One golden customer: the 360 view, merge, split, set a field.
+    #[command(subcommand)]
+    Customer(steward::CustomerCommand),
+    /// Steward decisions: list them, undo one, verify the audit log.
+    #[command(subcommand)]
+    Decision(steward::DecisionCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +383,18 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&summary)?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Review(command) => {
+            let (store, rules) = open_for_steward(&cli.config).await?;
+            steward::review(store.as_ref(), &rules, command).await
+        }
+        Command::Customer(command) => {
+            let (store, rules) = open_for_steward(&cli.config).await?;
+            steward::customer(store.as_ref(), &rules, command).await
+        }
+        Command::Decision(command) => {
+            let (store, rules) = open_for_steward(&cli.config).await?;
+            steward::decision(store.as_ref(), &rules, command).await
+        }
         Command::Listen { address } => {
             let project = load_project(&cli.config)?;
             let receivers = webhook::receivers(&project).map_err(|problems| {
@@ -483,6 +505,16 @@ fn find_connector<'a>(
 fn load_project(config: &Path) -> anyhow::Result<Project> {
     Project::load(config)
         .map_err(|problems| anyhow::anyhow!("the configuration has problems:\n{problems}"))
+}
+
+/// The store and the survivorship rules a steward's decision recomputes
+/// customers with.
+async fn open_for_steward(
+    config: &Path,
+) -> anyhow::Result<(Arc<dyn Store>, crate::golden::SurvivorshipRules)> {
+    let project = load_project(config)?;
+    let rules = crate::golden::SurvivorshipRules::load(&project.base_dir)?;
+    Ok((open_store(&project).await?, rules))
 }
 
 async fn open_store(project: &Project) -> anyhow::Result<Arc<dyn Store>> {

@@ -1,54 +1,92 @@
 //! Golden customer records: stable ids and survivorship.
 //!
-//! Ids are stable: a cluster keeps the golden id most of its members
-//! already carry, so a re-run on the same data yields the same ids. When two
-//! golden customers come together, the one with more members survives and
-//! the other is recorded as merged into it. A brand-new cluster gets an id
+//! Ids are stable: a re-run on the same data keeps every id and writes
+//! nothing. Each existing id goes to the cluster holding most of the
+//! records that carried it. When a cluster holds several ids (a merge), it
+//! keeps the oldest (by creation time, then id) and the others are recorded
+//! as merged into it. A cluster that holds no id of its own gets a new one
 //! derived from its smallest member, so a fresh store and the same data give
-//! the same ids.
+//! the same ids; when its records came from other customers (a split), where
+//! it came from is recorded.
+//!
+//! Field values follow the survivorship [`rules`], except fields a steward
+//! pinned; every field's lineage names the record (or the steward decision)
+//! that gave it.
+
+pub mod rules;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::model::{Party, PartyKey};
 use crate::normalize::email::normalize_emails;
 use crate::normalize::phone::normalize_phones;
-use crate::resolve::Cluster;
-use crate::store::{GoldenCustomer, GoldenLink, ResolutionChanges};
+use crate::steward::PinnedField;
+use crate::store::{
+    GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, ResolutionChanges, ResolvedCluster,
+};
+
+pub use rules::{Rule, SurvivorshipRules};
+
+/// The connector name lineage gives a field a steward pinned; its source id
+/// is the decision's id.
+pub const STEWARD_LINEAGE: &str = "steward";
+
+/// What is stored now, for planning a resolution pass.
+#[derive(Debug, Clone, Copy)]
+pub struct CurrentGolden<'a> {
+    pub links: &'a [GoldenLink],
+    pub customers: &'a [GoldenCustomer],
+    /// Every id ever stored, with its age and where it was merged.
+    pub ids: &'a [GoldenIdRecord],
+    /// Pinned fields by golden id.
+    pub pins: &'a BTreeMap<String, BTreeMap<String, PinnedField>>,
+}
 
 /// Plans what a resolution pass changes: golden customers to write, links
-/// that moved, and ids merged away. Pure: the caller stores the result.
+/// that moved, ids merged away and where new ids came from. Pure: the
+/// caller stores the result.
 pub fn plan_changes(
-    clusters: &[Cluster],
+    clusters: &[ResolvedCluster],
     parties: &[Party],
-    current_links: &[GoldenLink],
-    current_golden: &[GoldenCustomer],
+    current: CurrentGolden<'_>,
+    rules: &SurvivorshipRules,
 ) -> ResolutionChanges {
     let by_key: HashMap<PartyKey, &Party> =
         parties.iter().map(|party| (party.key(), party)).collect();
-    let linked: HashMap<&PartyKey, &str> = current_links
+    let linked: HashMap<&PartyKey, &GoldenLink> = current
+        .links
         .iter()
-        .map(|link| (&link.party, link.golden_id.as_str()))
+        .map(|link| (&link.party, link))
         .collect();
-    let stored: HashMap<&str, &GoldenCustomer> = current_golden
+    let stored: HashMap<&str, &GoldenCustomer> = current
+        .customers
         .iter()
         .map(|golden| (golden.golden_id.as_str(), golden))
         .collect();
+    let ages: HashMap<&str, DateTime<Utc>> = current
+        .ids
+        .iter()
+        .map(|record| (record.golden_id.as_str(), record.created_at))
+        .collect();
 
-    let ids = assign_ids(clusters, &linked);
-    let claimed: HashSet<&str> = ids.iter().map(String::as_str).collect();
-
-    let mut changes = ResolutionChanges::default();
-    let mut merged_seen = BTreeSet::new();
-    for (cluster, golden_id) in clusters.iter().zip(&ids) {
+    let assignment = assign_ids(clusters, &linked, &ages);
+    let mut changes = ResolutionChanges {
+        merged: assignment.merged,
+        id_lineage: assignment.lineage,
+        ..ResolutionChanges::default()
+    };
+    for (cluster, golden_id) in clusters.iter().zip(&assignment.ids) {
         let members: Vec<&Party> = cluster
             .members
             .iter()
             .filter_map(|key| by_key.get(key).copied())
             .collect();
-        let golden = survive(golden_id, &members);
+        let pins = pins_for(golden_id, &changes.merged, current);
+        let golden = survive(golden_id, &members, rules, &pins);
         if stored
             .get(golden_id.as_str())
             .map(|current| (&current.fields, &current.lineage))
@@ -57,83 +95,212 @@ pub fn plan_changes(
             changes.upserted.push(golden);
         }
         for member in &cluster.members {
-            let evidence =
-                json!({ "shared_keys": cluster.evidence.get(member).cloned().unwrap_or_default() });
-            let moved = linked.get(member).copied() != Some(golden_id.as_str());
-            let current_evidence = current_links
-                .iter()
-                .find(|link| &link.party == member)
-                .map(|link| &link.evidence);
-            if moved || current_evidence != Some(&evidence) {
+            let evidence = cluster.evidence.get(member).cloned().unwrap_or(Value::Null);
+            let unchanged = linked
+                .get(member)
+                .is_some_and(|link| link.golden_id == *golden_id && link.evidence == evidence);
+            if !unchanged {
                 changes.links.push(GoldenLink {
                     party: member.clone(),
                     golden_id: golden_id.clone(),
                     evidence,
                 });
             }
-            // A member's old id that no cluster kept was merged into this one.
-            if let Some(old) = linked.get(member) {
-                if !claimed.contains(old) && merged_seen.insert(old.to_string()) {
-                    changes.merged.push((old.to_string(), golden_id.clone()));
-                }
-            }
         }
     }
     changes
 }
 
-/// Chooses each cluster's golden id. Larger clusters choose first; each
-/// takes the existing id most of its members carry (ties to the smaller
-/// id), unless a larger cluster took it already (a split), in which case it
-/// gets a new id.
-fn assign_ids(clusters: &[Cluster], linked: &HashMap<&PartyKey, &str>) -> Vec<String> {
-    let mut order: Vec<usize> = (0..clusters.len()).collect();
-    order.sort_by_key(|&index| (std::cmp::Reverse(clusters[index].members.len()), index));
-    let mut taken: HashSet<String> = linked.values().map(|id| id.to_string()).collect();
-    let mut claimed: HashSet<String> = HashSet::new();
-    let mut ids = vec![String::new(); clusters.len()];
-    for index in order {
-        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
-        for member in &clusters[index].members {
-            if let Some(id) = linked.get(member) {
-                *votes.entry(id).or_default() += 1;
+/// The pins that apply to `golden_id`: its own, and those of ids merged
+/// into it (now or earlier, following `merged_into`). Per field its own pin
+/// wins, else the latest decision.
+fn pins_for(
+    golden_id: &str,
+    merged_now: &[(String, String)],
+    current: CurrentGolden<'_>,
+) -> BTreeMap<String, PinnedField> {
+    let survivor_of: HashMap<&str, &str> = current
+        .ids
+        .iter()
+        .filter_map(|record| Some((record.golden_id.as_str(), record.merged_into.as_deref()?)))
+        .chain(
+            merged_now
+                .iter()
+                .map(|(absorbed, survivor)| (absorbed.as_str(), survivor.as_str())),
+        )
+        .collect();
+    let mut pins: BTreeMap<String, PinnedField> = BTreeMap::new();
+    // Per field: (pinned on this id itself, decision id) of the pin kept.
+    let mut ranks: BTreeMap<String, (bool, i64)> = BTreeMap::new();
+    for (pinned_id, fields) in current.pins {
+        // Follow the merge chain (bounded, in case of a cycle in bad data).
+        let mut id = pinned_id.as_str();
+        for _ in 0..=survivor_of.len() {
+            match survivor_of.get(id) {
+                Some(next) if id != golden_id => id = next,
+                _ => break,
             }
         }
-        let mut candidates: Vec<(&str, usize)> = votes.into_iter().collect();
-        candidates.sort_by_key(|&(id, count)| (std::cmp::Reverse(count), id));
-        let kept = candidates
-            .into_iter()
-            .map(|(id, _)| id.to_string())
-            .find(|id| !claimed.contains(id));
-        let id = kept.unwrap_or_else(|| new_id(&clusters[index].members[0], &taken));
-        taken.insert(id.clone());
-        claimed.insert(id.clone());
-        ids[index] = id;
+        if id != golden_id {
+            continue;
+        }
+        let own = pinned_id == golden_id;
+        for (field, pin) in fields {
+            let rank = (own, pin.decision_id);
+            if ranks.get(field).is_none_or(|best| rank > *best) {
+                ranks.insert(field.clone(), rank);
+                pins.insert(field.clone(), pin.clone());
+            }
+        }
     }
-    ids
+    pins
 }
 
-/// A new golden id derived from a member key; rehashed on the rare clash.
-fn new_id(seed: &PartyKey, taken: &HashSet<String>) -> String {
-    let mut input = seed.to_string();
-    loop {
-        let id = format!("g_{}", &hex::encode(Sha256::digest(input.as_bytes()))[..16]);
-        if !taken.contains(&id) {
-            return id;
+/// Each cluster's id, and the merges and splits that produced them.
+struct IdAssignment {
+    ids: Vec<String>,
+    merged: Vec<(String, String)>,
+    lineage: Vec<IdLineage>,
+}
+
+/// Chooses each cluster's golden id. Every existing id belongs to the
+/// cluster with most of its records (ties to the cluster with the smaller
+/// first member); a cluster keeps the oldest id it owns and absorbs the
+/// rest; a cluster that owns none gets a new id.
+fn assign_ids(
+    clusters: &[ResolvedCluster],
+    linked: &HashMap<&PartyKey, &GoldenLink>,
+    ages: &HashMap<&str, DateTime<Utc>>,
+) -> IdAssignment {
+    // Per old id: how many of its records each cluster holds.
+    let mut holdings: BTreeMap<&str, BTreeMap<usize, usize>> = BTreeMap::new();
+    for (index, cluster) in clusters.iter().enumerate() {
+        for member in &cluster.members {
+            if let Some(link) = linked.get(member) {
+                *holdings
+                    .entry(link.golden_id.as_str())
+                    .or_default()
+                    .entry(index)
+                    .or_default() += 1;
+            }
         }
-        input.push('+');
     }
+    let mut owned: Vec<Vec<&str>> = vec![Vec::new(); clusters.len()];
+    for (id, counts) in &holdings {
+        let most = counts.values().copied().max().unwrap_or(0);
+        let tied: Vec<usize> = counts
+            .iter()
+            .filter(|(_, count)| **count == most)
+            .map(|(index, _)| *index)
+            .collect();
+        // Among equals, the id stays with the record it was derived from,
+        // else with the cluster of the smallest first member.
+        let owner = tied
+            .iter()
+            .copied()
+            .find(|&index| {
+                clusters[index]
+                    .members
+                    .iter()
+                    .any(|member| derived_id(member, 0) == *id)
+            })
+            .or(tied.first().copied());
+        if let Some(owner) = owner {
+            owned[owner].push(id);
+        }
+    }
+
+    let mut taken: HashSet<String> = holdings.keys().map(|id| id.to_string()).collect();
+    let mut assignment = IdAssignment {
+        ids: Vec::with_capacity(clusters.len()),
+        merged: Vec::new(),
+        lineage: Vec::new(),
+    };
+    for (index, cluster) in clusters.iter().enumerate() {
+        let mut mine = owned[index].clone();
+        mine.sort_by_key(|id| {
+            (
+                ages.get(id).copied().unwrap_or(DateTime::<Utc>::MAX_UTC),
+                *id,
+            )
+        });
+        let id = match mine.split_first() {
+            Some((oldest, absorbed)) => {
+                for other in absorbed {
+                    assignment
+                        .merged
+                        .push((other.to_string(), oldest.to_string()));
+                    assignment.lineage.push(IdLineage {
+                        new_id: oldest.to_string(),
+                        old_id: other.to_string(),
+                        reason: "merge".to_string(),
+                    });
+                }
+                oldest.to_string()
+            }
+            None => {
+                let id = new_id(&cluster.members[0], &taken);
+                taken.insert(id.clone());
+                let came_from: BTreeSet<&str> = cluster
+                    .members
+                    .iter()
+                    .filter_map(|member| linked.get(member).map(|link| link.golden_id.as_str()))
+                    .collect();
+                for old in came_from {
+                    assignment.lineage.push(IdLineage {
+                        new_id: id.clone(),
+                        old_id: old.to_string(),
+                        reason: "split".to_string(),
+                    });
+                }
+                id
+            }
+        };
+        assignment.ids.push(id);
+    }
+    assignment
+}
+
+/// A new golden id derived from a member key; rehashed on a clash with an
+/// id in use. An id merged away earlier may come back this way, so undoing
+/// a merge gives the split-off customer its old id again.
+fn new_id(seed: &PartyKey, taken: &HashSet<String>) -> String {
+    (0..)
+        .map(|attempt| derived_id(seed, attempt))
+        .find(|id| !taken.contains(id))
+        .unwrap_or_default()
+}
+
+/// The id derived from a member key on the given attempt (0 first, more
+/// on clashes).
+fn derived_id(seed: &PartyKey, attempt: usize) -> String {
+    let input = format!("{seed}{}", "+".repeat(attempt));
+    format!("g_{}", &hex::encode(Sha256::digest(input.as_bytes()))[..16])
 }
 
 /// Reads one single-valued field of a party.
 type FieldGetter = fn(&Party) -> Option<&str>;
 
-/// The golden record of a cluster. Single-valued fields take the most common
-/// value among members (ties to the most recently updated source, then the
-/// smallest key); phones and e-mails are the union of normalized values.
-pub fn survive(golden_id: &str, members: &[&Party]) -> GoldenCustomer {
+/// The single-valued fields survivorship rules decide.
+const SINGLE_FIELDS: [(&str, FieldGetter); 3] = [
+    ("name", |party| party.name.as_deref()),
+    ("company", |party| party.company.as_deref()),
+    ("address", |party| party.address.as_deref()),
+];
+
+/// The golden record of a cluster. Single-valued fields follow `rules`;
+/// phones and e-mails are the union of normalized values; `kind` is
+/// company when any member is. A pinned field takes the steward's value
+/// over everything, with the decision as its lineage.
+pub fn survive(
+    golden_id: &str,
+    members: &[&Party],
+    rules: &SurvivorshipRules,
+    pins: &BTreeMap<String, PinnedField>,
+) -> GoldenCustomer {
     let mut ordered: Vec<&Party> = members.to_vec();
-    // Most recently updated first, so ties favour fresher data.
+    // Most recently updated first (undated last), then by key: the order
+    // every rule breaks ties in.
     ordered.sort_by(|a, b| {
         b.source_updated_at
             .cmp(&a.source_updated_at)
@@ -141,26 +308,27 @@ pub fn survive(golden_id: &str, members: &[&Party]) -> GoldenCustomer {
     });
     let mut fields = BTreeMap::new();
     let mut lineage = BTreeMap::new();
-    let single: [(&str, FieldGetter); 3] = [
-        ("name", |party| party.name.as_deref()),
-        ("company", |party| party.company.as_deref()),
-        ("address", |party| party.address.as_deref()),
-    ];
-    for (field, get) in single {
-        if let Some((value, source)) = most_common(&ordered, get) {
+    for (field, get) in SINGLE_FIELDS {
+        if let Some((value, source)) = choose(rules.rule_for(field), &ordered, get) {
             fields.insert(field.to_string(), Value::String(value));
             lineage.insert(field.to_string(), source);
         }
     }
-    let kind = if ordered
+    let company = ordered
         .iter()
-        .any(|party| party.kind == crate::model::PartyKind::Company)
-    {
-        "company"
-    } else {
-        "person"
-    };
-    fields.insert("kind".to_string(), Value::String(kind.to_string()));
+        .find(|party| party.kind == crate::model::PartyKind::Company);
+    let kind_source = company.or(ordered.first());
+    fields.insert(
+        "kind".to_string(),
+        json!(if company.is_some() {
+            "company"
+        } else {
+            "person"
+        }),
+    );
+    if let Some(source) = kind_source {
+        lineage.insert("kind".to_string(), source.key());
+    }
 
     let mut phones = BTreeSet::new();
     let mut emails = BTreeSet::new();
@@ -190,6 +358,16 @@ pub fn survive(golden_id: &str, members: &[&Party]) -> GoldenCustomer {
     if !emails.is_empty() {
         fields.insert("emails".to_string(), json!(emails));
     }
+    for (field, pin) in pins {
+        fields.insert(field.clone(), pin.value.clone());
+        lineage.insert(
+            field.clone(),
+            PartyKey {
+                connector: STEWARD_LINEAGE.to_string(),
+                source_id: pin.decision_id.to_string(),
+            },
+        );
+    }
     GoldenCustomer {
         golden_id: golden_id.to_string(),
         fields,
@@ -197,17 +375,54 @@ pub fn survive(golden_id: &str, members: &[&Party]) -> GoldenCustomer {
     }
 }
 
-/// The most common non-empty value and the first party (in `ordered`) that
-/// has it.
-fn most_common(ordered: &[&Party], get: FieldGetter) -> Option<(String, PartyKey)> {
-    let mut counts: Vec<(String, usize, PartyKey)> = Vec::new();
-    for party in ordered {
-        let Some(value) = get(party).map(str::trim).filter(|value| !value.is_empty()) else {
-            continue;
-        };
-        match counts.iter_mut().find(|(seen, _, _)| seen == value) {
+/// The value `rule` picks among `ordered` (most recent first) and the
+/// party that gave it; `None` when no member has a non-empty value.
+fn choose(rule: &Rule, ordered: &[&Party], get: FieldGetter) -> Option<(String, PartyKey)> {
+    let candidates: Vec<(&str, &Party)> = ordered
+        .iter()
+        .filter_map(|party| {
+            get(party)
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(|value| (value, *party))
+        })
+        .collect();
+    let picked = match rule {
+        Rule::MostRecent => candidates.first().copied(),
+        Rule::SourcePriority { sources } => candidates
+            .iter()
+            .min_by_key(|(_, party)| {
+                sources
+                    .iter()
+                    .position(|source| *source == party.connector)
+                    .unwrap_or(sources.len())
+            })
+            .copied(),
+        Rule::MostFrequent => most_frequent(&candidates),
+        Rule::MostComplete => {
+            let longest = candidates
+                .iter()
+                .map(|(value, _)| value.chars().count())
+                .max()?;
+            let complete: Vec<(&str, &Party)> = candidates
+                .iter()
+                .filter(|(value, _)| value.chars().count() == longest)
+                .copied()
+                .collect();
+            most_frequent(&complete)
+        }
+    };
+    picked.map(|(value, party)| (value.to_string(), party.key()))
+}
+
+/// The most common value and the first (most recent) party that has it;
+/// among equally common values, the one seen first.
+fn most_frequent<'a>(candidates: &[(&'a str, &'a Party)]) -> Option<(&'a str, &'a Party)> {
+    let mut counts: Vec<(&str, usize, &Party)> = Vec::new();
+    for &(value, party) in candidates {
+        match counts.iter_mut().find(|(seen, _, _)| *seen == value) {
             Some(entry) => entry.1 += 1,
-            None => counts.push((value.to_string(), 1, party.key())),
+            None => counts.push((value, 1, party)),
         }
     }
     // `max_by_key` keeps the last maximum; iterate reversed to keep the first.
@@ -215,13 +430,14 @@ fn most_common(ordered: &[&Party], get: FieldGetter) -> Option<(String, PartyKey
         .into_iter()
         .rev()
         .max_by_key(|(_, count, _)| *count)
-        .map(|(value, _, source)| (value, source))
+        .map(|(value, _, party)| (value, party))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resolve::cluster_by_exact_keys;
+    use crate::steward::{cluster_with_constraints, Constraints};
+    use chrono::TimeZone;
 
     fn party(connector: &str, id: &str, name: &str, phone: &str) -> Party {
         Party {
@@ -233,25 +449,80 @@ mod tests {
         }
     }
 
-    fn apply(
-        changes: &ResolutionChanges,
-        links: &mut Vec<GoldenLink>,
-        golden: &mut Vec<GoldenCustomer>,
-    ) {
-        for link in &changes.links {
-            links.retain(|current| current.party != link.party);
-            links.push(link.clone());
+    /// What the store holds, updated as `save_resolution` would, with a
+    /// clock so ids have ages.
+    #[derive(Default)]
+    struct Held {
+        links: Vec<GoldenLink>,
+        golden: Vec<GoldenCustomer>,
+        ids: Vec<GoldenIdRecord>,
+        pins: BTreeMap<String, BTreeMap<String, PinnedField>>,
+        clock: i64,
+    }
+
+    impl Held {
+        fn plan(&self, parties: &[Party], rules: &SurvivorshipRules) -> ResolutionChanges {
+            plan_changes(
+                &cluster_with_constraints(parties, &Constraints::default()),
+                parties,
+                CurrentGolden {
+                    links: &self.links,
+                    customers: &self.golden,
+                    ids: &self.ids,
+                    pins: &self.pins,
+                },
+                rules,
+            )
         }
-        for customer in &changes.upserted {
-            golden.retain(|current| current.golden_id != customer.golden_id);
-            golden.push(customer.clone());
+
+        fn run(&mut self, parties: &[Party]) -> ResolutionChanges {
+            let changes = self.plan(parties, &SurvivorshipRules::default());
+            self.clock += 1;
+            for link in &changes.links {
+                self.links.retain(|current| current.party != link.party);
+                self.links.push(link.clone());
+            }
+            for customer in &changes.upserted {
+                self.golden
+                    .retain(|current| current.golden_id != customer.golden_id);
+                self.golden.push(customer.clone());
+                match self
+                    .ids
+                    .iter_mut()
+                    .find(|record| record.golden_id == customer.golden_id)
+                {
+                    Some(record) => {
+                        record.status = "active".into();
+                        record.merged_into = None;
+                    }
+                    None => self.ids.push(GoldenIdRecord {
+                        golden_id: customer.golden_id.clone(),
+                        status: "active".into(),
+                        merged_into: None,
+                        created_at: Utc.timestamp_opt(self.clock, 0).unwrap(),
+                    }),
+                }
+            }
+            for (absorbed, survivor) in &changes.merged {
+                self.golden
+                    .retain(|customer| &customer.golden_id != absorbed);
+                for record in &mut self.ids {
+                    if &record.golden_id == absorbed {
+                        record.status = "merged".into();
+                        record.merged_into = Some(survivor.clone());
+                    }
+                }
+            }
+            changes
         }
-        golden.retain(|customer| {
-            !changes
-                .merged
+
+        fn id_of(&self, source_id: &str) -> String {
+            self.links
                 .iter()
-                .any(|(absorbed, _)| absorbed == &customer.golden_id)
-        });
+                .find(|link| link.party.source_id == source_id)
+                .map(|link| link.golden_id.clone())
+                .unwrap()
+        }
     }
 
     #[test]
@@ -261,89 +532,179 @@ mod tests {
             party("shop", "a", "Zhang Wei", "+86 138 0013 8000"),
             party("erp", "2", "李娜", "13900139000"),
         ];
-        let clusters = cluster_by_exact_keys(&parties);
-        let first = plan_changes(&clusters, &parties, &[], &[]);
+        let mut held = Held::default();
+        let first = held.run(&parties);
         assert_eq!(first.upserted.len(), 2);
         assert_eq!(first.links.len(), 3);
-        let (mut links, mut golden) = (Vec::new(), Vec::new());
-        apply(&first, &mut links, &mut golden);
-        let second = plan_changes(&clusters, &parties, &links, &golden);
+        assert!(first.id_lineage.is_empty());
+        let second = held.plan(&parties, &SurvivorshipRules::default());
         assert!(second.is_empty(), "{second:?}");
     }
 
     #[test]
-    fn a_merge_keeps_the_larger_customers_id_and_records_the_other() {
-        let mut parties = vec![
-            party("erp", "1", "张伟", "13800138000"),
-            party("shop", "a", "张伟", "13800138000"),
-            party("desk", "x", "张伟", "13700137000"),
-        ];
-        let (mut links, mut golden) = (Vec::new(), Vec::new());
-        let first = plan_changes(&cluster_by_exact_keys(&parties), &parties, &links, &golden);
-        apply(&first, &mut links, &mut golden);
-        let big = links
-            .iter()
-            .find(|link| link.party.source_id == "1")
-            .unwrap()
-            .golden_id
-            .clone();
-        let small = links
-            .iter()
-            .find(|link| link.party.source_id == "x")
-            .unwrap()
-            .golden_id
-            .clone();
-        assert_ne!(big, small);
+    fn a_merge_keeps_the_older_id_even_of_the_smaller_customer() {
+        let mut parties = vec![party("desk", "x", "张伟", "13700137000")];
+        let mut held = Held::default();
+        held.run(&parties);
+        let older = held.id_of("x");
+        parties.push(party("erp", "1", "张伟", "13800138000"));
+        parties.push(party("shop", "a", "张伟", "13800138000"));
+        held.run(&parties);
+        let newer = held.id_of("1");
+        assert_ne!(older, newer);
 
         // The desk record gains the shared mobile: the two customers merge.
-        parties[2].phones.push("13800138000".into());
-        let second = plan_changes(&cluster_by_exact_keys(&parties), &parties, &links, &golden);
-        assert_eq!(second.merged, vec![(small.clone(), big.clone())]);
-        assert!(second.links.iter().all(|link| link.golden_id == big));
-        apply(&second, &mut links, &mut golden);
-        assert_eq!(golden.len(), 1);
+        parties[0].phones.push("13800138000".into());
+        let merge = held.run(&parties);
+        assert_eq!(merge.merged, vec![(newer.clone(), older.clone())]);
         assert_eq!(
-            golden[0].fields["phones"],
+            merge.id_lineage,
+            vec![IdLineage {
+                new_id: older.clone(),
+                old_id: newer,
+                reason: "merge".into()
+            }]
+        );
+        assert!(merge.links.iter().all(|link| link.golden_id == older));
+        assert_eq!(held.golden.len(), 1);
+        assert_eq!(
+            held.golden[0].fields["phones"],
             json!(["+8613700137000", "+8613800138000"])
         );
     }
 
     #[test]
-    fn a_split_keeps_the_id_with_the_larger_part() {
+    fn a_split_gives_the_part_that_leaves_a_new_id_with_its_origin() {
         let mut parties = vec![
             party("erp", "1", "王芳", "13800138000"),
             party("shop", "a", "王芳", "13800138000"),
             party("desk", "x", "王芳", "13800138000"),
         ];
-        let (mut links, mut golden) = (Vec::new(), Vec::new());
-        apply(
-            &plan_changes(&cluster_by_exact_keys(&parties), &parties, &links, &golden),
-            &mut links,
-            &mut golden,
-        );
-        let original = links[0].golden_id.clone();
+        let mut held = Held::default();
+        held.run(&parties);
+        let original = held.id_of("1");
 
         parties[2].phones = vec!["13600136000".into()];
-        let changes = plan_changes(&cluster_by_exact_keys(&parties), &parties, &links, &golden);
-        let moved: Vec<&GoldenLink> = changes
+        let split = held.run(&parties);
+        let moved: Vec<&GoldenLink> = split
             .links
             .iter()
             .filter(|link| link.golden_id != original)
             .collect();
         assert_eq!(moved.len(), 1);
         assert_eq!(moved[0].party.source_id, "x");
-        assert!(changes.merged.is_empty());
+        assert!(split.merged.is_empty());
+        assert_eq!(
+            split.id_lineage,
+            vec![IdLineage {
+                new_id: moved[0].golden_id.clone(),
+                old_id: original.clone(),
+                reason: "split".into()
+            }]
+        );
+        assert_eq!(held.id_of("1"), original);
     }
 
     #[test]
-    fn survivorship_prefers_the_most_common_value_and_keeps_lineage() {
-        let a = party("erp", "1", "张伟", "13800138000");
-        let b = party("shop", "a", "Zhang Wei", "13800138000");
-        let c = party("desk", "x", "Zhang Wei", "13800138000");
-        let golden = survive("g_1", &[&a, &b, &c]);
-        assert_eq!(golden.fields["name"], json!("Zhang Wei"));
-        assert_eq!(golden.lineage["name"].to_string(), "desk/x");
+    fn an_undone_merge_gives_the_absorbed_customer_its_id_back() {
+        let mut parties = vec![
+            party("erp", "1", "王芳", "13800138000"),
+            party("desk", "x", "王芳", "13600136000"),
+        ];
+        let mut held = Held::default();
+        held.run(&parties);
+        let (first, second) = (held.id_of("1"), held.id_of("x"));
+        parties[1].phones.push("13800138000".into());
+        held.run(&parties);
+        assert_eq!(held.id_of("x"), held.id_of("1"));
+        parties[1].phones.pop();
+        held.run(&parties);
+        assert_eq!((held.id_of("1"), held.id_of("x")), (first, second));
+    }
+
+    fn dated(connector: &str, id: &str, name: &str, day: u32) -> Party {
+        Party {
+            source_updated_at: Some(Utc.with_ymd_and_hms(2026, 3, day, 0, 0, 0).unwrap()),
+            ..party(connector, id, name, "13800138000")
+        }
+    }
+
+    #[test]
+    fn each_survivorship_rule_picks_its_value_and_lineage() {
+        let a = dated("erp", "1", "张伟", 1);
+        let b = dated("shop", "a", "Zhang Wei", 2);
+        let c = dated("desk", "x", "Zhang  Wei Jr.", 3);
+        let d = dated("crm", "k", "Zhang Wei", 1);
+        let members = [&a, &b, &c, &d];
+        let pick = |text: &str| {
+            let rules = SurvivorshipRules::parse(text).unwrap();
+            let golden = survive("g_1", &members, &rules, &BTreeMap::new());
+            (
+                golden.fields["name"].clone(),
+                golden.lineage["name"].to_string(),
+            )
+        };
+        assert_eq!(pick(""), (json!("Zhang Wei"), "shop/a".to_string()));
+        assert_eq!(
+            pick("default = \"most_recent\""),
+            (json!("Zhang  Wei Jr."), "desk/x".to_string())
+        );
+        assert_eq!(
+            pick("default = \"most_complete\""),
+            (json!("Zhang  Wei Jr."), "desk/x".to_string())
+        );
+        assert_eq!(
+            pick("[fields]\nname = { rule = \"source_priority\", sources = [\"erp\", \"shop\"] }"),
+            (json!("张伟"), "erp/1".to_string())
+        );
+        // Unlisted connectors come after the listed ones.
+        assert_eq!(
+            pick("[fields]\nname = { rule = \"source_priority\", sources = [\"crm\"] }"),
+            (json!("Zhang Wei"), "crm/k".to_string())
+        );
+        let golden = survive(
+            "g_1",
+            &members,
+            &SurvivorshipRules::default(),
+            &BTreeMap::new(),
+        );
         assert_eq!(golden.fields["phones"], json!(["+8613800138000"]));
         assert_eq!(golden.fields["kind"], json!("person"));
+        assert_eq!(golden.lineage["phones"].to_string(), "desk/x");
+    }
+
+    #[test]
+    fn a_pinned_field_wins_over_every_rule_and_follows_a_merge() {
+        let mut parties = vec![
+            party("erp", "1", "张伟", "13800138000"),
+            party("desk", "x", "Zhang Wei", "13600136000"),
+        ];
+        let mut held = Held::default();
+        held.run(&parties);
+        let pinned_id = held.id_of("x");
+        held.pins.insert(
+            pinned_id.clone(),
+            BTreeMap::from([(
+                "name".to_string(),
+                PinnedField {
+                    value: json!("张伟 (VIP)"),
+                    decision_id: 7,
+                },
+            )]),
+        );
+        held.run(&parties);
+        let pinned = held
+            .golden
+            .iter()
+            .find(|golden| golden.golden_id == pinned_id)
+            .unwrap();
+        assert_eq!(pinned.fields["name"], json!("张伟 (VIP)"));
+        assert_eq!(pinned.lineage["name"].to_string(), "steward/7");
+
+        // Merged into the older customer, the pin goes along.
+        parties[1].phones.push("13800138000".into());
+        held.run(&parties);
+        assert_eq!(held.golden.len(), 1);
+        assert_eq!(held.golden[0].fields["name"], json!("张伟 (VIP)"));
     }
 }

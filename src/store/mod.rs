@@ -36,6 +36,10 @@ pub enum StoreError {
     },
     #[error("cannot migrate the store schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A write the stored state does not allow, e.g. deciding a review
+    /// item that is already decided; the message says what and why.
+    #[error("{0}")]
+    Refused(String),
     #[error("store query failed while {action}: {source}")]
     Query {
         action: &'static str,
@@ -174,6 +178,17 @@ pub struct GoldenLink {
     pub evidence: serde_json::Value,
 }
 
+/// Records resolution found to be one customer: what the matching engine
+/// hands to the golden stage.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResolvedCluster {
+    /// Members in sorted order.
+    pub members: Vec<PartyKey>,
+    /// For each member, why it belongs (shared keys, match scores, steward
+    /// decisions), stored on its golden link.
+    pub evidence: BTreeMap<PartyKey, serde_json::Value>,
+}
+
 /// A golden customer as resolution wants it stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GoldenCustomer {
@@ -193,12 +208,179 @@ pub struct ResolutionChanges {
     pub links: Vec<GoldenLink>,
     /// Golden ids absorbed into another: (absorbed, survivor).
     pub merged: Vec<(String, String)>,
+    /// Where new and surviving ids came from, for merges and splits.
+    pub id_lineage: Vec<IdLineage>,
 }
 
 impl ResolutionChanges {
     pub fn is_empty(&self) -> bool {
-        self.upserted.is_empty() && self.links.is_empty() && self.merged.is_empty()
+        self.upserted.is_empty()
+            && self.links.is_empty()
+            && self.merged.is_empty()
+            && self.id_lineage.is_empty()
     }
+}
+
+/// Where a golden id came from, recorded when ids merge or split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdLineage {
+    /// The id that exists after the change: the survivor of a merge, or the
+    /// new id of a part split off.
+    pub new_id: String,
+    /// The id it came from: the id absorbed, or the id split.
+    pub old_id: String,
+    /// `merge` or `split`.
+    pub reason: String,
+}
+
+/// A golden id as stored, active or merged away, with its age (a merge
+/// keeps the older id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GoldenIdRecord {
+    pub golden_id: String,
+    /// `active` or `merged`.
+    pub status: String,
+    /// The survivor this id was merged into, when merged.
+    pub merged_into: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One field's part in a match score: the comparison level reached and the
+/// weight (log-likelihood ratio) it added.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct FieldContribution {
+    pub field: String,
+    pub level: String,
+    pub weight: f64,
+}
+
+/// A candidate pair the matcher could not decide, for a steward to review.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewCandidate {
+    pub left: PartyKey,
+    pub right: PartyKey,
+    /// The posterior probability that the two are one customer.
+    pub probability: f64,
+    /// The total match weight.
+    pub match_weight: f64,
+    /// Per-field contributions, largest first as the engine gives them.
+    pub explanation: Vec<FieldContribution>,
+    /// Higher is reviewed first.
+    pub priority: f64,
+}
+
+/// A review item as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewItem {
+    pub id: i64,
+    #[serde(flatten)]
+    pub candidate: ReviewCandidate,
+    /// `open`, `accepted` or `rejected`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The steward decision that closed the item.
+    pub decision_id: Option<i64>,
+}
+
+/// What a steward decided. Stored as JSON in `steward_decisions`; every
+/// later resolution honours the active ones.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Decision {
+    /// A review item accepted: the two records are one customer.
+    AcceptMatch {
+        review_id: i64,
+        left: PartyKey,
+        right: PartyKey,
+    },
+    /// A review item rejected: the two records are different customers.
+    RejectMatch {
+        review_id: i64,
+        left: PartyKey,
+        right: PartyKey,
+    },
+    /// Golden customers merged: all their records are one customer.
+    Merge {
+        golden_ids: Vec<String>,
+        records: Vec<PartyKey>,
+    },
+    /// Records split off a golden customer into a new one: they stay
+    /// together and apart from the records that remain.
+    Split {
+        golden_id: String,
+        leaving: Vec<PartyKey>,
+        remaining: Vec<PartyKey>,
+    },
+    /// A golden field pinned to a value, over every survivorship rule.
+    SetField {
+        golden_id: String,
+        field: String,
+        value: serde_json::Value,
+    },
+    /// An earlier decision withdrawn.
+    Undo { decision_id: i64 },
+}
+
+impl Decision {
+    /// The decision's kind, as stored and audited.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Decision::AcceptMatch { .. } => "accept_match",
+            Decision::RejectMatch { .. } => "reject_match",
+            Decision::Merge { .. } => "merge",
+            Decision::Split { .. } => "split",
+            Decision::SetField { .. } => "set_field",
+            Decision::Undo { .. } => "undo",
+        }
+    }
+}
+
+/// A decision to record, with who made it and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewDecision {
+    pub decision: Decision,
+    pub actor: String,
+    pub reason: Option<String>,
+}
+
+/// A recorded decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StewardDecision {
+    pub id: i64,
+    pub decision: Decision,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// When an `undo` withdrew it; an undone decision no longer binds.
+    pub undone_at: Option<DateTime<Utc>>,
+}
+
+/// One entry of the append-only audit log. `hash` is SHA-256 over the
+/// previous entry's hash and this entry's canonical form (see
+/// [`crate::steward::audit`]), so editing any entry breaks the chain.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub payload: serde_json::Value,
+    pub reason: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The source records linked to a golden customer, with their activity,
+/// for the customer 360 view.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CustomerActivity {
+    /// Each linked record's raw payloads as fetched, by stream.
+    pub raw_records: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    pub orders: Vec<crate::model::Order>,
+    pub tickets: Vec<crate::model::Ticket>,
+    pub calls: Vec<crate::model::Call>,
+    pub messages: Vec<crate::model::Message>,
 }
 
 /// A golden customer's current tier.
@@ -392,6 +574,59 @@ pub trait Store: Send + Sync {
     async fn golden_customers(&self) -> StoreResult<Vec<GoldenCustomer>>;
     /// Applies one resolution pass's changes in one transaction.
     async fn save_resolution(&self, changes: &ResolutionChanges) -> StoreResult<()>;
+
+    /// The links of one golden customer, by party key.
+    async fn golden_members(&self, golden_id: &str) -> StoreResult<Vec<GoldenLink>>;
+    /// One golden customer, if it is active.
+    async fn golden_customer(&self, golden_id: &str) -> StoreResult<Option<GoldenCustomer>>;
+    /// The stored parties among `keys`, by key.
+    async fn parties_by_keys(&self, keys: &[PartyKey]) -> StoreResult<Vec<Party>>;
+    /// Every golden id ever stored, active or merged, with its age.
+    async fn golden_ids(&self) -> StoreResult<Vec<GoldenIdRecord>>;
+    /// Where ids came from: every merge and split that produced or
+    /// absorbed `golden_id`, oldest first.
+    async fn id_lineage(&self, golden_id: &str) -> StoreResult<Vec<IdLineage>>;
+    /// The raw payloads and activity of the given records; calls are found
+    /// by `phones` (caller or callee as written in the CDR).
+    async fn customer_activity(
+        &self,
+        records: &[PartyKey],
+        phones: &[String],
+    ) -> StoreResult<CustomerActivity>;
+
+    /// Saves review candidates, one item per pair (either order): an open
+    /// item takes the new score and explanation, a decided item stays as
+    /// decided. Returns how many items are new.
+    async fn save_review_items(&self, candidates: &[ReviewCandidate]) -> StoreResult<u64>;
+    /// Open review items, highest priority first.
+    async fn open_review_items(&self, limit: i64) -> StoreResult<Vec<ReviewItem>>;
+    /// One review item, open or decided.
+    async fn review_item(&self, id: i64) -> StoreResult<Option<ReviewItem>>;
+
+    /// Records a decision and its audit entry in one transaction. An
+    /// accept or reject closes its review item; an undo marks its target
+    /// undone. Fails if a review item is no longer open or an undo's target
+    /// is missing or undone already.
+    async fn record_decision(&self, decision: &NewDecision) -> StoreResult<StewardDecision>;
+    /// Every decision, oldest first.
+    async fn decisions(&self) -> StoreResult<Vec<StewardDecision>>;
+    /// The whole audit log, oldest first.
+    async fn audit_log(&self) -> StoreResult<Vec<AuditEntry>>;
+
+    /// The record pairs the active decisions say are, and are not, one
+    /// customer, made consistent (see [`crate::steward::Constraints`]).
+    async fn steward_constraints(&self) -> StoreResult<crate::steward::Constraints> {
+        Ok(crate::steward::Constraints::from_decisions(
+            &self.decisions().await?,
+        ))
+    }
+    /// The fields stewards pinned, by golden id then field, as the active
+    /// set-field decisions leave them (the latest per field wins).
+    async fn pinned_fields(
+        &self,
+    ) -> StoreResult<BTreeMap<String, BTreeMap<String, crate::steward::PinnedField>>> {
+        Ok(crate::steward::pinned_fields(&self.decisions().await?))
+    }
 
     /// Every current tier assignment.
     async fn tier_assignments(&self) -> StoreResult<Vec<TierAssignment>>;

@@ -51,10 +51,11 @@ macro_rules! impl_store {
         use crate::model::{Entity, Party, PartyKey, PartyKind};
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
-            Backend, ConnectorCounts, GoldenCustomer, GoldenLink, LedgerRow, MappedRecord,
-            OrderFact, PushTarget, RejectedRecord, RetryOutcome, RunRecord, StageCounts, StagedBatch,
-            StagedRecord, Store, StoreResult, StoreStatus, StoredParty, TierAssignment,
-            TierChange,
+            AuditEntry, Backend, ConnectorCounts, CustomerActivity, Decision, GoldenCustomer,
+            GoldenIdRecord, GoldenLink, IdLineage, LedgerRow, MappedRecord, NewDecision, OrderFact,
+            PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
+            StageCounts, StagedBatch, StagedRecord, StewardDecision, Store, StoreResult,
+            StoreStatus, StoredParty, TierAssignment, TierChange,
         };
 
         fn rejected_from_row<R: Row>(row: &R) -> RejectedRecord
@@ -76,6 +77,66 @@ macro_rules! impl_store {
                 status: row.get("status"),
             }
         }
+
+
+        fn review_item_from_row<R: Row>(row: &R) -> ReviewItem
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<Vec<crate::store::FieldContribution>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            ReviewItem {
+                id: row.get("id"),
+                candidate: ReviewCandidate {
+                    left: PartyKey { connector: row.get("left_connector"), source_id: row.get("left_source_id") },
+                    right: PartyKey { connector: row.get("right_connector"), source_id: row.get("right_source_id") },
+                    probability: row.get("score"),
+                    match_weight: row.get("match_weight"),
+                    explanation: row.get::<Json<Vec<crate::store::FieldContribution>>, _>("evidence").0,
+                    priority: row.get("priority"),
+                },
+                status: row.get("status"),
+                created_at: row.get("created_at"),
+                decided_at: row.get("decided_at"),
+                decision_id: row.get("decision_id"),
+            }
+        }
+
+
+        fn party_from_row<R: Row>(row: &R) -> Party
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<Vec<String>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<BTreeMap<String, String>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<BTreeMap<String, serde_json::Value>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            Party {
+                connector: row.get("connector"),
+                source_id: row.get("source_id"),
+                kind: PartyKind::parse(&row.get::<String, _>("kind")),
+                name: row.get("name"),
+                phones: row.get::<Json<Vec<String>>, _>("phones").0,
+                emails: row.get::<Json<Vec<String>>, _>("emails").0,
+                company: row.get("company"),
+                address: row.get("address"),
+                strong_ids: row.get::<Json<BTreeMap<String, String>>, _>("strong_ids").0,
+                attributes: row
+                    .get::<Json<BTreeMap<String, serde_json::Value>>, _>("attributes")
+                    .0,
+                source_updated_at: row.get("source_updated_at"),
+            }
+        }
+
+        const REVIEW_COLUMNS: &str = "id, left_connector, left_source_id, right_connector, right_source_id, score, \
+            match_weight, evidence, priority, status, created_at, decided_at, decision_id";
 
         impl $store {
             /// Stages records and rejections and moves the cursor in one
@@ -639,24 +700,10 @@ macro_rules! impl_store {
                 .await
                 .map_err(query_error("loading parties"))?;
                 Ok(rows
-                    .into_iter()
+                    .iter()
                     .map(|row| StoredParty {
                         id: row.get("id"),
-                        party: Party {
-                            connector: row.get("connector"),
-                            source_id: row.get("source_id"),
-                            kind: PartyKind::parse(&row.get::<String, _>("kind")),
-                            name: row.get("name"),
-                            phones: row.get::<Json<Vec<String>>, _>("phones").0,
-                            emails: row.get::<Json<Vec<String>>, _>("emails").0,
-                            company: row.get("company"),
-                            address: row.get("address"),
-                            strong_ids: row.get::<Json<BTreeMap<String, String>>, _>("strong_ids").0,
-                            attributes: row
-                                .get::<Json<BTreeMap<String, serde_json::Value>>, _>("attributes")
-                                .0,
-                            source_updated_at: row.get("source_updated_at"),
-                        },
+                        party: party_from_row(row),
                     })
                     .collect())
             }
@@ -813,8 +860,467 @@ macro_rules! impl_store {
                         .await
                         .map_err(query_error("recording merges"))?;
                 }
+                for lineage in &changes.id_lineage {
+                    sqlx::query(
+                        "INSERT INTO golden_id_lineage (new_id, old_id, reason, recorded_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&lineage.new_id)
+                    .bind(&lineage.old_id)
+                    .bind(&lineage.reason)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("recording golden id lineage"))?;
+                }
                 tx.commit().await.map_err(query_error("saving golden records"))?;
                 Ok(())
+            }
+
+            async fn golden_members(&self, golden_id: &str) -> StoreResult<Vec<GoldenLink>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, golden_id, evidence FROM golden_links WHERE golden_id = $1
+                     ORDER BY connector, source_id",
+                )
+                .bind(golden_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading a golden customer's links"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| GoldenLink {
+                        party: PartyKey {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                        },
+                        golden_id: row.get("golden_id"),
+                        evidence: row.get::<Json<serde_json::Value>, _>("evidence").0,
+                    })
+                    .collect())
+            }
+
+            async fn golden_customer(&self, golden_id: &str) -> StoreResult<Option<GoldenCustomer>> {
+                let Some(row) = sqlx::query(
+                    "SELECT fields FROM golden_customers WHERE golden_id = $1 AND status = 'active'",
+                )
+                .bind(golden_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_error("loading a golden customer"))?
+                else {
+                    return Ok(None);
+                };
+                let lineage = sqlx::query(
+                    "SELECT field, connector, source_id FROM field_lineage WHERE golden_id = $1 ORDER BY field",
+                )
+                .bind(golden_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading field lineage"))?
+                .into_iter()
+                .map(|row| {
+                    (
+                        row.get::<String, _>("field"),
+                        PartyKey {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                        },
+                    )
+                })
+                .collect();
+                Ok(Some(GoldenCustomer {
+                    golden_id: golden_id.to_string(),
+                    fields: row.get::<Json<BTreeMap<String, serde_json::Value>>, _>("fields").0,
+                    lineage,
+                }))
+            }
+
+            async fn parties_by_keys(&self, keys: &[PartyKey]) -> StoreResult<Vec<Party>> {
+                let mut parties = Vec::with_capacity(keys.len());
+                for key in keys {
+                    let row = sqlx::query(
+                        "SELECT connector, source_id, kind, name, phones, emails, company, address,
+                                strong_ids, attributes, source_updated_at
+                         FROM parties WHERE connector = $1 AND source_id = $2",
+                    )
+                    .bind(&key.connector)
+                    .bind(&key.source_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error("loading parties"))?;
+                    parties.extend(row.as_ref().map(party_from_row));
+                }
+                Ok(parties)
+            }
+
+            async fn golden_ids(&self) -> StoreResult<Vec<GoldenIdRecord>> {
+                let rows = sqlx::query(
+                    "SELECT golden_id, status, merged_into, created_at FROM golden_customers ORDER BY golden_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading golden ids"))?;
+                Ok(rows.into_iter().map(|row| GoldenIdRecord {
+                    golden_id: row.get("golden_id"),
+                    status: row.get("status"),
+                    merged_into: row.get("merged_into"),
+                    created_at: row.get("created_at"),
+                }).collect())
+            }
+
+            async fn id_lineage(&self, golden_id: &str) -> StoreResult<Vec<IdLineage>> {
+                let rows = sqlx::query(
+                    "SELECT new_id, old_id, reason FROM golden_id_lineage WHERE new_id = $1 OR old_id = $1 ORDER BY id",
+                )
+                .bind(golden_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading golden id lineage"))?;
+                Ok(rows.into_iter().map(|row| IdLineage {
+                    new_id: row.get("new_id"),
+                    old_id: row.get("old_id"),
+                    reason: row.get("reason"),
+                }).collect())
+            }
+
+            async fn customer_activity(
+                &self,
+                records: &[PartyKey],
+                phones: &[String],
+            ) -> StoreResult<CustomerActivity> {
+                let mut activity = CustomerActivity::default();
+                for record in records {
+                    let raw = sqlx::query(
+                        "SELECT stream, raw FROM staged_records WHERE connector = $1 AND source_id = $2 ORDER BY stream",
+                    )
+                    .bind(&record.connector)
+                    .bind(&record.source_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error("loading raw records"))?;
+                    let by_stream = raw
+                        .into_iter()
+                        .map(|row| {
+                            let text: String = row.get("raw");
+                            let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+                            (row.get::<String, _>("stream"), value)
+                        })
+                        .collect();
+                    activity.raw_records.insert(record.to_string(), by_stream);
+                    let orders = sqlx::query(
+                        "SELECT connector, source_id, party_source_id, amount, currency, status, ordered_at
+                         FROM orders WHERE connector = $1 AND party_source_id = $2 ORDER BY ordered_at, source_id",
+                    )
+                    .bind(&record.connector)
+                    .bind(&record.source_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error("loading a customer's orders"))?;
+                    activity.orders.extend(orders.into_iter().map(|row| crate::model::Order {
+                        connector: row.get("connector"),
+                        source_id: row.get("source_id"),
+                        party_source_id: row.get("party_source_id"),
+                        amount: row.get("amount"),
+                        currency: row.get("currency"),
+                        status: crate::model::OrderStatus::parse(&row.get::<String, _>("status")).unwrap_or_default(),
+                        ordered_at: row.get("ordered_at"),
+                    }));
+                    let tickets = sqlx::query(
+                        "SELECT connector, source_id, party_source_id, channel, status, created_at, solved_at, satisfaction
+                         FROM tickets WHERE connector = $1 AND party_source_id = $2 ORDER BY created_at, source_id",
+                    )
+                    .bind(&record.connector)
+                    .bind(&record.source_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error("loading a customer's tickets"))?;
+                    activity.tickets.extend(tickets.into_iter().map(|row| crate::model::Ticket {
+                        connector: row.get("connector"),
+                        source_id: row.get("source_id"),
+                        party_source_id: row.get("party_source_id"),
+                        channel: row.get("channel"),
+                        status: row.get("status"),
+                        created_at: row.get("created_at"),
+                        solved_at: row.get("solved_at"),
+                        satisfaction: row.get("satisfaction"),
+                    }));
+                    let messages = sqlx::query(
+                        "SELECT connector, source_id, party_source_id, phone, channel, sent_at
+                         FROM messages WHERE connector = $1 AND party_source_id = $2 ORDER BY sent_at, source_id",
+                    )
+                    .bind(&record.connector)
+                    .bind(&record.source_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error("loading a customer's messages"))?;
+                    activity.messages.extend(messages.into_iter().map(|row| crate::model::Message {
+                        connector: row.get("connector"),
+                        source_id: row.get("source_id"),
+                        party_source_id: row.get("party_source_id"),
+                        phone: row.get("phone"),
+                        channel: row.get("channel"),
+                        sent_at: row.get("sent_at"),
+                    }));
+                }
+                for phone in phones {
+                    let calls = sqlx::query(
+                        "SELECT connector, source_id, caller, callee, direction, started_at, talk_seconds, disposition
+                         FROM calls WHERE caller = $1 OR callee = $1 ORDER BY started_at, source_id",
+                    )
+                    .bind(phone)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error("loading a customer's calls"))?;
+                    for row in calls {
+                        let call = crate::model::Call {
+                            connector: row.get("connector"),
+                            source_id: row.get("source_id"),
+                            caller: row.get("caller"),
+                            callee: row.get("callee"),
+                            direction: row.get("direction"),
+                            started_at: row.get("started_at"),
+                            talk_seconds: row.get("talk_seconds"),
+                            disposition: row.get("disposition"),
+                        };
+                        if !activity.calls.contains(&call) {
+                            activity.calls.push(call);
+                        }
+                    }
+                }
+                activity.calls.sort_by(|a, b| a.started_at.cmp(&b.started_at).then_with(|| a.source_id.cmp(&b.source_id)));
+                Ok(activity)
+            }
+
+            async fn save_review_items(&self, candidates: &[ReviewCandidate]) -> StoreResult<u64> {
+                let now = Utc::now();
+                let mut new = 0;
+                let mut tx = self.pool.begin().await.map_err(query_error("saving review items"))?;
+                for candidate in candidates {
+                    let (left, right) = if candidate.left <= candidate.right {
+                        (&candidate.left, &candidate.right)
+                    } else {
+                        (&candidate.right, &candidate.left)
+                    };
+                    let inserted = sqlx::query(
+                        "INSERT INTO review_queue (left_connector, left_source_id, right_connector, right_source_id,
+                                                   score, match_weight, evidence, priority, status, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9)
+                         ON CONFLICT (left_connector, left_source_id, right_connector, right_source_id) DO NOTHING",
+                    )
+                    .bind(&left.connector)
+                    .bind(&left.source_id)
+                    .bind(&right.connector)
+                    .bind(&right.source_id)
+                    .bind(candidate.probability)
+                    .bind(candidate.match_weight)
+                    .bind(Json(&candidate.explanation))
+                    .bind(candidate.priority)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("saving review items"))?
+                    .rows_affected();
+                    if inserted > 0 {
+                        new += 1;
+                        continue;
+                    }
+                    // Known pair: an open item takes the new score; a decided one stays.
+                    sqlx::query(
+                        "UPDATE review_queue SET score = $1, match_weight = $2, evidence = $3, priority = $4
+                         WHERE left_connector = $5 AND left_source_id = $6 AND right_connector = $7
+                           AND right_source_id = $8 AND status = 'open'",
+                    )
+                    .bind(candidate.probability)
+                    .bind(candidate.match_weight)
+                    .bind(Json(&candidate.explanation))
+                    .bind(candidate.priority)
+                    .bind(&left.connector)
+                    .bind(&left.source_id)
+                    .bind(&right.connector)
+                    .bind(&right.source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("saving review items"))?;
+                }
+                tx.commit().await.map_err(query_error("saving review items"))?;
+                Ok(new)
+            }
+
+            async fn open_review_items(&self, limit: i64) -> StoreResult<Vec<ReviewItem>> {
+                let rows = sqlx::query(&format!(
+                    "SELECT {REVIEW_COLUMNS} FROM review_queue WHERE status = 'open' ORDER BY priority DESC, id LIMIT $1"
+                ))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("listing review items"))?;
+                Ok(rows.iter().map(review_item_from_row).collect())
+            }
+
+            async fn review_item(&self, id: i64) -> StoreResult<Option<ReviewItem>> {
+                let row = sqlx::query(&format!("SELECT {REVIEW_COLUMNS} FROM review_queue WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error("loading a review item"))?;
+                Ok(row.as_ref().map(review_item_from_row))
+            }
+
+            async fn record_decision(&self, new: &NewDecision) -> StoreResult<StewardDecision> {
+                use chrono::SubsecRound;
+                // Microseconds: what PostgreSQL keeps, so the hashed time
+                // reads back exactly.
+                let now = Utc::now().trunc_subsecs(6);
+                let payload = serde_json::to_string(&new.decision)
+                    .map_err(|error| super::StoreError::Refused(format!("cannot encode the decision: {error}")))?;
+                let mut tx = self.pool.begin().await.map_err(query_error("recording a decision"))?;
+                let id: i64 = sqlx::query(
+                    "INSERT INTO steward_decisions (kind, payload, actor, reason, created_at)
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                )
+                .bind(new.decision.action())
+                .bind(&payload)
+                .bind(&new.actor)
+                .bind(&new.reason)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(query_error("recording a decision"))?
+                .get(0);
+                match &new.decision {
+                    Decision::AcceptMatch { review_id, .. } | Decision::RejectMatch { review_id, .. } => {
+                        let status = if matches!(new.decision, Decision::AcceptMatch { .. }) { "accepted" } else { "rejected" };
+                        let closed = sqlx::query(
+                            "UPDATE review_queue SET status = $1, decided_at = $2, decision_id = $3
+                             WHERE id = $4 AND status = 'open'",
+                        )
+                        .bind(status)
+                        .bind(now)
+                        .bind(id)
+                        .bind(review_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("closing a review item"))?
+                        .rows_affected();
+                        if closed == 0 {
+                            return Err(super::StoreError::Refused(format!(
+                                "review item {review_id} does not exist or is already decided"
+                            )));
+                        }
+                    }
+                    Decision::Undo { decision_id } => {
+                        let undone = sqlx::query(
+                            "UPDATE steward_decisions SET undone_at = $1 WHERE id = $2 AND undone_at IS NULL AND kind <> 'undo'",
+                        )
+                        .bind(now)
+                        .bind(decision_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("undoing a decision"))?
+                        .rows_affected();
+                        if undone == 0 {
+                            return Err(super::StoreError::Refused(format!(
+                                "decision {decision_id} does not exist, is an undo, or is undone already"
+                            )));
+                        }
+                        // An undone review decision reopens its item.
+                        sqlx::query(
+                            "UPDATE review_queue SET status = 'open', decided_at = NULL, decision_id = NULL WHERE decision_id = $1",
+                        )
+                        .bind(decision_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("reopening a review item"))?;
+                    }
+                    Decision::Merge { .. } | Decision::Split { .. } | Decision::SetField { .. } => {}
+                }
+                let prev_hash: String = sqlx::query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(query_error("reading the audit chain"))?
+                    .map(|row| row.get(0))
+                    .unwrap_or_else(|| crate::steward::audit::GENESIS_HASH.to_string());
+                let audit_payload = serde_json::json!({ "decision_id": id, "decision": &new.decision });
+                let hash = crate::steward::audit::entry_hash(
+                    &prev_hash,
+                    &crate::steward::audit::AuditFields {
+                        at: now,
+                        actor: &new.actor,
+                        action: new.decision.action(),
+                        payload: &audit_payload,
+                        reason: new.reason.as_deref(),
+                    },
+                );
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, action, payload, reason, prev_hash, hash)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(now)
+                .bind(&new.actor)
+                .bind(new.decision.action())
+                .bind(crate::steward::audit::canonical_json(&audit_payload))
+                .bind(&new.reason)
+                .bind(&prev_hash)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(query_error("appending to the audit log"))?;
+                tx.commit().await.map_err(query_error("recording a decision"))?;
+                Ok(StewardDecision {
+                    id,
+                    decision: new.decision.clone(),
+                    actor: new.actor.clone(),
+                    reason: new.reason.clone(),
+                    created_at: now,
+                    undone_at: None,
+                })
+            }
+
+            async fn decisions(&self) -> StoreResult<Vec<StewardDecision>> {
+                let rows = sqlx::query(
+                    "SELECT id, payload, actor, reason, created_at, undone_at FROM steward_decisions ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading steward decisions"))?;
+                rows.into_iter()
+                    .map(|row| {
+                        let id: i64 = row.get("id");
+                        let decision = serde_json::from_str(&row.get::<String, _>("payload")).map_err(|error| {
+                            super::StoreError::Refused(format!("steward decision {id} cannot be read: {error}"))
+                        })?;
+                        Ok(StewardDecision {
+                            id,
+                            decision,
+                            actor: row.get("actor"),
+                            reason: row.get("reason"),
+                            created_at: row.get("created_at"),
+                            undone_at: row.get("undone_at"),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn audit_log(&self) -> StoreResult<Vec<AuditEntry>> {
+                let rows = sqlx::query(
+                    "SELECT id, at, actor, action, payload, reason, prev_hash, hash FROM audit_log ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading the audit log"))?;
+                Ok(rows.into_iter().map(|row| {
+                    let text: String = row.get("payload");
+                    AuditEntry {
+                        id: row.get("id"),
+                        at: row.get("at"),
+                        actor: row.get("actor"),
+                        action: row.get("action"),
+                        // Text that is not JSON (tampered) still shows, and fails verification.
+                        payload: serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+                        reason: row.get("reason"),
+                        prev_hash: row.get("prev_hash"),
+                        hash: row.get("hash"),
+                    }
+                }).collect())
             }
 
             async fn tier_assignments(&self) -> StoreResult<Vec<TierAssignment>> {

@@ -2,6 +2,7 @@ mod cli;
 mod http;
 mod presets;
 mod sql;
+mod steward;
 mod store;
 mod support;
 mod webhook;

@@ -14,9 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 use tierlink::model::{Entity, Order, OrderStatus, Party, PartyKey, PartyKind};
 use tierlink::store::{
-    ConnectorCounts, GoldenCustomer, GoldenLink, LedgerRow, MappedRecord, OrderFact, PushTarget,
-    Rejection, ResolutionChanges, SourceRecord, StageCounts, StagedBatch, StagedRecord, Store,
-    StoreStatus, TierAssignment, TierChange,
+    ConnectorCounts, GoldenCustomer, GoldenLink, IdLineage, LedgerRow, MappedRecord, OrderFact,
+    PushTarget, Rejection, ResolutionChanges, SourceRecord, StageCounts, StagedBatch, StagedRecord,
+    Store, StoreStatus, TierAssignment, TierChange,
 };
 
 use crate::support::store_stories;
@@ -732,6 +732,7 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             upserted: vec![alice.clone(), bob.clone()],
             links: links.clone(),
             merged: vec![],
+            id_lineage: vec![],
         })
         .await
         .expect("saving resolution pass 1");
@@ -838,6 +839,11 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             upserted: vec![merged_alice.clone()],
             links: vec![moved.clone()],
             merged: vec![("G-2".to_string(), "G-1".to_string())],
+            id_lineage: vec![IdLineage {
+                new_id: "G-1".to_string(),
+                old_id: "G-2".to_string(),
+                reason: "merge".to_string(),
+            }],
         })
         .await
         .expect("saving resolution pass 2");
@@ -856,6 +862,26 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         vec![alice_platinum.assignment.clone()],
         "the merge removed the absorbed customer's tier"
     );
+    let ids = store.golden_ids().await.expect("golden ids");
+    assert_eq!(
+        ids.iter()
+            .map(|record| (
+                record.golden_id.as_str(),
+                record.status.as_str(),
+                record.merged_into.as_deref()
+            ))
+            .collect::<Vec<_>>(),
+        vec![("G-1", "active", None), ("G-2", "merged", Some("G-1"))],
+        "the absorbed id is kept, marked as merged into the survivor"
+    );
+    assert!(ids[0].created_at <= ids[1].created_at);
+    let lineage = vec![IdLineage {
+        new_id: "G-1".to_string(),
+        old_id: "G-2".to_string(),
+        reason: "merge".to_string(),
+    }];
+    assert_eq!(store.id_lineage("G-2").await.expect("lineage"), lineage);
+    assert_eq!(store.id_lineage("G-1").await.expect("lineage"), lineage);
     let facts = store.order_facts().await.expect("order facts");
     assert_eq!(
         facts,
@@ -890,6 +916,7 @@ async fn push_targets_and_ledger_follow_links_and_tiers(store: Arc<dyn Store>) {
                 link("crm", "c-3", "G-3", json!({})),
             ],
             merged: vec![],
+            id_lineage: vec![],
         })
         .await
         .expect("saving resolution");
@@ -1072,6 +1099,7 @@ async fn status_counts_everything_per_connector(store: Arc<dyn Store>) {
                 .collect(),
             links: vec![],
             merged: vec![],
+            id_lineage: vec![],
         })
         .await
         .expect("saving resolution");
@@ -1239,6 +1267,7 @@ async fn chinese_text_and_emoji_survive_every_round_trip(store: Arc<dyn Store>) 
                 evidence: evidence.clone(),
             }],
             merged: vec![],
+            id_lineage: vec![],
         })
         .await
         .expect("saving resolution");

@@ -1,0 +1,534 @@
+//! The steward's commands: `review`, `customer` and `decision`. Each
+//! decision is made through [`crate::steward::Steward`], which records it
+//! in the audit log and recomputes the golden customers at once.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::golden::SurvivorshipRules;
+use crate::steward::{self, CustomerView, DecisionOutcome, Steward};
+use crate::store::{Decision, ReviewItem, StewardDecision, Store};
+
+/// Who decides and why; on every decision.
+#[derive(Debug, Args)]
+pub struct DecisionArgs {
+    /// Who makes the decision (default: $USER).
+    #[arg(long, env = "USER")]
+    actor: Option<String>,
+    /// Why, kept in the audit log.
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Open review items, highest priority first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One review item with its two records and the per-field explanation.
+    Show {
+        /// The item's id, from `review list`.
+        id: i64,
+        /// Print the item as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The two records are one customer.
+    Accept {
+        /// The item's id, from `review list`.
+        id: i64,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// The two records are different customers.
+    Reject {
+        /// The item's id, from `review list`.
+        id: i64,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomerCommand {
+    /// The 360 view: records, golden fields with lineage, activity, tier.
+    Show {
+        /// The golden customer's id.
+        golden_id: String,
+        /// Print the view as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge golden customers into one; the oldest id survives.
+    Merge {
+        /// Two or more golden ids.
+        #[arg(required = true, num_args = 2..)]
+        golden_ids: Vec<String>,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// Split records off a customer into a new one.
+    Split {
+        /// The golden customer the records leave.
+        golden_id: String,
+        /// The records that leave, as connector/source_id, comma-separated.
+        #[arg(long, required = true, value_delimiter = ',')]
+        records: Vec<String>,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// Pin a golden field to a value over every survivorship rule, until
+    /// the decision is undone. Phones and e-mails take a comma-separated list.
+    SetField {
+        /// The golden customer's id.
+        golden_id: String,
+        /// name, company, address, kind, phones or emails.
+        field: String,
+        /// The value to pin.
+        value: String,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DecisionCommand {
+    /// Every decision, oldest first.
+    List {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw a decision; the customers are recomputed without it.
+    Undo {
+        /// The decision's id, from `decision list`.
+        id: i64,
+        #[command(flatten)]
+        decision: DecisionArgs,
+    },
+    /// Check the audit log's hash chain and name the first entry changed.
+    Verify,
+}
+
+fn actor(args: &DecisionArgs) -> anyhow::Result<&str> {
+    args.actor
+        .as_deref()
+        .filter(|actor| !actor.trim().is_empty())
+        .ok_or_else(|| anyhow::anyhow!("who decides? pass --actor NAME (or set $USER)"))
+}
+
+/// Runs a `review` command.
+pub async fn review(
+    store: &dyn Store,
+    rules: &SurvivorshipRules,
+    command: ReviewCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ReviewCommand::List { limit, json } => {
+            let items = store.open_review_items(limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&items)?);
+            } else {
+                println!("{}", review_list(&items));
+            }
+        }
+        ReviewCommand::Show { id, json } => {
+            let Some(item) = store.review_item(id).await? else {
+                anyhow::bail!("there is no review item {id}: see `tierlink review list`");
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&item)?);
+            } else {
+                println!("{}", review_detail(&item));
+            }
+        }
+        ReviewCommand::Accept { id, decision } => {
+            let steward = Steward {
+                store,
+                rules,
+                actor: actor(&decision)?,
+            };
+            print_outcome(&steward.accept(id, decision.reason.clone()).await?);
+        }
+        ReviewCommand::Reject { id, decision } => {
+            let steward = Steward {
+                store,
+                rules,
+                actor: actor(&decision)?,
+            };
+            print_outcome(&steward.reject(id, decision.reason.clone()).await?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a `customer` command.
+pub async fn customer(
+    store: &dyn Store,
+    rules: &SurvivorshipRules,
+    command: CustomerCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        CustomerCommand::Show { golden_id, json } => {
+            let view = steward::customer_view(store, &golden_id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&view)?);
+            } else {
+                println!("{}", customer_text(&view));
+            }
+        }
+        CustomerCommand::Merge {
+            golden_ids,
+            decision,
+        } => {
+            let steward = Steward {
+                store,
+                rules,
+                actor: actor(&decision)?,
+            };
+            print_outcome(&steward.merge(&golden_ids, decision.reason.clone()).await?);
+        }
+        CustomerCommand::Split {
+            golden_id,
+            records,
+            decision,
+        } => {
+            let leaving = records
+                .iter()
+                .map(|text| steward::parse_party_key(text))
+                .collect::<Result<Vec<_>, _>>()?;
+            let steward = Steward {
+                store,
+                rules,
+                actor: actor(&decision)?,
+            };
+            print_outcome(
+                &steward
+                    .split(&golden_id, &leaving, decision.reason.clone())
+                    .await?,
+            );
+        }
+        CustomerCommand::SetField {
+            golden_id,
+            field,
+            value,
+            decision,
+        } => {
+            let value = field_value(&field, &value);
+            let steward = Steward {
+                store,
+                rules,
+                actor: actor(&decision)?,
+            };
+            print_outcome(
+                &steward
+                    .set_field(&golden_id, &field, value, decision.reason.clone())
+                    .await?,
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a `decision` command.
+pub async fn decision(
+    store: &dyn Store,
+    rules: &SurvivorshipRules,
+    command: DecisionCommand,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        DecisionCommand::List { json } => {
+            let decisions = store.decisions().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&decisions)?);
+            } else {
+                println!("{}", decision_list(&decisions));
+            }
+        }
+        DecisionCommand::Undo { id, decision } => {
+            let steward = Steward {
+                store,
+                rules,
+                actor: actor(&decision)?,
+            };
+            print_outcome(&steward.undo(id, decision.reason.clone()).await?);
+        }
+        DecisionCommand::Verify => match steward::verify_audit_log(store).await {
+            Ok(entries) => println!("audit log intact: {entries} entries, every hash verified"),
+            Err(error) => {
+                eprintln!("audit log TAMPERED: {error}");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A set-field value: phones and e-mails are lists (comma-separated),
+/// every other field text.
+fn field_value(field: &str, text: &str) -> Value {
+    if matches!(field, "phones" | "emails") {
+        Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_string()))
+                .collect(),
+        )
+    } else {
+        Value::String(text.to_string())
+    }
+}
+
+fn print_outcome(outcome: &DecisionOutcome) {
+    let decision = &outcome.decision;
+    let changes = &outcome.resolution.changes;
+    println!(
+        "decision {} ({}) recorded for {}; {} golden customers recomputed, {} links moved, {} merged",
+        decision.id,
+        decision.decision.action(),
+        decision.actor,
+        changes.upserted.len(),
+        changes.links.len(),
+        changes.merged.len()
+    );
+    for (absorbed, survivor) in &changes.merged {
+        println!("  {absorbed} merged into {survivor}");
+    }
+    for lineage in changes.id_lineage.iter().filter(|l| l.reason == "split") {
+        println!("  {} split off {}", lineage.new_id, lineage.old_id);
+    }
+    println!("undo with: tierlink decision undo {}", decision.id);
+}
+
+fn review_list(items: &[ReviewItem]) -> String {
+    if items.is_empty() {
+        return "no open review items".to_string();
+    }
+    let mut text = String::from("id      priority  probability  weight  left / right\n");
+    for item in items {
+        let candidate = &item.candidate;
+        let _ = writeln!(
+            text,
+            "{:<7} {:>8.2}  {:>11.3}  {:>6.2}  {} / {}",
+            item.id,
+            candidate.priority,
+            candidate.probability,
+            candidate.match_weight,
+            candidate.left,
+            candidate.right
+        );
+    }
+    text.push_str("see one with `tierlink review show ID`");
+    text
+}
+
+fn review_detail(item: &ReviewItem) -> String {
+    let candidate = &item.candidate;
+    let mut text = format!(
+        "review item {} ({})\n  {} <-> {}\n  probability {:.3}, match weight {:.2}, priority {:.2}\n  field contributions:\n",
+        item.id,
+        item.status,
+        candidate.left,
+        candidate.right,
+        candidate.probability,
+        candidate.match_weight,
+        candidate.priority
+    );
+    for contribution in &candidate.explanation {
+        let _ = writeln!(
+            text,
+            "    {:<12} {:<16} {:>+7.2}",
+            contribution.field, contribution.level, contribution.weight
+        );
+    }
+    if item.status == "open" {
+        let _ = write!(
+            text,
+            "decide with `tierlink review accept {0}` or `tierlink review reject {0}`",
+            item.id
+        );
+    }
+    text
+}
+
+fn decision_list(decisions: &[StewardDecision]) -> String {
+    if decisions.is_empty() {
+        return "no decisions yet".to_string();
+    }
+    let mut text = String::new();
+    for decision in decisions {
+        let state = match decision.undone_at {
+            Some(at) => format!("undone {}", at.format("%Y-%m-%d %H:%M")),
+            None => "active".to_string(),
+        };
+        let _ = writeln!(
+            text,
+            "{:<5} {} {:<12} {:<14} {} {}{}",
+            decision.id,
+            decision.created_at.format("%Y-%m-%d %H:%M"),
+            decision.actor,
+            decision.decision.action(),
+            describe(&decision.decision),
+            state,
+            decision
+                .reason
+                .as_deref()
+                .map(|reason| format!(" ({reason})"))
+                .unwrap_or_default()
+        );
+    }
+    text.trim_end().to_string()
+}
+
+fn describe(decision: &Decision) -> String {
+    let keys = |keys: &[crate::model::PartyKey]| {
+        keys.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match decision {
+        Decision::AcceptMatch {
+            review_id,
+            left,
+            right,
+        }
+        | Decision::RejectMatch {
+            review_id,
+            left,
+            right,
+        } => format!("review {review_id}: {left} / {right};"),
+        Decision::Merge { golden_ids, .. } => format!("{};", golden_ids.join(" + ")),
+        Decision::Split {
+            golden_id, leaving, ..
+        } => format!("{} off {golden_id};", keys(leaving)),
+        Decision::SetField {
+            golden_id,
+            field,
+            value,
+        } => format!("{golden_id}.{field} = {value};"),
+        Decision::Undo { decision_id } => format!("decision {decision_id};"),
+    }
+}
+
+fn customer_text(view: &CustomerView) -> String {
+    let mut text = format!("golden customer {}\n", view.golden_id);
+    match &view.tier {
+        Some(tier) => {
+            let _ = writeln!(
+                text,
+                "  tier {} (rule {}, rules version {})",
+                tier.tier, tier.rule, tier.rules_version
+            );
+        }
+        None => text.push_str("  no tier yet\n"),
+    }
+    text.push_str("fields:\n");
+    for (field, view) in &view.fields {
+        let source = view
+            .source
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| "-".to_string());
+        let _ = writeln!(text, "  {field:<8} {}  <- {source}", view.value);
+    }
+    let _ = writeln!(text, "records ({}):", view.records.len());
+    for record in &view.records {
+        let _ = writeln!(
+            text,
+            "  {}  {}  evidence {}",
+            record.party.key(),
+            record.party.name.as_deref().unwrap_or("-"),
+            record.evidence
+        );
+        for (stream, raw) in &record.raw {
+            let _ = writeln!(text, "    {stream}: {raw}");
+        }
+    }
+    let paid: f64 = view.orders.iter().map(|order| order.amount).sum();
+    let _ = writeln!(
+        text,
+        "activity: {} orders ({paid:.2} total), {} tickets, {} calls, {} messages",
+        view.orders.len(),
+        view.tickets.len(),
+        view.calls.len(),
+        view.messages.len()
+    );
+    for order in &view.orders {
+        let _ = writeln!(
+            text,
+            "  order {}/{} {} {:.2} {}",
+            order.connector,
+            order.source_id,
+            order.ordered_at.format("%Y-%m-%d"),
+            order.amount,
+            order.status.as_str()
+        );
+    }
+    for ticket in &view.tickets {
+        let _ = writeln!(
+            text,
+            "  ticket {}/{} {} {}",
+            ticket.connector,
+            ticket.source_id,
+            ticket.created_at.format("%Y-%m-%d"),
+            ticket.status
+        );
+    }
+    for call in &view.calls {
+        let _ = writeln!(
+            text,
+            "  call {}/{} {} {}s",
+            call.connector,
+            call.source_id,
+            call.started_at.format("%Y-%m-%d %H:%M"),
+            call.talk_seconds
+        );
+    }
+    for message in &view.messages {
+        let _ = writeln!(
+            text,
+            "  message {}/{} {} {}",
+            message.connector,
+            message.source_id,
+            message.sent_at.format("%Y-%m-%d %H:%M"),
+            message.channel
+        );
+    }
+    if !view.tier_history.is_empty() {
+        text.push_str("tier history:\n");
+        for change in &view.tier_history {
+            let _ = writeln!(
+                text,
+                "  {} {} -> {} ({})",
+                change.assignment.assigned_at.format("%Y-%m-%d"),
+                change.from_tier.as_deref().unwrap_or("-"),
+                change.assignment.tier,
+                change.assignment.rule
+            );
+        }
+    }
+    for lineage in &view.id_lineage {
+        let _ = writeln!(
+            text,
+            "id lineage: {} <- {} ({})",
+            lineage.new_id, lineage.old_id, lineage.reason
+        );
+    }
+    if !view.decisions.is_empty() {
+        text.push_str("steward decisions:\n");
+        text.push_str(&decision_list(&view.decisions));
+        text.push('\n');
+    }
+    text.trim_end().to_string()
+}

@@ -1,0 +1,196 @@
+//! The audit log's hash chain.
+//!
+//! Each entry's hash is SHA-256 over the previous entry's hash followed by
+//! the entry's canonical form, so changing, removing or reordering any entry
+//! changes every hash after it. [`verify`] recomputes the chain and names
+//! the first entry that does not fit.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::store::AuditEntry;
+
+/// The `prev_hash` of the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The parts of an entry its hash covers.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditFields<'a> {
+    pub at: DateTime<Utc>,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub payload: &'a Value,
+    pub reason: Option<&'a str>,
+}
+
+/// JSON text with object keys sorted at every level and no whitespace, so
+/// the same value always hashes the same whatever map order produced it.
+pub fn canonical_json(value: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| (key.clone(), sorted(value)))
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(value).to_string()
+}
+
+/// The hash of an entry that follows `prev_hash`: hex SHA-256 of
+/// `prev_hash || canonical entry`, the entry being the canonical JSON of its
+/// time (RFC 3339, microseconds), actor, action, payload and reason.
+pub fn entry_hash(prev_hash: &str, entry: &AuditFields<'_>) -> String {
+    #[derive(Serialize)]
+    struct Canonical<'a> {
+        at: String,
+        actor: &'a str,
+        action: &'a str,
+        payload: Value,
+        reason: Option<&'a str>,
+    }
+    let canonical = serde_json::to_value(Canonical {
+        at: entry.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        actor: entry.actor,
+        action: entry.action,
+        payload: entry.payload.clone(),
+        reason: entry.reason,
+    })
+    .map(|value| canonical_json(&value))
+    .unwrap_or_default();
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(canonical.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Why an audit entry does not fit the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("audit entry {entry_id} is not the entry that was written: {problem}")]
+pub struct ChainBreak {
+    pub entry_id: i64,
+    pub problem: String,
+}
+
+/// Checks the chain from the first entry on (entries oldest first) and
+/// returns the first entry that was changed, or whose predecessor was
+/// removed or changed.
+pub fn verify(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
+    let mut expected_prev = GENESIS_HASH.to_string();
+    for entry in entries {
+        if entry.prev_hash != expected_prev {
+            return Err(ChainBreak {
+                entry_id: entry.id,
+                problem: format!(
+                    "it follows hash {}, but the entry before it has hash {expected_prev}",
+                    entry.prev_hash
+                ),
+            });
+        }
+        let recomputed = entry_hash(
+            &entry.prev_hash,
+            &AuditFields {
+                at: entry.at,
+                actor: &entry.actor,
+                action: &entry.action,
+                payload: &entry.payload,
+                reason: entry.reason.as_deref(),
+            },
+        );
+        if recomputed != entry.hash {
+            return Err(ChainBreak {
+                entry_id: entry.id,
+                problem: format!(
+                    "its content hashes to {recomputed}, but {} was recorded",
+                    entry.hash
+                ),
+            });
+        }
+        expected_prev = entry.hash.clone();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn chain(actions: &[&str]) -> Vec<AuditEntry> {
+        let mut entries = Vec::new();
+        let mut prev = GENESIS_HASH.to_string();
+        for (index, action) in actions.iter().enumerate() {
+            let at = DateTime::parse_from_rfc3339("2026-03-01T08:00:00.123456Z")
+                .unwrap()
+                .with_timezone(&Utc);
+            let payload = json!({ "n": index, "b": [1, { "z": 1, "a": 2 }] });
+            let hash = entry_hash(
+                &prev,
+                &AuditFields {
+                    at,
+                    actor: "li.na",
+                    action,
+                    payload: &payload,
+                    reason: Some("same phone"),
+                },
+            );
+            entries.push(AuditEntry {
+                id: index as i64 + 1,
+                at,
+                actor: "li.na".into(),
+                action: action.to_string(),
+                payload,
+                reason: Some("same phone".into()),
+                prev_hash: prev.clone(),
+                hash: hash.clone(),
+            });
+            prev = hash;
+        }
+        entries
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level() {
+        let value: Value =
+            serde_json::from_str(r#"{"b":{"y":1,"x":[{"d":1,"c":2}]},"a":null}"#).unwrap();
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"a":null,"b":{"x":[{"c":2,"d":1}],"y":1}}"#
+        );
+    }
+
+    #[test]
+    fn an_untouched_chain_verifies() {
+        assert_eq!(verify(&chain(&["merge", "split", "undo"])), Ok(()));
+        assert_eq!(verify(&[]), Ok(()));
+    }
+
+    #[test]
+    fn the_first_changed_entry_is_named() {
+        let mut entries = chain(&["merge", "split", "undo"]);
+        entries[1].reason = Some("changed later".into());
+        assert_eq!(verify(&entries).unwrap_err().entry_id, 2);
+
+        let mut entries = chain(&["merge", "split", "undo"]);
+        entries[2].payload = json!({ "n": 99 });
+        assert_eq!(verify(&entries).unwrap_err().entry_id, 3);
+    }
+
+    #[test]
+    fn a_removed_entry_breaks_the_next_one() {
+        let mut entries = chain(&["merge", "split", "undo"]);
+        entries.remove(1);
+        let broken = verify(&entries).unwrap_err();
+        assert_eq!(broken.entry_id, 3);
+        assert!(broken.problem.contains("follows hash"), "{broken}");
+    }
+}

@@ -1,0 +1,557 @@
+//! What stewards decided, as constraints on resolution.
+//!
+//! Every active accept, reject, merge and split decision says of some
+//! record pairs that they are (must-link) or are not (cannot-link) one
+//! customer. Decisions can contradict each other (a merge, then a split of
+//! the same records); [`Constraints::from_decisions`] lets the newer
+//! decision win, so the constraints handed to clustering never conflict and
+//! every one of them can be honoured.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::model::{Party, PartyKey};
+use crate::resolve::match_keys;
+use crate::steward::PinnedField;
+use crate::store::{Decision, ResolvedCluster, StewardDecision};
+
+/// One record pair a decision constrains.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PairConstraint {
+    /// The smaller key of the pair.
+    pub left: PartyKey,
+    pub right: PartyKey,
+    /// The decision that set it.
+    pub decision_id: i64,
+}
+
+/// The consistent must-link and cannot-link pairs of the active decisions:
+/// no cannot-link pair is connected by must-links.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Constraints {
+    pub must_link: Vec<PairConstraint>,
+    pub cannot_link: Vec<PairConstraint>,
+}
+
+/// Whether a pair must or must not be one customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Must,
+    Cannot,
+}
+
+/// The pairs a decision constrains.
+fn decision_pairs(decision: &Decision) -> Vec<(PartyKey, PartyKey, Link)> {
+    match decision {
+        Decision::AcceptMatch { left, right, .. } => {
+            vec![(left.clone(), right.clone(), Link::Must)]
+        }
+        Decision::RejectMatch { left, right, .. } => {
+            vec![(left.clone(), right.clone(), Link::Cannot)]
+        }
+        Decision::Merge { records, .. } => star(records, Link::Must),
+        Decision::Split {
+            leaving, remaining, ..
+        } => {
+            let mut pairs = star(leaving, Link::Must);
+            // A record named on both sides leaves.
+            let staying = remaining.iter().filter(|key| !leaving.contains(key));
+            for stay in staying {
+                for away in leaving {
+                    pairs.push((stay.clone(), away.clone(), Link::Cannot));
+                }
+            }
+            pairs
+        }
+        Decision::SetField { .. } | Decision::Undo { .. } => Vec::new(),
+    }
+}
+
+/// Must-links from the first record to every other: enough to hold a
+/// group together.
+fn star(records: &[PartyKey], link: Link) -> Vec<(PartyKey, PartyKey, Link)> {
+    records
+        .iter()
+        .skip(1)
+        .map(|other| (records[0].clone(), other.clone(), link))
+        .collect()
+}
+
+impl Constraints {
+    /// The constraints of the decisions not undone. A newer decision
+    /// overrides an older one on the same pair, and a newer decision's
+    /// pairs are kept over older ones that would contradict them through
+    /// a chain of must-links.
+    pub fn from_decisions(decisions: &[StewardDecision]) -> Constraints {
+        let mut active: Vec<&StewardDecision> = decisions
+            .iter()
+            .filter(|decision| decision.undone_at.is_none())
+            .collect();
+        // Newest first: the first word on a pair is the last one spoken.
+        active.sort_by_key(|decision| std::cmp::Reverse(decision.id));
+        let mut seen_pairs = BTreeSet::new();
+        let mut pairs = Vec::new();
+        for decision in active {
+            for (a, b, link) in decision_pairs(&decision.decision) {
+                if a == b {
+                    continue;
+                }
+                let (left, right) = if a < b { (a, b) } else { (b, a) };
+                if seen_pairs.insert((left.clone(), right.clone())) {
+                    pairs.push((
+                        PairConstraint {
+                            left,
+                            right,
+                            decision_id: decision.id,
+                        },
+                        link,
+                    ));
+                }
+            }
+        }
+
+        let mut index: HashMap<PartyKey, usize> = HashMap::new();
+        for (pair, _) in &pairs {
+            for key in [&pair.left, &pair.right] {
+                let next = index.len();
+                index.entry(key.clone()).or_insert(next);
+            }
+        }
+        let mut groups = ConstrainedSets::new(index.len());
+        let mut constraints = Constraints::default();
+        for (pair, link) in pairs {
+            let (a, b) = (index[&pair.left], index[&pair.right]);
+            match link {
+                Link::Must => {
+                    if groups.union(a, b) {
+                        constraints.must_link.push(pair);
+                    }
+                }
+                Link::Cannot => {
+                    if groups.forbid(a, b) {
+                        constraints.cannot_link.push(pair);
+                    }
+                }
+            }
+        }
+        constraints.must_link.sort();
+        constraints.cannot_link.sort();
+        constraints
+    }
+}
+
+/// The value each active set-field decision pins, by golden id then
+/// field; a later decision on the same field replaces an earlier one.
+pub fn pinned_fields(
+    decisions: &[StewardDecision],
+) -> BTreeMap<String, BTreeMap<String, PinnedField>> {
+    let mut active: Vec<&StewardDecision> = decisions
+        .iter()
+        .filter(|decision| decision.undone_at.is_none())
+        .collect();
+    active.sort_by_key(|decision| decision.id);
+    let mut pins: BTreeMap<String, BTreeMap<String, PinnedField>> = BTreeMap::new();
+    for decision in active {
+        if let Decision::SetField {
+            golden_id,
+            field,
+            value,
+        } = &decision.decision
+        {
+            pins.entry(golden_id.clone()).or_default().insert(
+                field.clone(),
+                PinnedField {
+                    value: value.clone(),
+                    decision_id: decision.id,
+                },
+            );
+        }
+    }
+    pins
+}
+
+/// Groups parties that share an exact match key (as
+/// [`crate::resolve::cluster_by_exact_keys`] does) while honouring the
+/// constraints: must-link pairs are joined first, and a shared key never
+/// joins two groups a cannot-link pair keeps apart. Constraints naming a
+/// record that no longer exists are ignored. Clusters come sorted by their
+/// smallest member, so the same input gives the same output.
+pub fn cluster_with_constraints(
+    parties: &[Party],
+    constraints: &Constraints,
+) -> Vec<ResolvedCluster> {
+    let mut order: Vec<usize> = (0..parties.len()).collect();
+    order.sort_by_key(|&index| parties[index].key());
+    let position: HashMap<PartyKey, usize> = parties
+        .iter()
+        .enumerate()
+        .map(|(index, party)| (party.key(), index))
+        .collect();
+    let mut groups = ConstrainedSets::new(parties.len());
+    for pair in &constraints.cannot_link {
+        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
+            groups.forbid(a, b);
+        }
+    }
+    let mut steward_links: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
+    for pair in &constraints.must_link {
+        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
+            if groups.union(a, b) {
+                steward_links.entry(a).or_default().insert(pair.decision_id);
+                steward_links.entry(b).or_default().insert(pair.decision_id);
+            }
+        }
+    }
+
+    let keys: Vec<BTreeSet<String>> = parties.iter().map(match_keys).collect();
+    let mut holders: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for &index in &order {
+        for key in &keys[index] {
+            holders.entry(key).or_default().push(index);
+        }
+    }
+    for members in holders.values() {
+        for (position, &member) in members.iter().enumerate() {
+            // Join the first earlier holder whose group may take it.
+            for &earlier in &members[..position] {
+                if groups.union(earlier, member) {
+                    break;
+                }
+            }
+        }
+    }
+
+    let mut clustered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &index in &order {
+        clustered.entry(groups.find(index)).or_default().push(index);
+    }
+    let mut clusters: Vec<ResolvedCluster> = clustered
+        .into_values()
+        .map(|members| {
+            let mut key_count: HashMap<&str, usize> = HashMap::new();
+            for &member in &members {
+                for key in &keys[member] {
+                    *key_count.entry(key).or_default() += 1;
+                }
+            }
+            let evidence = members
+                .iter()
+                .map(|&member| {
+                    let shared: Vec<&String> = keys[member]
+                        .iter()
+                        .filter(|key| key_count.get(key.as_str()).copied().unwrap_or(0) > 1)
+                        .collect();
+                    let mut evidence = json!({ "shared_keys": shared });
+                    if let Some(decisions) = steward_links.get(&member) {
+                        evidence["steward_decisions"] = json!(decisions);
+                    }
+                    (parties[member].key(), evidence)
+                })
+                .collect();
+            ResolvedCluster {
+                members: members
+                    .iter()
+                    .map(|&member| parties[member].key())
+                    .collect(),
+                evidence,
+            }
+        })
+        .collect();
+    clusters.sort_by(|a, b| a.members[0].cmp(&b.members[0]));
+    clusters
+}
+
+/// Union-find whose groups carry the members they must never join.
+struct ConstrainedSets {
+    parent: Vec<usize>,
+    /// Per root: members of other groups this group must stay apart from.
+    apart: Vec<Vec<usize>>,
+}
+
+impl ConstrainedSets {
+    fn new(count: usize) -> ConstrainedSets {
+        ConstrainedSets {
+            parent: (0..count).collect(),
+            apart: vec![Vec::new(); count],
+        }
+    }
+
+    fn find(&mut self, mut item: usize) -> usize {
+        while self.parent[item] != item {
+            self.parent[item] = self.parent[self.parent[item]];
+            item = self.parent[item];
+        }
+        item
+    }
+
+    /// Whether `a` and `b` are in one group now (joined if allowed).
+    fn union(&mut self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return true;
+        }
+        let apart_a = self.apart[ra].clone();
+        if apart_a.into_iter().any(|other| self.find(other) == rb) {
+            return false;
+        }
+        let (big, small) = if self.apart[ra].len() >= self.apart[rb].len() {
+            (ra, rb)
+        } else {
+            (rb, ra)
+        };
+        self.parent[small] = big;
+        let moved = std::mem::take(&mut self.apart[small]);
+        self.apart[big].extend(moved);
+        true
+    }
+
+    /// Keeps `a` and `b` apart from now on; false if they are already
+    /// in one group.
+    fn forbid(&mut self, a: usize, b: usize) -> bool {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra == rb {
+            return false;
+        }
+        self.apart[ra].push(b);
+        self.apart[rb].push(a);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use proptest::prelude::*;
+
+    fn key(id: usize) -> PartyKey {
+        PartyKey {
+            connector: "erp".into(),
+            source_id: format!("{id:02}"),
+        }
+    }
+
+    fn party(id: usize, phone: usize) -> Party {
+        Party {
+            connector: "erp".into(),
+            source_id: format!("{id:02}"),
+            phones: vec![format!("1380013{:04}", phone)],
+            ..Party::default()
+        }
+    }
+
+    fn recorded(id: i64, decision: Decision) -> StewardDecision {
+        StewardDecision {
+            id,
+            decision,
+            actor: "li.na".into(),
+            reason: None,
+            created_at: Utc::now(),
+            undone_at: None,
+        }
+    }
+
+    fn cluster_of(clusters: &[ResolvedCluster], member: &PartyKey) -> usize {
+        clusters
+            .iter()
+            .position(|cluster| cluster.members.contains(member))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_reject_splits_a_shared_phone_and_an_accept_joins_strangers() {
+        // 0, 1 and 2 share a phone; 3 has its own.
+        let parties = vec![party(0, 1), party(1, 1), party(2, 1), party(3, 2)];
+        let decisions = vec![
+            recorded(
+                1,
+                Decision::RejectMatch {
+                    review_id: 1,
+                    left: key(0),
+                    right: key(2),
+                },
+            ),
+            recorded(
+                2,
+                Decision::AcceptMatch {
+                    review_id: 2,
+                    left: key(3),
+                    right: key(2),
+                },
+            ),
+        ];
+        let clusters = cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions));
+        let members: Vec<Vec<String>> = clusters
+            .iter()
+            .map(|cluster| cluster.members.iter().map(ToString::to_string).collect())
+            .collect();
+        assert_eq!(
+            members,
+            vec![vec!["erp/00", "erp/01"], vec!["erp/02", "erp/03"]]
+        );
+        assert_eq!(
+            clusters[1].evidence[&key(3)],
+            json!({ "shared_keys": [], "steward_decisions": [2] })
+        );
+    }
+
+    #[test]
+    fn the_newer_decision_wins_and_an_undone_one_binds_no_more() {
+        let merge = recorded(
+            1,
+            Decision::Merge {
+                golden_ids: vec!["g_a".into(), "g_b".into()],
+                records: vec![key(0), key(1), key(2)],
+            },
+        );
+        let split = recorded(
+            2,
+            Decision::Split {
+                golden_id: "g_a".into(),
+                leaving: vec![key(2)],
+                remaining: vec![key(0), key(1)],
+            },
+        );
+        let constraints = Constraints::from_decisions(&[merge.clone(), split.clone()]);
+        let pairs = |list: &[PairConstraint]| -> Vec<(String, String, i64)> {
+            list.iter()
+                .map(|pair| {
+                    (
+                        pair.left.to_string(),
+                        pair.right.to_string(),
+                        pair.decision_id,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            pairs(&constraints.must_link),
+            vec![("erp/00".into(), "erp/01".into(), 1)]
+        );
+        assert_eq!(
+            pairs(&constraints.cannot_link),
+            vec![
+                ("erp/00".into(), "erp/02".into(), 2),
+                ("erp/01".into(), "erp/02".into(), 2)
+            ]
+        );
+        let undone = StewardDecision {
+            undone_at: Some(Utc::now()),
+            ..split
+        };
+        let constraints = Constraints::from_decisions(&[merge, undone]);
+        assert_eq!(constraints.must_link.len(), 2);
+        assert!(constraints.cannot_link.is_empty());
+    }
+
+    #[test]
+    fn the_latest_pin_of_a_field_wins_until_undone() {
+        let pin = |id, value: &str| {
+            recorded(
+                id,
+                Decision::SetField {
+                    golden_id: "g_a".into(),
+                    field: "name".into(),
+                    value: json!(value),
+                },
+            )
+        };
+        let mut decisions = vec![pin(1, "张伟"), pin(2, "张伟 (VIP)")];
+        assert_eq!(
+            pinned_fields(&decisions)["g_a"]["name"],
+            PinnedField {
+                value: json!("张伟 (VIP)"),
+                decision_id: 2
+            }
+        );
+        decisions[1].undone_at = Some(Utc::now());
+        assert_eq!(
+            pinned_fields(&decisions)["g_a"]["name"].value,
+            json!("张伟")
+        );
+    }
+
+    /// A random steward decision over records 0..8.
+    fn decision_strategy() -> impl Strategy<Value = (u8, Vec<usize>, usize)> {
+        (
+            0u8..5,
+            proptest::collection::vec(0usize..8, 2..5),
+            0usize..64,
+        )
+    }
+
+    fn to_decision(kind: u8, records: &[usize], pick: usize, earlier: i64) -> Decision {
+        let (left, right) = (key(records[0]), key(records[1]));
+        match kind {
+            0 => Decision::AcceptMatch {
+                review_id: 1,
+                left,
+                right,
+            },
+            1 => Decision::RejectMatch {
+                review_id: 1,
+                left,
+                right,
+            },
+            2 => Decision::Merge {
+                golden_ids: vec![],
+                records: records.iter().map(|&id| key(id)).collect(),
+            },
+            3 => {
+                let cut = 1 + pick % (records.len() - 1);
+                Decision::Split {
+                    golden_id: "g".into(),
+                    leaving: records[..cut].iter().map(|&id| key(id)).collect(),
+                    remaining: records[cut..].iter().map(|&id| key(id)).collect(),
+                }
+            }
+            _ => Decision::Undo {
+                decision_id: 1 + (pick as i64 % earlier.max(1)),
+            },
+        }
+    }
+
+    proptest! {
+        /// Whatever stewards decide, in any order and with undos, the
+        /// clusters honour every constraint in force, and the latest
+        /// decision's own pairs are all in force.
+        #[test]
+        fn clusters_never_violate_a_constraint(
+            phones in proptest::collection::vec(0usize..4, 8),
+            steps in proptest::collection::vec(decision_strategy(), 1..12),
+        ) {
+            let parties: Vec<Party> = phones.iter().enumerate().map(|(id, &phone)| party(id, phone)).collect();
+            let mut decisions: Vec<StewardDecision> = Vec::new();
+            for (kind, records, pick) in steps {
+                let id = decisions.len() as i64 + 1;
+                let decision = to_decision(kind, &records, pick, id - 1);
+                if let Decision::Undo { decision_id } = decision {
+                    let Some(target) = decisions.iter_mut().find(|d| d.id == decision_id) else { continue };
+                    if matches!(target.decision, Decision::Undo { .. }) || target.undone_at.is_some() {
+                        continue;
+                    }
+                    target.undone_at = Some(Utc::now());
+                }
+                decisions.push(recorded(id, decision));
+            }
+            let constraints = Constraints::from_decisions(&decisions);
+            let clusters = cluster_with_constraints(&parties, &constraints);
+            for pair in &constraints.must_link {
+                prop_assert_eq!(cluster_of(&clusters, &pair.left), cluster_of(&clusters, &pair.right), "must-link {:?}", pair);
+            }
+            for pair in &constraints.cannot_link {
+                prop_assert_ne!(cluster_of(&clusters, &pair.left), cluster_of(&clusters, &pair.right), "cannot-link {:?}", pair);
+            }
+            let latest = decisions.iter().rev().find(|d| d.undone_at.is_none() && !matches!(d.decision, Decision::Undo { .. }));
+            if let Some(latest) = latest {
+                for (a, b, link) in decision_pairs(&latest.decision) {
+                    if a == b { continue; }
+                    let same = cluster_of(&clusters, &a) == cluster_of(&clusters, &b);
+                    prop_assert_eq!(same, link == Link::Must, "latest decision {:?} on {} and {}", latest.id, a, b);
+                }
+            }
+        }
+    }
+}

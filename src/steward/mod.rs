@@ -1,0 +1,580 @@
+//! The data steward's workflow: review what the matcher could not decide,
+//! merge and split customers, pin field values, undo any of it, and see a
+//! customer's whole picture.
+//!
+//! Every decision is stored append-only with who made it, when and why,
+//! chained into the tamper-evident [`audit`] log, and honoured by every
+//! later resolution: accept/merge become must-link constraints,
+//! reject/split cannot-link constraints ([`constraints`]), set-field a pin
+//! that beats every survivorship rule. After each decision the golden
+//! customers are recomputed at once with [`resolve_customers`], the same
+//! function the pipeline's resolve stage runs.
+
+pub mod audit;
+pub mod constraints;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::golden::{self, CurrentGolden, SurvivorshipRules};
+use crate::model::{Call, Message, Order, Party, PartyKey, Ticket};
+use crate::normalize::phone::normalize_phones;
+use crate::store::{
+    Decision, IdLineage, NewDecision, ResolutionChanges, ReviewItem, StewardDecision, Store,
+    StoreError, TierAssignment, TierChange,
+};
+
+pub use constraints::{cluster_with_constraints, pinned_fields, Constraints, PairConstraint};
+
+/// The golden fields a steward may pin with set-field.
+pub const SETTABLE_FIELDS: [&str; 6] = ["name", "company", "address", "kind", "phones", "emails"];
+
+/// A value a steward pinned on a golden field, and the decision that did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PinnedField {
+    pub value: Value,
+    pub decision_id: i64,
+}
+
+/// Why a steward operation could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum StewardError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The named review item, customer or decision does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request does not make sense as asked; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What one resolution pass did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResolutionOutcome {
+    pub parties: usize,
+    pub golden_customers: usize,
+    pub changes: ResolutionChanges,
+}
+
+/// Resolves every party into golden customers, honouring the stewards'
+/// decisions (constraints and pins), and stores what changed. The
+/// pipeline's resolve stage and every steward decision run this.
+pub async fn resolve_customers(
+    store: &dyn Store,
+    rules: &SurvivorshipRules,
+) -> Result<ResolutionOutcome, StoreError> {
+    let parties: Vec<Party> = store
+        .parties()
+        .await?
+        .into_iter()
+        .map(|stored| stored.party)
+        .collect();
+    let decisions = store.decisions().await?;
+    let clusters = cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions));
+    let pins = pinned_fields(&decisions);
+    let (links, customers, ids) = (
+        store.golden_links().await?,
+        store.golden_customers().await?,
+        store.golden_ids().await?,
+    );
+    let changes = golden::plan_changes(
+        &clusters,
+        &parties,
+        CurrentGolden {
+            links: &links,
+            customers: &customers,
+            ids: &ids,
+            pins: &pins,
+        },
+        rules,
+    );
+    if !changes.is_empty() {
+        store.save_resolution(&changes).await?;
+    }
+    Ok(ResolutionOutcome {
+        parties: parties.len(),
+        golden_customers: clusters.len(),
+        changes,
+    })
+}
+
+/// A decision as recorded, and what recomputing the customers changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionOutcome {
+    pub decision: StewardDecision,
+    pub resolution: ResolutionOutcome,
+}
+
+/// Who decides, and the rules customers are recomputed with.
+#[derive(Clone, Copy)]
+pub struct Steward<'a> {
+    pub store: &'a dyn Store,
+    pub rules: &'a SurvivorshipRules,
+    pub actor: &'a str,
+}
+
+impl Steward<'_> {
+    /// Records a decision, then recomputes the golden customers.
+    async fn decide(
+        &self,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<DecisionOutcome, StewardError> {
+        if self.actor.trim().is_empty() {
+            return Err(StewardError::Invalid(
+                "a decision needs an actor: pass --actor or set $USER".to_string(),
+            ));
+        }
+        let decision = self
+            .store
+            .record_decision(&NewDecision {
+                decision,
+                actor: self.actor.to_string(),
+                reason,
+            })
+            .await?;
+        let resolution = resolve_customers(self.store, self.rules).await?;
+        Ok(DecisionOutcome {
+            decision,
+            resolution,
+        })
+    }
+
+    async fn open_item(&self, review_id: i64) -> Result<ReviewItem, StewardError> {
+        let item = self.store.review_item(review_id).await?.ok_or_else(|| {
+            StewardError::NotFound(format!(
+                "there is no review item {review_id}: see `tierlink review list`"
+            ))
+        })?;
+        if item.status != "open" {
+            return Err(StewardError::Invalid(format!(
+                "review item {review_id} is already {}",
+                item.status
+            )));
+        }
+        Ok(item)
+    }
+
+    /// Accepts a review item: its two records are one customer from now on.
+    pub async fn accept(
+        &self,
+        review_id: i64,
+        reason: Option<String>,
+    ) -> Result<DecisionOutcome, StewardError> {
+        let item = self.open_item(review_id).await?;
+        self.decide(
+            Decision::AcceptMatch {
+                review_id,
+                left: item.candidate.left,
+                right: item.candidate.right,
+            },
+            reason,
+        )
+        .await
+    }
+
+    /// Rejects a review item: its two records are never one customer.
+    pub async fn reject(
+        &self,
+        review_id: i64,
+        reason: Option<String>,
+    ) -> Result<DecisionOutcome, StewardError> {
+        let item = self.open_item(review_id).await?;
+        self.decide(
+            Decision::RejectMatch {
+                review_id,
+                left: item.candidate.left,
+                right: item.candidate.right,
+            },
+            reason,
+        )
+        .await
+    }
+
+    /// Merges golden customers into one; the oldest id survives.
+    pub async fn merge(
+        &self,
+        golden_ids: &[String],
+        reason: Option<String>,
+    ) -> Result<DecisionOutcome, StewardError> {
+        let distinct: BTreeSet<&String> = golden_ids.iter().collect();
+        if distinct.len() < 2 {
+            return Err(StewardError::Invalid(
+                "name at least two different golden customers to merge".to_string(),
+            ));
+        }
+        let mut records = Vec::new();
+        for golden_id in &distinct {
+            records.extend(self.members(golden_id).await?);
+        }
+        self.decide(
+            Decision::Merge {
+                golden_ids: distinct.into_iter().cloned().collect(),
+                records,
+            },
+            reason,
+        )
+        .await
+    }
+
+    /// Splits records off a golden customer: they become a customer of
+    /// their own, apart from the records that remain.
+    pub async fn split(
+        &self,
+        golden_id: &str,
+        leaving: &[PartyKey],
+        reason: Option<String>,
+    ) -> Result<DecisionOutcome, StewardError> {
+        let members = self.members(golden_id).await?;
+        if leaving.is_empty() {
+            return Err(StewardError::Invalid(
+                "name the records to split off, e.g. --records erp/C1,shop/9".to_string(),
+            ));
+        }
+        if let Some(stranger) = leaving.iter().find(|key| !members.contains(key)) {
+            return Err(StewardError::Invalid(format!(
+                "{stranger} is not a record of {golden_id}; its records: {}",
+                join_keys(&members)
+            )));
+        }
+        let remaining: Vec<PartyKey> = members
+            .iter()
+            .filter(|key| !leaving.contains(key))
+            .cloned()
+            .collect();
+        if remaining.is_empty() {
+            return Err(StewardError::Invalid(format!(
+                "splitting off every record of {golden_id} would leave nothing behind; name only the records that leave"
+            )));
+        }
+        let mut leaving = leaving.to_vec();
+        leaving.sort();
+        leaving.dedup();
+        self.decide(
+            Decision::Split {
+                golden_id: golden_id.to_string(),
+                leaving,
+                remaining,
+            },
+            reason,
+        )
+        .await
+    }
+
+    /// Pins a golden field to a value until the decision is undone.
+    pub async fn set_field(
+        &self,
+        golden_id: &str,
+        field: &str,
+        value: Value,
+        reason: Option<String>,
+    ) -> Result<DecisionOutcome, StewardError> {
+        if !SETTABLE_FIELDS.contains(&field) {
+            return Err(StewardError::Invalid(format!(
+                "{field:?} is not a golden field; fields: {}",
+                SETTABLE_FIELDS.join(", ")
+            )));
+        }
+        check_field_value(field, &value)?;
+        self.members(golden_id).await?;
+        self.decide(
+            Decision::SetField {
+                golden_id: golden_id.to_string(),
+                field: field.to_string(),
+                value,
+            },
+            reason,
+        )
+        .await
+    }
+
+    /// Withdraws a decision; the customers are recomputed without it.
+    pub async fn undo(
+        &self,
+        decision_id: i64,
+        reason: Option<String>,
+    ) -> Result<DecisionOutcome, StewardError> {
+        let decisions = self.store.decisions().await?;
+        let Some(target) = decisions.iter().find(|decision| decision.id == decision_id) else {
+            return Err(StewardError::NotFound(format!(
+                "there is no decision {decision_id}: see `tierlink decision list`"
+            )));
+        };
+        if matches!(target.decision, Decision::Undo { .. }) {
+            return Err(StewardError::Invalid(format!(
+                "decision {decision_id} is an undo; undo cannot be undone, make the decision again instead"
+            )));
+        }
+        if target.undone_at.is_some() {
+            return Err(StewardError::Invalid(format!(
+                "decision {decision_id} is undone already"
+            )));
+        }
+        self.decide(Decision::Undo { decision_id }, reason).await
+    }
+
+    /// The records of an active golden customer, sorted.
+    async fn members(&self, golden_id: &str) -> Result<Vec<PartyKey>, StewardError> {
+        active_members(self.store, golden_id).await
+    }
+}
+
+/// The records of an active golden customer; an error names a merged id's
+/// survivor.
+async fn active_members(store: &dyn Store, golden_id: &str) -> Result<Vec<PartyKey>, StewardError> {
+    let ids = store.golden_ids().await?;
+    match ids.iter().find(|record| record.golden_id == golden_id) {
+        None => Err(StewardError::NotFound(format!(
+            "there is no golden customer {golden_id}"
+        ))),
+        Some(record) if record.status != "active" => Err(StewardError::Invalid(format!(
+            "golden customer {golden_id} was merged into {}; use that id",
+            record.merged_into.as_deref().unwrap_or("another customer")
+        ))),
+        Some(_) => Ok(store
+            .golden_members(golden_id)
+            .await?
+            .into_iter()
+            .map(|link| link.party)
+            .collect()),
+    }
+}
+
+/// Whether `value` has the shape of golden field `field`: `kind` is
+/// person or company, phones and e-mails a non-empty list of text, the
+/// rest non-empty text.
+fn check_field_value(field: &str, value: &Value) -> Result<(), StewardError> {
+    let fits = match field {
+        "kind" => matches!(value.as_str(), Some("person" | "company")),
+        "phones" | "emails" => value.as_array().is_some_and(|items| {
+            !items.is_empty()
+                && items
+                    .iter()
+                    .all(|item| item.as_str().is_some_and(|text| !text.trim().is_empty()))
+        }),
+        _ => value.as_str().is_some_and(|text| !text.trim().is_empty()),
+    };
+    if fits {
+        Ok(())
+    } else {
+        let expected = match field {
+            "kind" => "\"person\" or \"company\"",
+            "phones" | "emails" => "a non-empty list of text",
+            _ => "non-empty text",
+        };
+        Err(StewardError::Invalid(format!(
+            "{field} must be {expected}, not {value}"
+        )))
+    }
+}
+
+fn join_keys(keys: &[PartyKey]) -> String {
+    keys.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Parses `connector/source_id` (the source id may itself hold slashes).
+pub fn parse_party_key(text: &str) -> Result<PartyKey, StewardError> {
+    match text.trim().split_once('/') {
+        Some((connector, source_id)) if !connector.is_empty() && !source_id.is_empty() => {
+            Ok(PartyKey {
+                connector: connector.to_string(),
+                source_id: source_id.to_string(),
+            })
+        }
+        _ => Err(StewardError::Invalid(format!(
+            "{text:?} is not a record key; write connector/source_id, e.g. erp/C1"
+        ))),
+    }
+}
+
+/// A golden field's value and the record (or steward decision) it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldView {
+    pub value: Value,
+    pub source: Option<PartyKey>,
+}
+
+/// A source record linked to the customer: its mapped fields, its raw
+/// payloads by stream and why it is linked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkedRecord {
+    pub party: Party,
+    pub evidence: Value,
+    pub raw: BTreeMap<String, Value>,
+}
+
+/// Everything known about one golden customer: the 360 view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerView {
+    pub golden_id: String,
+    pub fields: BTreeMap<String, FieldView>,
+    pub records: Vec<LinkedRecord>,
+    pub orders: Vec<Order>,
+    pub tickets: Vec<Ticket>,
+    pub calls: Vec<Call>,
+    pub messages: Vec<Message>,
+    pub tier: Option<TierAssignment>,
+    pub tier_history: Vec<TierChange>,
+    /// Merges and splits this id took part in.
+    pub id_lineage: Vec<IdLineage>,
+    /// Active decisions naming this customer or one of its records.
+    pub decisions: Vec<StewardDecision>,
+}
+
+/// The 360 view of an active golden customer.
+pub async fn customer_view(
+    store: &dyn Store,
+    golden_id: &str,
+) -> Result<CustomerView, StewardError> {
+    let members = active_members(store, golden_id).await?;
+    let customer = store.golden_customer(golden_id).await?.ok_or_else(|| {
+        StewardError::NotFound(format!("there is no golden customer {golden_id}"))
+    })?;
+    let evidence: BTreeMap<PartyKey, Value> = store
+        .golden_members(golden_id)
+        .await?
+        .into_iter()
+        .map(|link| (link.party, link.evidence))
+        .collect();
+    let parties = store.parties_by_keys(&members).await?;
+    let mut phones = BTreeSet::new();
+    for party in &parties {
+        for raw in &party.phones {
+            phones.insert(raw.trim().to_string());
+            for phone in normalize_phones(raw) {
+                // CDRs write numbers in full or nationally.
+                if let Some(national) = phone.e164.strip_prefix("+86") {
+                    phones.insert(national.to_string());
+                }
+                phones.insert(phone.e164);
+            }
+        }
+    }
+    let phones: Vec<String> = phones.into_iter().collect();
+    let mut activity = store.customer_activity(&members, &phones).await?;
+    let records = parties
+        .into_iter()
+        .map(|party| {
+            let key = party.key();
+            LinkedRecord {
+                evidence: evidence.get(&key).cloned().unwrap_or(Value::Null),
+                raw: activity
+                    .raw_records
+                    .remove(&key.to_string())
+                    .unwrap_or_default(),
+                party,
+            }
+        })
+        .collect();
+    let fields = customer
+        .fields
+        .iter()
+        .map(|(field, value)| {
+            (
+                field.clone(),
+                FieldView {
+                    value: value.clone(),
+                    source: customer.lineage.get(field).cloned(),
+                },
+            )
+        })
+        .collect();
+    let decisions = store
+        .decisions()
+        .await?
+        .into_iter()
+        .filter(|decision| {
+            decision.undone_at.is_none() && names(&decision.decision, golden_id, &members)
+        })
+        .collect();
+    Ok(CustomerView {
+        golden_id: golden_id.to_string(),
+        fields,
+        records,
+        orders: activity.orders,
+        tickets: activity.tickets,
+        calls: activity.calls,
+        messages: activity.messages,
+        tier: store
+            .tier_assignments()
+            .await?
+            .into_iter()
+            .find(|assignment| assignment.golden_id == golden_id),
+        tier_history: store.tier_history(golden_id).await?,
+        id_lineage: store.id_lineage(golden_id).await?,
+        decisions,
+    })
+}
+
+/// Whether a decision names the customer or one of its records.
+fn names(decision: &Decision, golden_id: &str, members: &[PartyKey]) -> bool {
+    match decision {
+        Decision::AcceptMatch { left, right, .. } | Decision::RejectMatch { left, right, .. } => {
+            members.contains(left) || members.contains(right)
+        }
+        Decision::Merge {
+            golden_ids,
+            records,
+        } => {
+            golden_ids.iter().any(|id| id == golden_id)
+                || records.iter().any(|r| members.contains(r))
+        }
+        Decision::Split {
+            golden_id: split_id,
+            leaving,
+            ..
+        } => split_id == golden_id || leaving.iter().any(|r| members.contains(r)),
+        Decision::SetField {
+            golden_id: pinned_id,
+            ..
+        } => pinned_id == golden_id,
+        Decision::Undo { .. } => false,
+    }
+}
+
+/// Checks the whole audit chain; on success, how many entries it holds.
+pub async fn verify_audit_log(store: &dyn Store) -> Result<usize, StewardError> {
+    let entries = store.audit_log().await?;
+    audit::verify(&entries).map_err(|broken| StewardError::Invalid(broken.to_string()))?;
+    Ok(entries.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn record_keys_parse_and_bad_ones_say_how_to_write_them() {
+        assert_eq!(
+            parse_party_key(" erp/C1/2 ").unwrap(),
+            PartyKey {
+                connector: "erp".into(),
+                source_id: "C1/2".into()
+            }
+        );
+        for bad in ["erp", "/C1", "erp/"] {
+            let error = parse_party_key(bad).unwrap_err().to_string();
+            assert!(error.contains("connector/source_id"), "{error}");
+        }
+    }
+
+    #[test]
+    fn set_field_values_must_fit_the_field() {
+        assert!(check_field_value("name", &json!("张伟")).is_ok());
+        assert!(check_field_value("kind", &json!("company")).is_ok());
+        assert!(check_field_value("phones", &json!(["+8613800138000"])).is_ok());
+        let kind = check_field_value("kind", &json!("vip"))
+            .unwrap_err()
+            .to_string();
+        assert!(kind.contains("person"), "{kind}");
+        assert!(check_field_value("emails", &json!([])).is_err());
+        assert!(check_field_value("name", &json!(" ")).is_err());
+    }
+}
