@@ -63,6 +63,12 @@ pub const PRESETS: &[Preset] = &[
         connector: include_str!("../connectors/presets/freeswitch.toml"),
         mapping: include_str!("../mappings/presets/freeswitch.toml"),
     },
+    Preset {
+        id: "erp",
+        summary: "An ERP's customer master and sales orders in its SQL database (MariaDB, PostgreSQL, SQLite)",
+        connector: include_str!("../connectors/presets/erp.toml"),
+        mapping: include_str!("../mappings/presets/erp.toml"),
+    },
 ];
 
 /// The preset named `id`.

@@ -236,3 +236,23 @@ pub async fn load_erp(world_dir: &Path, database_url: &str) -> Result<ErpLoad, E
         Err(ErpError::UnsupportedUrl)
     }
 }
+
+#[cfg(test)]
+mod schema_file_tests {
+    #[test]
+    fn the_checked_in_schema_is_the_one_the_loader_creates() {
+        let file = include_str!("../../samples/erp/schema.sql");
+        let statements: Vec<String> = file
+            .split(';')
+            .map(|statement| {
+                let code: Vec<&str> = statement
+                    .lines()
+                    .filter(|line| !line.starts_with("--"))
+                    .collect();
+                code.join("\n").trim().to_string()
+            })
+            .filter(|statement| !statement.is_empty())
+            .collect();
+        assert_eq!(statements, [super::CUSTOMERS_DDL, super::ORDERS_DDL]);
+    }
+}

@@ -27,6 +27,7 @@ pub const PRESET_ENV: &[(&str, &str)] = &[
     ("ODOO_API_KEY", "odoo-test-key"),
     ("ASTERISK_CDR_DIR", "/nonexistent/asterisk"),
     ("FREESWITCH_CDR_DIR", "/nonexistent/freeswitch"),
+    ("ERP_DATABASE_URL", "mysql://reader@127.0.0.1:3306/erp"),
 ];
 
 pub fn set_preset_env() {
@@ -692,4 +693,75 @@ async fn a_bad_odoo_key_fails_with_access_denied() {
     let error = report.failed_connectors["odoo"].to_string();
     assert!(error.contains("Access Denied"), "{error}");
     assert!(!error.contains("not-the-key"), "the key leaked: {error}");
+}
+
+/// Loads the generated world's ERP into a database and syncs the `erp`
+/// preset from it.
+async fn erp_preset_reads(database_url: &str) {
+    let world_dir = generated_world();
+    tierlink::world::load_erp(world_dir, database_url)
+        .await
+        .unwrap();
+    let preset = presets::find("erp").unwrap();
+    let connector = presets::customize(
+        preset.connector,
+        &[("${ERP_DATABASE_URL}", "${TIERLINK_TEST_ERP_URL}")],
+    )
+    .unwrap();
+    std::env::set_var("TIERLINK_TEST_ERP_URL", database_url);
+    let dir = project_with(&[("erp", connector, preset.mapping.to_string())]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+    sync(&project, &store, "erp").await;
+    assert_eq!(
+        party_ids(&store, "erp").await.len(),
+        lines(world_dir, "erp/customers.jsonl")
+    );
+    assert_eq!(
+        count(dir.path(), "orders", "erp").await as usize,
+        lines(world_dir, "erp/orders.jsonl")
+    );
+    assert_eq!(count(dir.path(), "rejected_records", "erp").await, 0);
+    let report = sync(&project, &store, "erp").await;
+    for counts in report.sync["erp"].values() {
+        assert_eq!(
+            counts.fetched, 0,
+            "nothing changed since the cursor: {counts:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_erp_preset_reads_the_world_erp_from_sqlite() {
+    let database = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", database.path().join("erp.db").display());
+    erp_preset_reads(&url).await;
+}
+
+/// On MariaDB when `TIERLINK_TEST_MYSQL_URL` names a server (CI sets it), in
+/// a database made for this test and dropped after it.
+#[tokio::test]
+async fn the_erp_preset_reads_the_world_erp_from_mariadb() {
+    use sqlx::Connection;
+    let Ok(server) = std::env::var("TIERLINK_TEST_MYSQL_URL") else {
+        eprintln!(
+            "TIERLINK_TEST_MYSQL_URL is not set: the MariaDB run of the erp preset is skipped"
+        );
+        return;
+    };
+    let name = format!("tierlink_erp_{}", std::process::id());
+    let mut admin = sqlx::MySqlConnection::connect(&server).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", server.trim_end_matches('/'));
+    let outcome = tokio::spawn(async move { erp_preset_reads(&url).await }).await;
+    sqlx::query(&format!("DROP DATABASE `{name}`"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
 }
