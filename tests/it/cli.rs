@@ -578,7 +578,8 @@ fn a_preset_is_listed_added_and_then_asks_for_its_credentials() {
             "zendesk",
             "odoo",
             "asterisk",
-            "freeswitch"
+            "freeswitch",
+            "erp"
         ]
     );
 
