@@ -23,6 +23,8 @@
 //! - [`segment`]: features, RFM scores and tier rules.
 //! - [`push`]: the push ledger and the sinks that deliver tier labels.
 //! - [`store`]: persistence behind one trait, SQLite and PostgreSQL.
+//! - [`demo`]: `tierlink demo`, the whole product on generated data and
+//!   local simulators.
 //! - [`presets`]: ready-made connector and mapping files for common systems.
 //! - [`pipeline`]: one full run through every stage.
 //! - [`cli`]: the command line; thin, it parses arguments and calls the library.
@@ -34,6 +36,7 @@
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod demo;
 pub mod golden;
 pub mod mapping;
 pub mod model;

@@ -82,6 +82,26 @@ pub enum Command {
     /// Records that could not be read or mapped, kept with their reason.
     #[command(subcommand)]
     Rejected(RejectedCommand),
+    /// Run the whole product on one machine: generate a customer world,
+    /// start WeCom, Shopify, Zendesk and Odoo simulators, point the presets
+    /// at them and run the pipeline on an embedded SQLite store.
+    Demo {
+        /// The demo folder (world, project, store); reused on the next run.
+        #[arg(long, default_value = "demo")]
+        dir: PathBuf,
+        /// True customers in the generated world.
+        #[arg(long, default_value_t = 3000)]
+        customers: u64,
+        /// The world's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The world's "today": its activity and the tiers are relative to it.
+        #[arg(long, default_value = "2026-11-01")]
+        as_of: chrono::NaiveDate,
+        /// Print the run report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ready-made connectors for common systems: list them, or add one to
     /// this project.
     #[command(subcommand)]
@@ -336,6 +356,48 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let project = load_project(&cli.config)?;
             let store = open_store(&project).await?;
             rejected_command(store.as_ref(), command).await
+        }
+        Command::Demo {
+            dir,
+            customers,
+            seed,
+            as_of,
+            json,
+        } => {
+            let options = crate::demo::DemoOptions {
+                dir,
+                customers,
+                seed,
+                as_of,
+            };
+            let progress = progress_bar(json);
+            let demo = crate::demo::run(&options, &progress).await?;
+            progress.finish_and_clear();
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "run": demo.report,
+                        "truth": demo.truth,
+                    }))?
+                );
+            } else {
+                print!(
+                    "{}",
+                    crate::demo::describe_setup(&demo.world, &demo.systems, demo.generated)
+                );
+                println!(
+                    "{}",
+                    output::run_summary(&demo.project, demo.store.as_ref(), &demo.report)
+                );
+                println!("{}", output::demo_truth(&demo.truth));
+                println!("{}", output::demo_next_steps(&options.dir));
+            }
+            Ok(if demo.report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Preset(PresetCommand::List { json }) => {
             if json {

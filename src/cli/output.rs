@@ -222,3 +222,27 @@ fn backend_name(backend: Backend) -> &'static str {
         Backend::Postgres => "PostgreSQL",
     }
 }
+
+/// How the demo's golden customers compare with the generated truth.
+pub fn demo_truth(score: &crate::demo::TruthScore) -> String {
+    format!(
+        "resolution against the world's ground truth: {} source records of {} true customers \
+         became {} golden customers; pairwise precision {:.3}, recall {:.3}",
+        score.records, score.true_customers, score.golden_customers, score.precision, score.recall
+    )
+}
+
+/// What to try after the demo.
+pub fn demo_next_steps(dir: &std::path::Path) -> String {
+    let config = dir.join("tierlink.toml");
+    let config = config.display();
+    format!(
+        "next (the simulators stopped with the demo; the store stays):\n  \
+         set -a; . {}/demo.env; set +a\n  \
+         tierlink --config {config} status\n  \
+         tierlink --config {config} review list\n  \
+         tierlink --config {config} segment --dry-run\n  \
+         tierlink demo            # again: nothing changed",
+        dir.display()
+    )
+}
