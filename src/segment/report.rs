@@ -1,0 +1,144 @@
+//! Tier reports: the distribution, the migration between tiers over a
+//! period, and per-tier activity, RFM and outcome summaries. Pure functions
+//! over stored assignments, history and computed features.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::features::{distinct_orders, Activity, CustomerFeatures, Lifecycle};
+use super::plan::NO_TIER;
+use crate::store::{TierAssignment, TierChange};
+
+/// Customers per tier.
+pub fn distribution(assignments: &[TierAssignment]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for assignment in assignments {
+        *counts.entry(assignment.tier.clone()).or_default() += 1;
+    }
+    counts
+}
+
+/// Moves between tiers recorded at or after `since`, counted by (from, to);
+/// first assignments count from [`NO_TIER`]; a new rules version that kept
+/// the tier is not a move.
+pub fn migration(
+    history: &[TierChange],
+    since: DateTime<Utc>,
+) -> BTreeMap<String, BTreeMap<String, usize>> {
+    let mut matrix: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for change in history
+        .iter()
+        .filter(|change| change.assignment.assigned_at >= since)
+    {
+        let from = change
+            .from_tier
+            .clone()
+            .unwrap_or_else(|| NO_TIER.to_string());
+        if from == change.assignment.tier {
+            continue;
+        }
+        *matrix
+            .entry(from)
+            .or_default()
+            .entry(change.assignment.tier.clone())
+            .or_default() += 1;
+    }
+    matrix
+}
+
+/// Averages and outcomes of the customers of one tier.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TierSummary {
+    pub customers: usize,
+    /// Mean RFM scores among the tier's buyers (null without buyers).
+    pub avg_rfm_r: Option<f64>,
+    pub avg_rfm_f: Option<f64>,
+    pub avg_rfm_m: Option<f64>,
+    pub avg_orders: f64,
+    pub avg_tickets: f64,
+    pub avg_calls: f64,
+    pub avg_messages: f64,
+    /// Share of the tier's customers with a paid order at or after `since`.
+    pub repeat_purchase_rate: f64,
+    /// Share of the tier's customers whose lifecycle stage is churned.
+    pub churn_rate: f64,
+    /// Mean lifetime spend of the tier's customers.
+    pub avg_customer_value: f64,
+    /// Mean spend at or after `since`.
+    pub avg_spend_since: f64,
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let (sum, count) = values.fold((0.0, 0usize), |(sum, count), value| {
+        (sum + value, count + 1)
+    });
+    (count > 0).then(|| (sum / count as f64 * 100.0).round() / 100.0)
+}
+
+/// One summary per tier of the current assignments. `golden_ids`,
+/// `features` and `activities` are parallel; customers without an
+/// assignment are left out.
+pub fn tier_summaries(
+    assignments: &[TierAssignment],
+    golden_ids: &[String],
+    features: &[CustomerFeatures],
+    activities: &[Activity<'_>],
+    since: DateTime<Utc>,
+) -> BTreeMap<String, TierSummary> {
+    let tier_of: BTreeMap<&str, &str> = assignments
+        .iter()
+        .map(|assignment| (assignment.golden_id.as_str(), assignment.tier.as_str()))
+        .collect();
+    let mut members: BTreeMap<&str, Vec<(&CustomerFeatures, f64)>> = BTreeMap::new();
+    for ((golden_id, customer), activity) in golden_ids.iter().zip(features).zip(activities) {
+        let Some(tier) = tier_of.get(golden_id.as_str()) else {
+            continue;
+        };
+        let spend_since: f64 = distinct_orders(&activity.orders)
+            .iter()
+            .filter(|order| order.status == "paid" && order.ordered_at >= since)
+            .map(|order| order.amount)
+            .sum();
+        members
+            .entry(tier)
+            .or_default()
+            .push((customer, spend_since));
+    }
+    members
+        .into_iter()
+        .map(|(tier, customers)| {
+            let count = customers.len();
+            let share = |test: &dyn Fn(&(&CustomerFeatures, f64)) -> bool| {
+                (customers.iter().filter(|customer| test(customer)).count() as f64 / count as f64
+                    * 1000.0)
+                    .round()
+                    / 1000.0
+            };
+            let rfm = |pick: fn(&super::features::Rfm) -> u8| {
+                mean(customers.iter().filter_map(|(customer, _)| {
+                    customer.rfm.as_ref().map(|rfm| f64::from(pick(rfm)))
+                }))
+            };
+            let average = |pick: fn(&CustomerFeatures) -> f64| {
+                mean(customers.iter().map(|(customer, _)| pick(customer))).unwrap_or(0.0)
+            };
+            let summary = TierSummary {
+                customers: count,
+                avg_rfm_r: rfm(|rfm| rfm.r),
+                avg_rfm_f: rfm(|rfm| rfm.f),
+                avg_rfm_m: rfm(|rfm| rfm.m),
+                avg_orders: average(|customer| customer.orders_total.into()),
+                avg_tickets: average(|customer| customer.tickets_total.into()),
+                avg_calls: average(|customer| customer.calls_total.into()),
+                avg_messages: average(|customer| customer.messages_total.into()),
+                repeat_purchase_rate: share(&|(_, spend)| *spend > 0.0),
+                churn_rate: share(&|(customer, _)| customer.lifecycle == Some(Lifecycle::Churned)),
+                avg_customer_value: average(|customer| customer.spend_total),
+                avg_spend_since: mean(customers.iter().map(|(_, spend)| *spend)).unwrap_or(0.0),
+            };
+            (tier.to_string(), summary)
+        })
+        .collect()
+}
