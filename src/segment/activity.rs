@@ -239,3 +239,144 @@ pub fn group_by_customer<'a>(
     }
     grouped
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn party(connector: &str, id: &str, phones: &[&str]) -> Party {
+        Party {
+            connector: connector.into(),
+            source_id: id.into(),
+            phones: phones.iter().map(|phone| phone.to_string()).collect(),
+            ..Party::default()
+        }
+    }
+
+    fn link(connector: &str, id: &str, golden_id: &str) -> GoldenLink {
+        GoldenLink {
+            party: PartyKey {
+                connector: connector.into(),
+                source_id: id.into(),
+            },
+            golden_id: golden_id.into(),
+            evidence: serde_json::json!({}),
+        }
+    }
+
+    fn call(id: &str, caller: &str, callee: &str, direction: Option<&str>) -> Call {
+        Call {
+            connector: "pbx".into(),
+            source_id: id.into(),
+            caller: Some(caller.into()),
+            callee: Some(callee.into()),
+            direction: direction.map(str::to_string),
+            started_at: Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap(),
+            talk_seconds: 60,
+            disposition: Some("ANSWERED".into()),
+        }
+    }
+
+    #[test]
+    fn activity_links_by_party_and_by_the_customers_side_of_a_call() {
+        let parties = [
+            party("erp", "C1", &["138 0013 8000"]),
+            party("shop", "7", &["+86 139 1111 2222"]),
+            // Two customers share the office number: it links to neither.
+            party("erp", "C2", &["010-8888 6666"]),
+            party("shop", "8", &["+86 10 8888 6666"]),
+        ];
+        let links = [
+            link("erp", "C1", "G1"),
+            link("shop", "7", "G1"),
+            link("erp", "C2", "G2"),
+            link("shop", "8", "G3"),
+        ];
+        let when = Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap();
+        let tickets = [
+            Ticket {
+                connector: "erp".into(),
+                source_id: "T1".into(),
+                party_source_id: Some("C1".into()),
+                channel: None,
+                status: "open".into(),
+                created_at: when,
+                solved_at: None,
+                satisfaction: Some("bad".into()),
+            },
+            Ticket {
+                connector: "erp".into(),
+                source_id: "T2".into(),
+                party_source_id: None,
+                channel: None,
+                status: "open".into(),
+                created_at: when,
+                solved_at: None,
+                satisfaction: None,
+            },
+        ];
+        let calls = [
+            call("inbound", "+8613800138000", "4008001234", Some("inbound")),
+            call("outbound", "4008001234", "13911112222", Some("OUTBOUND")),
+            call("unknown", "4008001234", "+86 138 0013 8000", None),
+            call("shared", "01088886666", "4008001234", Some("inbound")),
+            call("wrong side", "4008001234", "13800138000", Some("inbound")),
+        ];
+        let messages = [
+            Message {
+                connector: "shop".into(),
+                source_id: "M1".into(),
+                party_source_id: Some("7".into()),
+                phone: None,
+                channel: "chat".into(),
+                sent_at: when,
+            },
+            Message {
+                connector: "wecom".into(),
+                source_id: "M2".into(),
+                party_source_id: None,
+                phone: Some("13800138000".into()),
+                channel: "wecom".into(),
+                sent_at: when,
+            },
+        ];
+        let linked = link_activity(&parties, &links, &tickets, &calls, &messages);
+        let ticket_ids: Vec<(&str, &str)> = linked
+            .tickets
+            .iter()
+            .map(|t| (t.source_id.as_str(), t.golden_id.as_str()))
+            .collect();
+        assert_eq!(ticket_ids, [("T1", "G1")]);
+        let call_ids: Vec<(&str, &str)> = linked
+            .calls
+            .iter()
+            .map(|c| (c.source_id.as_str(), c.golden_id.as_str()))
+            .collect();
+        assert_eq!(
+            call_ids,
+            [("inbound", "G1"), ("outbound", "G1"), ("unknown", "G1")]
+        );
+        let message_ids: Vec<(&str, &str)> = linked
+            .messages
+            .iter()
+            .map(|m| (m.source_id.as_str(), m.golden_id.as_str()))
+            .collect();
+        assert_eq!(message_ids, [("M1", "G1"), ("M2", "G1")]);
+
+        let ids = ["G1".to_string(), "G2".to_string(), "G9".to_string()];
+        let grouped = group_by_customer(&ids, &[], &linked, &parties, &links);
+        assert_eq!(
+            (
+                grouped[0].tickets.len(),
+                grouped[0].calls.len(),
+                grouped[0].messages.len()
+            ),
+            (1, 3, 2)
+        );
+        assert_eq!(grouped[0].parties.len(), 2);
+        assert_eq!(grouped[1].parties.len(), 1);
+        assert!(grouped[2].parties.is_empty() && grouped[2].calls.is_empty());
+        assert!(linked.tickets[0].is_open());
+    }
+}

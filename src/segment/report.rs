@@ -142,3 +142,133 @@ pub fn tier_summaries(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::features::{Rfm, WindowTotals};
+    use crate::store::OrderFact;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn at(day: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 6, day, 12, 0, 0).unwrap()
+    }
+
+    fn change(golden_id: &str, from: Option<&str>, to: &str, day: u32) -> TierChange {
+        TierChange {
+            from_tier: from.map(str::to_string),
+            assignment: TierAssignment {
+                golden_id: golden_id.into(),
+                tier: to.into(),
+                rule: "r".into(),
+                reason: json!({}),
+                rules_version: "v".into(),
+                assigned_at: at(day),
+            },
+        }
+    }
+
+    #[test]
+    fn migration_counts_moves_in_the_period_and_skips_version_refreshes() {
+        let history = [
+            change("a", None, "low", 1),
+            change("a", Some("low"), "high", 10),
+            change("b", None, "low", 11),
+            change("b", Some("low"), "low", 12),
+            change("c", Some("high"), "low", 15),
+        ];
+        let matrix = migration(&history, at(10));
+        assert_eq!(matrix["low"], BTreeMap::from([("high".to_string(), 1)]));
+        assert_eq!(matrix[NO_TIER], BTreeMap::from([("low".to_string(), 1)]));
+        assert_eq!(matrix["high"], BTreeMap::from([("low".to_string(), 1)]));
+        let assignments: Vec<TierAssignment> = history
+            .iter()
+            .map(|change| change.assignment.clone())
+            .collect();
+        assert_eq!(
+            distribution(&assignments[..2]),
+            BTreeMap::from([("high".to_string(), 1), ("low".to_string(), 1)])
+        );
+    }
+
+    #[test]
+    fn summaries_give_averages_and_outcomes_per_tier() {
+        let ids = ["a".to_string(), "b".to_string(), "c".to_string()];
+        let order = |id: &str, golden: &str, day: u32| OrderFact {
+            golden_id: golden.into(),
+            connector: "shop".into(),
+            source_id: id.into(),
+            amount: 100.0,
+            status: "paid".into(),
+            ordered_at: at(day),
+        };
+        let orders = [order("1", "a", 2), order("2", "a", 20), order("3", "b", 3)];
+        let activities = [
+            Activity {
+                orders: vec![&orders[0], &orders[1]],
+                ..Activity::default()
+            },
+            Activity {
+                orders: vec![&orders[2]],
+                ..Activity::default()
+            },
+            Activity::default(),
+        ];
+        let features = [
+            CustomerFeatures {
+                orders_total: 2,
+                spend_total: 200.0,
+                tickets_total: 1,
+                rfm: Some(Rfm {
+                    r: 5,
+                    f: 4,
+                    m: 4,
+                    segment: "Champions",
+                }),
+                windows: vec![WindowTotals {
+                    days: 30,
+                    orders: 2,
+                    spend: 200.0,
+                }],
+                ..CustomerFeatures::default()
+            },
+            CustomerFeatures {
+                orders_total: 1,
+                spend_total: 100.0,
+                lifecycle: Some(Lifecycle::Churned),
+                rfm: Some(Rfm {
+                    r: 1,
+                    f: 2,
+                    m: 2,
+                    segment: "Hibernating",
+                }),
+                ..CustomerFeatures::default()
+            },
+            CustomerFeatures::default(),
+        ];
+        let assignments: Vec<TierAssignment> = [("a", "high"), ("b", "high"), ("c", "low")]
+            .iter()
+            .map(|(id, tier)| change(id, None, tier, 1).assignment)
+            .collect();
+        let summaries = tier_summaries(&assignments, &ids, &features, &activities, at(10));
+        let high = &summaries["high"];
+        assert_eq!(high.customers, 2);
+        assert_eq!((high.avg_rfm_r, high.avg_rfm_f), (Some(3.0), Some(3.0)));
+        assert_eq!((high.avg_orders, high.avg_tickets), (1.5, 0.5));
+        assert_eq!(
+            high.repeat_purchase_rate, 0.5,
+            "only a bought again after the 10th"
+        );
+        assert_eq!(high.churn_rate, 0.5);
+        assert_eq!(
+            (high.avg_customer_value, high.avg_spend_since),
+            (150.0, 50.0)
+        );
+        let low = &summaries["low"];
+        assert_eq!(
+            (low.customers, low.avg_rfm_m, low.repeat_purchase_rate),
+            (1, None, 0.0)
+        );
+    }
+}
