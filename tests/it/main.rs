@@ -1,5 +1,6 @@
 mod cli;
 mod http;
+mod segment;
 mod sql;
 mod store;
 mod support;
