@@ -486,3 +486,119 @@ impl Population {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<TierRules, Vec<Problem>> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tiers.toml");
+        std::fs::write(&file, text).unwrap();
+        TierRules::load(&file, &[])
+    }
+
+    fn shipped() -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tiers.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_shipped_rules_carry_four_tiers_with_goals_actions_and_labels() {
+        let rules = load(&shipped()).unwrap_or_else(|problems| panic!("{problems:?}"));
+        let keys: Vec<&str> = rules.tiers.iter().map(|tier| tier.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "high-value",
+                "developing",
+                "new-low-value",
+                "dormant-at-risk"
+            ]
+        );
+        for tier in &rules.tiers {
+            assert!(
+                !tier.goal.is_empty() && !tier.actions.is_empty(),
+                "{}",
+                tier.key
+            );
+            for system in ["wecom", "shopify", "zendesk", "odoo"] {
+                assert!(tier.labels.contains_key(system), "{} {system}", tier.key);
+            }
+        }
+        assert_eq!(
+            rules.label_for("high-value", "crm", "wecom").as_deref(),
+            Some("高价值客户")
+        );
+        assert_eq!(
+            rules.label_for("high-value", "zendesk", "http").as_deref(),
+            Some("tier_high_value")
+        );
+        assert_eq!(
+            rules.label_for("high-value", "erp", "file").as_deref(),
+            Some("tier:high-value")
+        );
+        // The rules read more than spend.
+        let read: Vec<String> = rules
+            .rules
+            .iter()
+            .flat_map(|rule| rule.when.variables())
+            .collect();
+        for feature in [
+            "rfm.segment",
+            "lifecycle",
+            "satisfaction_good_share",
+            "spend_trend",
+        ] {
+            assert!(read.iter().any(|name| name == feature), "{feature}");
+        }
+        assert_eq!(
+            rules.dynamics,
+            TierDynamics {
+                min_dwell_days: 30,
+                max_change_share: 0.2
+            }
+        );
+        assert_eq!(rules.triggers.order_above, Some(10000.0));
+        assert_eq!(rules.rank("dormant-at-risk"), Some(3));
+    }
+
+    #[test]
+    fn settings_sections_and_custom_features_are_checked_with_their_field() {
+        let base = shipped();
+        let with = |extra: &str| load(&format!("{base}\n{extra}"));
+        let fields = |result: Result<TierRules, Vec<Problem>>| -> Vec<String> {
+            result
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|problem| problem.field)
+                .collect()
+        };
+        let custom = "[[custom_feature]]\nname = \"credit\"\nattribute = \"credit_limit\"\naggregate = \"max\"\n\n[[rule]]\nname = \"credit\"\ntier = \"high-value\"\nwhen = \"credit >= 50000\"\n";
+        let rules = with(custom).unwrap_or_else(|problems| panic!("{problems:?}"));
+        assert_eq!(rules.custom_features[0].aggregate, features::Aggregate::Max);
+        assert!(fields(with(
+            "[[custom_feature]]\nname = \"recency_days\"\nattribute = \"x\"\naggregate = \"max\"\n"
+        ))
+        .contains(&"custom_feature[0].name".to_string()));
+        assert!(!fields(with(
+            "[[custom_feature]]\nname = \"x\"\nattribute = \"x\"\naggregate = \"median\"\n"
+        ))
+        .is_empty());
+        assert!(fields(with(
+            "[[rule]]\nname = \"typo\"\ntier = \"developing\"\nwhen = \"credit >= 1\"\n"
+        ))
+        .iter()
+        .any(|field| field.ends_with(".when")));
+        let broken = base.replace("min_dwell_days = 30", "min_dwel_days = 30");
+        assert!(fields(load(&broken))
+            .iter()
+            .any(|field| field.starts_with("segment")));
+        let windows = base.replace("windows = [30, 90, 365]", "windows = [0, 90]");
+        assert!(fields(load(&windows)).contains(&"features".to_string()));
+        // A window configured is a feature rules may read.
+        let seven = base.replace("windows = [30, 90, 365]", "windows = [7, 30, 90, 365]");
+        let rules = load(&format!("{seven}\n[[rule]]\nname = \"week\"\ntier = \"developing\"\nwhen = \"orders_7d >= 1\"\n"));
+        assert!(rules.is_ok(), "{rules:?}");
+    }
+}
