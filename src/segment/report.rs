@@ -91,38 +91,39 @@ pub fn tier_summaries(
         .iter()
         .map(|assignment| (assignment.golden_id.as_str(), assignment.tier.as_str()))
         .collect();
-    let mut members: BTreeMap<&str, Vec<(&CustomerFeatures, f64)>> = BTreeMap::new();
+    // Per member: its features, paid orders since `since`, and their value.
+    let mut members: BTreeMap<&str, Vec<(&CustomerFeatures, usize, f64)>> = BTreeMap::new();
     for ((golden_id, customer), activity) in golden_ids.iter().zip(features).zip(activities) {
         let Some(tier) = tier_of.get(golden_id.as_str()) else {
             continue;
         };
-        let spend_since: f64 = distinct_orders(&activity.orders)
+        let bought: Vec<f64> = distinct_orders(&activity.orders)
             .iter()
             .filter(|order| order.status == "paid" && order.ordered_at >= since)
             .map(|order| order.amount)
-            .sum();
+            .collect();
         members
             .entry(tier)
             .or_default()
-            .push((customer, spend_since));
+            .push((customer, bought.len(), bought.iter().sum()));
     }
     members
         .into_iter()
         .map(|(tier, customers)| {
             let count = customers.len();
-            let share = |test: &dyn Fn(&(&CustomerFeatures, f64)) -> bool| {
+            let share = |test: &dyn Fn(&(&CustomerFeatures, usize, f64)) -> bool| {
                 (customers.iter().filter(|customer| test(customer)).count() as f64 / count as f64
                     * 1000.0)
                     .round()
                     / 1000.0
             };
             let rfm = |pick: fn(&super::features::Rfm) -> u8| {
-                mean(customers.iter().filter_map(|(customer, _)| {
+                mean(customers.iter().filter_map(|(customer, _, _)| {
                     customer.rfm.as_ref().map(|rfm| f64::from(pick(rfm)))
                 }))
             };
             let average = |pick: fn(&CustomerFeatures) -> f64| {
-                mean(customers.iter().map(|(customer, _)| pick(customer))).unwrap_or(0.0)
+                mean(customers.iter().map(|(customer, _, _)| pick(customer))).unwrap_or(0.0)
             };
             let summary = TierSummary {
                 customers: count,
@@ -133,10 +134,12 @@ pub fn tier_summaries(
                 avg_tickets: average(|customer| customer.tickets_total.into()),
                 avg_calls: average(|customer| customer.calls_total.into()),
                 avg_messages: average(|customer| customer.messages_total.into()),
-                repeat_purchase_rate: share(&|(_, spend)| *spend > 0.0),
-                churn_rate: share(&|(customer, _)| customer.lifecycle == Some(Lifecycle::Churned)),
+                repeat_purchase_rate: share(&|(_, orders, _)| *orders > 0),
+                churn_rate: share(&|(customer, _, _)| {
+                    customer.lifecycle == Some(Lifecycle::Churned)
+                }),
                 avg_customer_value: average(|customer| customer.spend_total),
-                avg_spend_since: mean(customers.iter().map(|(_, spend)| *spend)).unwrap_or(0.0),
+                avg_spend_since: mean(customers.iter().map(|(_, _, spend)| *spend)).unwrap_or(0.0),
             };
             (tier.to_string(), summary)
         })
