@@ -300,20 +300,27 @@ async fn segment_stage(
     report: &mut RunReport,
 ) -> Result<(), RunError> {
     progress.set_message("tiering customers");
-    let golden_ids: Vec<String> = store
-        .golden_customers()
-        .await?
-        .into_iter()
-        .map(|golden| golden.golden_id)
-        .collect();
-    let tier_changes = segment::plan_tiers(
+    let population = segment::Population::load(store.as_ref()).await?;
+    let plan = segment::plan_tiers(
         &project.tiers,
-        &golden_ids,
-        &store.order_facts().await?,
+        &population.golden_ids,
+        &population.activities(),
         &store.tier_assignments().await?,
+        &store.tier_entered_at().await?,
         evaluation_time(project),
     )
     .map_err(RunError::Rules)?;
+    let limit = project.tiers.dynamics.max_change_share;
+    if plan.exceeds_change_limit(limit) {
+        let (moving, share) = plan.change_share();
+        return Err(RunError::Rules(format!(
+            "{moving} customers ({:.1}%) would change tier, more than max_change_share = {limit} in {}; \
+             check with `tierlink segment --dry-run`, then apply with `tierlink segment --force`",
+            share * 100.0,
+            project.tiers.file.display()
+        )));
+    }
+    let tier_changes = plan.changes(Utc::now());
     report.tiers_changed = tier_changes.len();
     if !tier_changes.is_empty() {
         store.save_tier_changes(&tier_changes).await?;

@@ -4,6 +4,7 @@
 mod init;
 mod output;
 mod steward;
+mod segment;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -106,6 +107,34 @@ pub enum Command {
     /// this project.
     #[command(subcommand)]
     Preset(PresetCommand),
+    /// Compute every golden customer's tier and apply the changes; shows the
+    /// transition matrix (current -> new tier) with counts.
+    Segment {
+        /// Show the transition matrix and apply nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply even when more customers would change tier than
+        /// `[segment] max_change_share` in the tier rules allows.
+        #[arg(long)]
+        force: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Tier reports: distribution with RFM and activity averages, moves
+    /// between tiers, or outcomes per tier.
+    Report {
+        /// Which report.
+        #[arg(value_enum, default_value = "tiers")]
+        kind: segment::ReportKind,
+        /// The start of the period (YYYY-MM-DD); by default the longest
+        /// feature window before the evaluation date.
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Receive pushed records for every webhook connector until Ctrl-C;
     /// the next `run` or `sync <id>` maps them.
     Listen {
@@ -456,6 +485,20 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decision(command) => {
             let (store, rules) = open_for_steward(&cli.config).await?;
             steward::decision(store.as_ref(), &rules, command).await
+        }
+        Command::Segment {
+            dry_run,
+            force,
+            json,
+        } => {
+            let project = load_project(&cli.config)?;
+            let store = open_store(&project).await?;
+            segment::segment_command(&project, store.as_ref(), dry_run, force, json).await
+        }
+        Command::Report { kind, since, json } => {
+            let project = load_project(&cli.config)?;
+            let store = open_store(&project).await?;
+            segment::report_command(&project, store.as_ref(), kind, since, json).await
         }
         Command::Listen { address } => {
             let project = load_project(&cli.config)?;

@@ -9,7 +9,7 @@ mod postgres;
 mod sql;
 mod sqlite;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::model::{Entity, Party, PartyKey};
+use crate::model::{Call, Entity, Message, Party, PartyKey, Ticket};
 
 pub use postgres::PostgresStore;
 pub use sqlite::{resolve_sqlite_path, SqliteStore};
@@ -402,6 +402,15 @@ pub struct TierChange {
     pub assignment: TierAssignment,
 }
 
+/// A tier change event in the outbox, for sinks to consume.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TierEvent {
+    pub id: i64,
+    /// The change: from (none for a first assignment), to, rule, reason,
+    /// rules version and time.
+    pub change: TierChange,
+}
+
 /// The label a source record should carry, joined from links and tiers.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PushTarget {
@@ -568,6 +577,13 @@ pub trait Store: Send + Sync {
     /// Every order whose party belongs to a golden customer.
     async fn order_facts(&self) -> StoreResult<Vec<OrderFact>>;
 
+    /// Every ticket.
+    async fn tickets(&self) -> StoreResult<Vec<Ticket>>;
+    /// Every call record.
+    async fn calls(&self) -> StoreResult<Vec<Call>>;
+    /// Every message.
+    async fn messages(&self) -> StoreResult<Vec<Message>>;
+
     /// Every current link from a party to its golden customer.
     async fn golden_links(&self) -> StoreResult<Vec<GoldenLink>>;
     /// Every current golden customer.
@@ -630,8 +646,19 @@ pub trait Store: Send + Sync {
 
     /// Every current tier assignment.
     async fn tier_assignments(&self) -> StoreResult<Vec<TierAssignment>>;
-    /// Writes new assignments and their history rows in one transaction.
+    /// Writes new assignments and their history rows in one transaction,
+    /// with an outbox event for every change of tier (first assignments
+    /// included; a new rules version that keeps the tier is not an event).
     async fn save_tier_changes(&self, changes: &[TierChange]) -> StoreResult<()>;
+    /// Since when each tiered customer is in its current tier: the time of
+    /// the last history row that moved it there.
+    async fn tier_entered_at(&self) -> StoreResult<HashMap<String, DateTime<Utc>>>;
+    /// Every tier history row recorded at or after `since`, oldest first.
+    async fn tier_history_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<TierChange>>;
+    /// Tier change events not consumed yet, oldest first.
+    async fn unconsumed_tier_events(&self, limit: i64) -> StoreResult<Vec<TierEvent>>;
+    /// Marks events consumed; returns how many were still unconsumed.
+    async fn mark_tier_events_consumed(&self, ids: &[i64]) -> StoreResult<u64>;
     /// A golden customer's tier history, oldest first: (from, to, rule,
     /// reason, rules version, time).
     async fn tier_history(&self, golden_id: &str) -> StoreResult<Vec<TierChange>>;

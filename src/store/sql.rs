@@ -48,15 +48,36 @@ macro_rules! impl_store {
         use sqlx::types::Json;
         use sqlx::Row;
 
-        use crate::model::{Entity, Party, PartyKey, PartyKind};
+        use crate::model::{Call, Entity, Message, Party, PartyKey, PartyKind, Ticket};
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
             AuditEntry, Backend, ConnectorCounts, CustomerActivity, Decision, GoldenCustomer,
             GoldenIdRecord, GoldenLink, IdLineage, LedgerRow, MappedRecord, NewDecision, OrderFact,
             PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
             StageCounts, StagedBatch, StagedRecord, StewardDecision, Store, StoreResult,
-            StoreStatus, StoredParty, TierAssignment, TierChange,
+            StoreStatus, StoredParty, TierAssignment, TierChange, TierEvent,
         };
+
+        fn tier_change_from_row<R: Row>(row: &R, to: &str, at: &str) -> TierChange
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<serde_json::Value>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            TierChange {
+                from_tier: row.get("from_tier"),
+                assignment: TierAssignment {
+                    golden_id: row.get("golden_id"),
+                    tier: row.get(to),
+                    rule: row.get("rule"),
+                    reason: row.get::<Json<serde_json::Value>, _>("reason").0,
+                    rules_version: row.get("rules_version"),
+                    assigned_at: row.get(at),
+                },
+            }
+        }
 
         fn rejected_from_row<R: Row>(row: &R) -> RejectedRecord
         where
@@ -731,6 +752,64 @@ macro_rules! impl_store {
                     .collect())
             }
 
+            async fn tickets(&self) -> StoreResult<Vec<Ticket>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, party_source_id, channel, status, created_at, solved_at, satisfaction
+                     FROM tickets ORDER BY connector, source_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading tickets"))?;
+                Ok(rows.into_iter().map(|row| Ticket {
+                    connector: row.get("connector"),
+                    source_id: row.get("source_id"),
+                    party_source_id: row.get("party_source_id"),
+                    channel: row.get("channel"),
+                    status: row.get("status"),
+                    created_at: row.get("created_at"),
+                    solved_at: row.get("solved_at"),
+                    satisfaction: row.get("satisfaction"),
+                }).collect())
+            }
+
+            async fn calls(&self) -> StoreResult<Vec<Call>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, caller, callee, direction, started_at, talk_seconds, disposition
+                     FROM calls ORDER BY connector, source_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading calls"))?;
+                Ok(rows.into_iter().map(|row| Call {
+                    connector: row.get("connector"),
+                    source_id: row.get("source_id"),
+                    caller: row.get("caller"),
+                    callee: row.get("callee"),
+                    direction: row.get("direction"),
+                    started_at: row.get("started_at"),
+                    talk_seconds: row.get("talk_seconds"),
+                    disposition: row.get("disposition"),
+                }).collect())
+            }
+
+            async fn messages(&self) -> StoreResult<Vec<Message>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, party_source_id, phone, channel, sent_at
+                     FROM messages ORDER BY connector, source_id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading messages"))?;
+                Ok(rows.into_iter().map(|row| Message {
+                    connector: row.get("connector"),
+                    source_id: row.get("source_id"),
+                    party_source_id: row.get("party_source_id"),
+                    phone: row.get("phone"),
+                    channel: row.get("channel"),
+                    sent_at: row.get("sent_at"),
+                }).collect())
+            }
+
             async fn golden_links(&self) -> StoreResult<Vec<GoldenLink>> {
                 let rows = sqlx::query(
                     "SELECT connector, source_id, golden_id, evidence FROM golden_links ORDER BY connector, source_id",
@@ -1374,6 +1453,22 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(query_error("saving tier history"))?;
+                    if change.from_tier.as_deref() != Some(assignment.tier.as_str()) {
+                        sqlx::query(
+                            "INSERT INTO tier_events (golden_id, from_tier, to_tier, rule, reason, rules_version, created_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        )
+                        .bind(&assignment.golden_id)
+                        .bind(&change.from_tier)
+                        .bind(&assignment.tier)
+                        .bind(&assignment.rule)
+                        .bind(Json(&assignment.reason))
+                        .bind(&assignment.rules_version)
+                        .bind(assignment.assigned_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error("saving tier events"))?;
+                    }
                 }
                 tx.commit().await.map_err(query_error("saving tiers"))?;
                 Ok(())
@@ -1388,17 +1483,71 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(query_error("loading tier history"))?;
-                Ok(rows.into_iter().map(|row| TierChange {
-                    from_tier: row.get("from_tier"),
-                    assignment: TierAssignment {
-                        golden_id: row.get("golden_id"),
-                        tier: row.get("to_tier"),
-                        rule: row.get("rule"),
-                        reason: row.get::<Json<serde_json::Value>, _>("reason").0,
-                        rules_version: row.get("rules_version"),
-                        assigned_at: row.get("changed_at"),
-                    },
-                }).collect())
+                Ok(rows.iter().map(|row| tier_change_from_row(row, "to_tier", "changed_at")).collect())
+            }
+
+            async fn tier_entered_at(&self) -> StoreResult<std::collections::HashMap<String, DateTime<Utc>>> {
+                let rows = sqlx::query(
+                    "SELECT golden_id, changed_at FROM tier_history
+                     WHERE from_tier IS NULL OR from_tier <> to_tier ORDER BY id",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading tier history"))?;
+                // Later rows overwrite earlier ones: the last move counts.
+                Ok(rows
+                    .into_iter()
+                    .map(|row| (row.get::<String, _>("golden_id"), row.get::<DateTime<Utc>, _>("changed_at")))
+                    .collect())
+            }
+
+            async fn tier_history_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<TierChange>> {
+                let rows = sqlx::query(
+                    "SELECT golden_id, from_tier, to_tier, rule, reason, rules_version, changed_at
+                     FROM tier_history WHERE changed_at >= $1 ORDER BY id",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading tier history"))?;
+                Ok(rows.iter().map(|row| tier_change_from_row(row, "to_tier", "changed_at")).collect())
+            }
+
+            async fn unconsumed_tier_events(&self, limit: i64) -> StoreResult<Vec<TierEvent>> {
+                let rows = sqlx::query(
+                    "SELECT id, golden_id, from_tier, to_tier, rule, reason, rules_version, created_at
+                     FROM tier_events WHERE consumed_at IS NULL ORDER BY id LIMIT $1",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading tier events"))?;
+                Ok(rows
+                    .iter()
+                    .map(|row| TierEvent {
+                        id: row.get("id"),
+                        change: tier_change_from_row(row, "to_tier", "created_at"),
+                    })
+                    .collect())
+            }
+
+            async fn mark_tier_events_consumed(&self, ids: &[i64]) -> StoreResult<u64> {
+                let now = Utc::now();
+                let mut tx = self.pool.begin().await.map_err(query_error("consuming tier events"))?;
+                let mut consumed = 0;
+                for id in ids {
+                    consumed += sqlx::query(
+                        "UPDATE tier_events SET consumed_at = $1 WHERE id = $2 AND consumed_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("consuming tier events"))?
+                    .rows_affected();
+                }
+                tx.commit().await.map_err(query_error("consuming tier events"))?;
+                Ok(consumed)
             }
 
             async fn push_targets(&self, connector: &str) -> StoreResult<Vec<PushTarget>> {

@@ -1,6 +1,7 @@
 mod cli;
 mod http;
 mod presets;
+mod segment;
 mod sql;
 mod steward;
 mod store;

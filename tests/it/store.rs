@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
-use tierlink::model::{Entity, Order, OrderStatus, Party, PartyKey, PartyKind};
+use tierlink::model::{
+    Call, Entity, Message, Order, OrderStatus, Party, PartyKey, PartyKind, Ticket,
+};
 use tierlink::store::{
     ConnectorCounts, GoldenCustomer, GoldenLink, IdLineage, LedgerRow, MappedRecord, OrderFact,
     PushTarget, Rejection, ResolutionChanges, SourceRecord, StageCounts, StagedBatch, StagedRecord,
@@ -52,6 +54,12 @@ store_stories! {
     pushed_deliveries_are_staged_once_per_event_id
         => pushed_deliveries_are_staged_once_per_event_id_sqlite,
            pushed_deliveries_are_staged_once_per_event_id_postgres;
+    tickets_calls_and_messages_come_back_as_mapped
+        => tickets_calls_and_messages_come_back_as_mapped_sqlite,
+           tickets_calls_and_messages_come_back_as_mapped_postgres;
+    tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds
+        => tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds_sqlite,
+           tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds_postgres;
 }
 
 // ---------------------------------------------------------------------------
@@ -1461,4 +1469,173 @@ async fn oversized_records_are_rejected_with_the_reason(store: Arc<dyn Store>) {
         store.cursor("crm", "customers").await.expect("cursor"),
         Some(json!({"page": 2}))
     );
+}
+
+// ---------------------------------------------------------------------------
+// Segmentation
+
+async fn tickets_calls_and_messages_come_back_as_mapped(store: Arc<dyn Store>) {
+    let run_id = store.start_run("test").await.expect("starting a run");
+    let ticket = Ticket {
+        connector: "helpdesk".to_string(),
+        source_id: "T-1".to_string(),
+        party_source_id: Some("u-1".to_string()),
+        channel: Some("email".to_string()),
+        status: "solved".to_string(),
+        created_at: at("2024-03-01T08:00:00Z"),
+        solved_at: Some(at("2024-03-02T08:00:00Z")),
+        satisfaction: Some("good".to_string()),
+    };
+    let call = Call {
+        connector: "pbx".to_string(),
+        source_id: "CDR-1".to_string(),
+        caller: Some("+8613800138000".to_string()),
+        callee: Some("4008001234".to_string()),
+        direction: Some("inbound".to_string()),
+        started_at: at("2024-03-03T09:00:00Z"),
+        talk_seconds: 95,
+        disposition: Some("ANSWERED".to_string()),
+    };
+    let message = Message {
+        connector: "wecom".to_string(),
+        source_id: "MSG-1".to_string(),
+        party_source_id: None,
+        phone: Some("13800138000".to_string()),
+        channel: "企业微信".to_string(),
+        sent_at: at("2024-03-04T10:00:00Z"),
+    };
+    for (connector, stream, entity) in [
+        ("helpdesk", "tickets", Entity::Ticket(ticket.clone())),
+        ("pbx", "cdr", Entity::Call(call.clone())),
+        ("wecom", "messages", Entity::Message(message.clone())),
+    ] {
+        stage(
+            store.as_ref(),
+            run_id,
+            connector,
+            stream,
+            vec![record("x", json!({"x": 1}))],
+        )
+        .await;
+        let (mapped, rejected) =
+            map_pending(store.as_ref(), run_id, connector, stream, "m1", |_| {
+                Ok(entity.clone())
+            })
+            .await;
+        assert_eq!((mapped, rejected), (1, 0));
+    }
+    assert_eq!(store.tickets().await.expect("tickets"), vec![ticket]);
+    assert_eq!(store.calls().await.expect("calls"), vec![call]);
+    assert_eq!(store.messages().await.expect("messages"), vec![message]);
+}
+
+async fn tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds(store: Arc<dyn Store>) {
+    store
+        .save_tier_changes(&[
+            tier_change(
+                "G-1",
+                None,
+                "silver",
+                json!({"features": {"spend_total": 10.5}}),
+                "r1",
+                "2024-01-01T00:00:00Z",
+            ),
+            tier_change("G-2", None, "gold", json!({}), "r1", "2024-01-01T00:00:00Z"),
+        ])
+        .await
+        .expect("saving tiers");
+    store
+        .save_tier_changes(&[
+            tier_change(
+                "G-1",
+                Some("silver"),
+                "gold",
+                json!({}),
+                "r1",
+                "2024-02-01T00:00:00Z",
+            ),
+            // A new rules version that keeps the tier: history, no event.
+            tier_change(
+                "G-2",
+                Some("gold"),
+                "gold",
+                json!({}),
+                "r2",
+                "2024-03-01T00:00:00Z",
+            ),
+        ])
+        .await
+        .expect("saving tiers");
+
+    let events = store.unconsumed_tier_events(10).await.expect("events");
+    let summary: Vec<(&str, Option<&str>, &str)> = events
+        .iter()
+        .map(|event| {
+            (
+                event.change.assignment.golden_id.as_str(),
+                event.change.from_tier.as_deref(),
+                event.change.assignment.tier.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("G-1", None, "silver"),
+            ("G-2", None, "gold"),
+            ("G-1", Some("silver"), "gold")
+        ]
+    );
+    assert_eq!(
+        events[0].change.assignment.reason,
+        json!({"features": {"spend_total": 10.5}})
+    );
+    assert_eq!(
+        events[2].change.assignment.assigned_at,
+        at("2024-02-01T00:00:00Z")
+    );
+    assert_eq!(
+        store.unconsumed_tier_events(1).await.expect("events").len(),
+        1,
+        "limit"
+    );
+
+    let consumed = store
+        .mark_tier_events_consumed(&[events[0].id, events[1].id])
+        .await
+        .expect("consuming");
+    assert_eq!(consumed, 2);
+    assert_eq!(
+        store
+            .mark_tier_events_consumed(&[events[0].id])
+            .await
+            .expect("consuming"),
+        0,
+        "already consumed"
+    );
+    let left = store.unconsumed_tier_events(10).await.expect("events");
+    assert_eq!(
+        left.iter().map(|event| event.id).collect::<Vec<_>>(),
+        [events[2].id]
+    );
+
+    // G-2's refresh under rules r2 did not move it: it is gold since January.
+    let entered = store.tier_entered_at().await.expect("entry times");
+    assert_eq!(entered.get("G-1"), Some(&at("2024-02-01T00:00:00Z")));
+    assert_eq!(entered.get("G-2"), Some(&at("2024-01-01T00:00:00Z")));
+
+    let since = store
+        .tier_history_since(at("2024-02-01T00:00:00Z"))
+        .await
+        .expect("history");
+    let rows: Vec<(&str, &str)> = since
+        .iter()
+        .map(|change| {
+            (
+                change.assignment.golden_id.as_str(),
+                change.assignment.rules_version.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("G-1", "r1"), ("G-2", "r2")]);
 }

@@ -1,0 +1,17 @@
+-- Segmentation: the outbox of tier change events, written in the same
+-- transaction as the assignment and its history row, and consumed by sinks.
+-- Keep in step with migrations/postgres/0003_segmentation.sql.
+
+CREATE TABLE tier_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    golden_id TEXT NOT NULL,
+    from_tier TEXT,
+    to_tier TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '{}',
+    rules_version TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    consumed_at TEXT
+);
+CREATE INDEX tier_events_unconsumed ON tier_events (consumed_at, id);
+CREATE INDEX tier_history_changed ON tier_history (changed_at);
