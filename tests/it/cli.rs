@@ -612,3 +612,38 @@ fn a_preset_is_listed_added_and_then_asks_for_its_credentials() {
     let unknown = tierlink(dir.path(), &["preset", "add", "salesforce"]);
     assert!(stderr(&unknown).contains("the presets are wecom, shopify"));
 }
+
+#[test]
+fn the_demo_runs_the_whole_product_and_a_second_demo_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let demo = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_tierlink"))
+            .args(["demo", "--customers", "400", "--dir"])
+            .arg(&demo_dir)
+            .args(extra)
+            .env_remove("TIERLINK_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let first = demo(&[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let summary = stdout(&first);
+    for system in ["wecom", "shopify", "zendesk", "odoo", "erp", "asterisk", "freeswitch"] {
+        assert!(
+            summary.contains(&format!("  sync     {system}/")),
+            "{system} missing in:\n{summary}"
+        );
+    }
+    assert!(summary.contains("0 rejected"), "{summary}");
+    assert!(tier_count(&summary, "high-value") > 0, "{summary}");
+    assert!(summary.contains("pairwise precision"), "{summary}");
+    assert!(demo_dir.join("world/truth/records.csv").exists());
+
+    let again = demo(&["--json"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(report["run"]["tiers_changed"], 0, "{report}");
+    assert_eq!(report["run"]["golden_changed"], 0, "{report}");
+    assert!(report["truth"]["precision"].as_f64().unwrap() > 0.9, "{report}");
+}
