@@ -195,8 +195,12 @@ pub fn draw_customer(seed: u64, index: u64, as_of: NaiveDate, english_share: f64
     };
     let street = format!("{}{}号", rng.pick(ROADS), rng.range(1, 999));
     let purchases = draw_purchases(&mut rng, archetype, is_company, as_of);
-    let first_purchase = purchases.first().map(|p| p.at).expect("every archetype buys");
-    let since = first_purchase - Duration::days(rng.range(0, 60)) - Duration::minutes(rng.range(0, 600));
+    let first_purchase = purchases
+        .first()
+        .map(|p| p.at)
+        .expect("every archetype buys");
+    let since =
+        first_purchase - Duration::days(rng.range(0, 60)) - Duration::minutes(rng.range(0, 600));
     let contacts = draw_contacts(&mut rng, archetype, &purchases, as_of);
     let calls = draw_calls(&mut rng, archetype, &purchases, as_of);
     let systems = draw_systems(&mut rng, is_company);
@@ -265,16 +269,41 @@ fn moment(rng: &mut Rng, as_of: NaiveDate, days_ago: i64) -> NaiveDateTime {
     day.and_hms_opt(8, 0, 0).expect("valid time") + Duration::seconds(rng.range(0, 14 * 3600 - 1))
 }
 
-fn draw_purchases(rng: &mut Rng, archetype: Archetype, is_company: bool, as_of: NaiveDate) -> Vec<Purchase> {
+fn draw_purchases(
+    rng: &mut Rng,
+    archetype: Archetype,
+    is_company: bool,
+    as_of: NaiveDate,
+) -> Vec<Purchase> {
     // (count, days ago of the last order, days ago of the first, unit scale)
     let (count, last_ago, first_ago, scale) = match archetype {
-        Archetype::Champion => (rng.range(12, 30), rng.range(1, 20), rng.range(500, 900), 3.0),
-        Archetype::Loyal => (rng.range(6, 14), rng.range(1, 60), rng.range(500, 1000), 1.2),
+        Archetype::Champion => (
+            rng.range(12, 30),
+            rng.range(1, 20),
+            rng.range(500, 900),
+            3.0,
+        ),
+        Archetype::Loyal => (
+            rng.range(6, 14),
+            rng.range(1, 60),
+            rng.range(500, 1000),
+            1.2,
+        ),
         Archetype::Growing => (rng.range(3, 8), rng.range(1, 45), rng.range(120, 360), 1.5),
         Archetype::New => (rng.range(1, 2), rng.range(1, 30), rng.range(30, 45), 1.0),
         Archetype::OneTimeBigSpender => (1, rng.range(30, 300), 0, 30.0),
-        Archetype::Dormant => (rng.range(2, 6), rng.range(181, 365), rng.range(400, 900), 1.0),
-        Archetype::Churned => (rng.range(1, 6), rng.range(400, 700), rng.range(700, 1100), 0.8),
+        Archetype::Dormant => (
+            rng.range(2, 6),
+            rng.range(181, 365),
+            rng.range(400, 900),
+            1.0,
+        ),
+        Archetype::Churned => (
+            rng.range(1, 6),
+            rng.range(400, 700),
+            rng.range(700, 1100),
+            0.8,
+        ),
     };
     let first_ago = first_ago.max(last_ago);
     let mut days: Vec<i64> = (0..count)
@@ -309,7 +338,8 @@ fn draw_purchases(rng: &mut Rng, archetype: Archetype, is_company: bool, as_of: 
                 product,
                 quantity,
                 // A whole number of fen per unit, so every system's total agrees.
-                amount_fen: (amount * 100.0 / f64::from(quantity)).round() as i64 * i64::from(quantity),
+                amount_fen: (amount * 100.0 / f64::from(quantity)).round() as i64
+                    * i64::from(quantity),
             }
         })
         .collect()
@@ -322,7 +352,12 @@ fn near_activity(rng: &mut Rng, purchases: &[Purchase], as_of: NaiveDate) -> Nai
     moment(rng, as_of, days_ago.max(1))
 }
 
-fn draw_contacts(rng: &mut Rng, archetype: Archetype, purchases: &[Purchase], as_of: NaiveDate) -> Vec<Contacting> {
+fn draw_contacts(
+    rng: &mut Rng,
+    archetype: Archetype,
+    purchases: &[Purchase],
+    as_of: NaiveDate,
+) -> Vec<Contacting> {
     let (count, good_share) = match archetype {
         Archetype::Champion => (rng.range(0, 3), 0.85),
         Archetype::Loyal => (rng.range(0, 2), 0.8),
@@ -362,7 +397,12 @@ fn draw_contacts(rng: &mut Rng, archetype: Archetype, purchases: &[Purchase], as
     contacts
 }
 
-fn draw_calls(rng: &mut Rng, archetype: Archetype, purchases: &[Purchase], as_of: NaiveDate) -> Vec<Call> {
+fn draw_calls(
+    rng: &mut Rng,
+    archetype: Archetype,
+    purchases: &[Purchase],
+    as_of: NaiveDate,
+) -> Vec<Call> {
     let count = match archetype {
         Archetype::Champion => rng.range(1, 5),
         Archetype::Churned | Archetype::Dormant => rng.range(0, 2),
@@ -374,7 +414,11 @@ fn draw_calls(rng: &mut Rng, archetype: Archetype, purchases: &[Purchase], as_of
             Call {
                 at: near_activity(rng, purchases, as_of),
                 answered_after: answered.then(|| rng.range(3, 25) as u32),
-                talk_seconds: if answered { rng.range(20, 900) as u32 } else { 0 },
+                talk_seconds: if answered {
+                    rng.range(20, 900) as u32
+                } else {
+                    0
+                },
             }
         })
         .collect();
@@ -404,7 +448,9 @@ mod tests {
                     assert!((midnight - customer.purchases[0].at).num_days() <= 45)
                 }
                 Archetype::OneTimeBigSpender => assert_eq!(customer.purchases.len(), 1),
-                Archetype::Champion => assert!(customer.purchases.len() >= 12 && days_since_last <= 20),
+                Archetype::Champion => {
+                    assert!(customer.purchases.len() >= 12 && days_since_last <= 20)
+                }
                 _ => assert!(days_since_last <= 60),
             }
             assert!(customer.since <= customer.purchases[0].at);
@@ -416,7 +462,8 @@ mod tests {
 
     #[test]
     fn colleagues_in_a_block_share_an_employer() {
-        let customers: Vec<TrueCustomer> = (0..16).map(|i| draw_customer(5, i, as_of(), 0.0)).collect();
+        let customers: Vec<TrueCustomer> =
+            (0..16).map(|i| draw_customer(5, i, as_of(), 0.0)).collect();
         let employers: Vec<&Company> = customers
             .iter()
             .filter(|c| !c.is_company)

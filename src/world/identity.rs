@@ -5,8 +5,8 @@
 //! GB 32100-2015 check character. Pure functions over an [`Rng`].
 
 use super::data::{
-    BRANDS, CITIES, ENGLISH_FIRST, ENGLISH_LAST, GIVEN_CHARS, GIVEN_NAMES, HOMOPHONES,
-    INDUSTRIES, LEGAL_SUFFIXES, MAIL_PROVIDERS, MOBILE_PREFIXES, SURNAMES, TRADITIONAL,
+    BRANDS, CITIES, ENGLISH_FIRST, ENGLISH_LAST, GIVEN_CHARS, GIVEN_NAMES, HOMOPHONES, INDUSTRIES,
+    LEGAL_SUFFIXES, MAIL_PROVIDERS, MOBILE_PREFIXES, SURNAMES, TRADITIONAL,
 };
 use super::rng::{scatter, Rng};
 
@@ -183,7 +183,11 @@ pub fn draw_company(rng: &mut Rng, key: u64) -> Company {
     let (industry, industry_english, slug) = *rng.pick(INDUSTRIES);
     let suffix = LEGAL_SUFFIXES[rng.weighted_index(LEGAL_SUFFIXES.iter().map(|entry| entry.2))];
     let city = CITIES[rng.weighted_index(CITIES.iter().map(|entry| entry.5))];
-    let subscriber_digits = if city.4.len() == 3 { 8 } else { 7 + rng.below(2) as usize };
+    let subscriber_digits = if city.4.len() == 3 {
+        8
+    } else {
+        7 + rng.below(2) as usize
+    };
     let mut switchboard = String::from(city.4);
     switchboard.push(char::from(b'2' + rng.below(7) as u8));
     for _ in 1..subscriber_digits {
@@ -229,12 +233,19 @@ fn base36(mut value: u64) -> String {
 impl Company {
     /// The registered name: 北京华信科技有限公司.
     pub fn legal_name(&self) -> String {
-        format!("{}{}{}{}", self.city, self.brand, self.industry, self.suffix)
+        format!(
+            "{}{}{}{}",
+            self.city, self.brand, self.industry, self.suffix
+        )
     }
 
     /// The place in brackets after the brand and trade: 华信科技（北京）有限公司.
     pub fn place_in_middle(&self, full_width: bool) -> String {
-        let (open, close) = if full_width { ('（', '）') } else { ('(', ')') };
+        let (open, close) = if full_width {
+            ('（', '）')
+        } else {
+            ('(', ')')
+        };
         format!(
             "{}{}{open}{}{close}{}",
             self.brand, self.industry, self.city, self.suffix
@@ -314,7 +325,9 @@ pub fn credit_code_check(first_seventeen: &str) -> Option<char> {
         sum += value * weight;
         weight = weight * 3 % 31;
     }
-    Some(char::from(CREDIT_CODE_CHARS[((31 - sum % 31) % 31) as usize]))
+    Some(char::from(
+        CREDIT_CODE_CHARS[((31 - sum % 31) % 31) as usize],
+    ))
 }
 
 /// A mobile number unique to `key` (11 digits, `1[3-9]…`).
@@ -371,7 +384,10 @@ pub fn personal_email(rng: &mut Rng, name: &PersonName, key: u64) -> String {
     let provider = MAIL_PROVIDERS[rng.weighted_index(MAIL_PROVIDERS.iter().map(|entry| entry.1))].0;
     let unique = scatter(key, 100_000_000, 7_654_321);
     if provider == "qq.com" {
-        return format!("{}@qq.com", 100_000_000 + unique * 7 % 900_000_000 + key % 7);
+        return format!(
+            "{}@qq.com",
+            100_000_000 + unique * 7 % 900_000_000 + key % 7
+        );
     }
     let stem = name.mailbox_stem();
     match rng.below(3) {
@@ -444,7 +460,9 @@ mod tests {
         let mut rng = Rng::new(5, 5);
         let company = draw_company(&mut rng, 42);
         assert!(company.legal_name().starts_with(company.city));
-        assert!(company.place_in_middle(true).contains(&format!("（{}）", company.city)));
+        assert!(company
+            .place_in_middle(true)
+            .contains(&format!("（{}）", company.city)));
         assert!(company.english_name().ends_with("Ltd."));
         assert!(company.branch_name(&mut rng).ends_with("分公司"));
         assert_eq!(to_traditional("张伟"), "張偉");

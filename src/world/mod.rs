@@ -116,7 +116,7 @@ pub enum GenerateError {
 
 /// One output file, counting its lines.
 #[derive(Debug)]
-pub struct Sink {
+pub(crate) struct Sink {
     relative: &'static str,
     path: PathBuf,
     writer: BufWriter<File>,
@@ -150,7 +150,7 @@ impl Sink {
     }
 
     /// One line of text (the newline is added).
-    pub fn write_line(&mut self, line: &str) -> Result<(), GenerateError> {
+    pub(crate) fn write_line(&mut self, line: &str) -> Result<(), GenerateError> {
         self.lines += 1;
         let written = self
             .writer
@@ -160,7 +160,7 @@ impl Sink {
     }
 
     /// One JSON Lines record.
-    pub fn write_json(&mut self, value: &Value) -> Result<(), GenerateError> {
+    pub(crate) fn write_json(&mut self, value: &Value) -> Result<(), GenerateError> {
         self.lines += 1;
         let written = serde_json::to_writer(&mut self.writer, value)
             .map_err(std::io::Error::from)
@@ -169,7 +169,7 @@ impl Sink {
     }
 
     /// One CSV row, quoted where a field needs it (RFC 4180).
-    pub fn write_csv(&mut self, fields: &[&str]) -> Result<(), GenerateError> {
+    pub(crate) fn write_csv(&mut self, fields: &[&str]) -> Result<(), GenerateError> {
         let row: Vec<String> = fields
             .iter()
             .map(|field| {
@@ -192,7 +192,7 @@ impl Sink {
 
 /// Every streamed output file.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub(crate) wecom_contacts: Sink,
     pub(crate) shop_customers: Sink,
     pub(crate) shop_orders: Sink,
@@ -213,7 +213,11 @@ pub struct Output {
 }
 
 impl Output {
-    fn create(dir: &Path, zendesk_subdomain: String, as_of: NaiveDate) -> Result<Self, GenerateError> {
+    fn create(
+        dir: &Path,
+        zendesk_subdomain: String,
+        as_of: NaiveDate,
+    ) -> Result<Self, GenerateError> {
         let mut output = Output {
             wecom_contacts: Sink::create(dir, "wecom/contacts.jsonl")?,
             shop_customers: Sink::create(dir, "shopify/customers.jsonl")?,
@@ -351,13 +355,20 @@ pub fn generate(
     let mut categories = Sink::create(dir, "odoo/res.partner.category.jsonl")?;
     render::odoo_categories(&mut categories)?;
     categories.finish(&mut counts)?;
-    counts.insert("wecom/follow_users.json".to_string(), follow_users.len() as u64);
+    counts.insert(
+        "wecom/follow_users.json".to_string(),
+        follow_users.len() as u64,
+    );
 
     let mut output = Output::create(dir, credentials.zendesk.subdomain.clone(), options.as_of)?;
     let mut ids = render::Ids::default();
     for index in 0..options.customers {
-        let customer =
-            customer::draw_customer(options.seed, index, options.as_of, options.noise.english_names);
+        let customer = customer::draw_customer(
+            options.seed,
+            index,
+            options.as_of,
+            options.noise.english_names,
+        );
         let mut rng = Rng::new(options.seed ^ 0x5245_4e44_4552, index);
         render::render_customer(&customer, &mut rng, &options.noise, &mut ids, &mut output)?;
         if (index + 1) % 10_000 == 0 {

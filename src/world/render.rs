@@ -20,7 +20,7 @@ use crate::world::GenerateError;
 
 /// Running ids per system, so ids are unique and ascend in file order.
 #[derive(Debug, Default)]
-pub struct Ids {
+pub(crate) struct Ids {
     wecom: u64,
     shop_customer: u64,
     shop_order: u64,
@@ -134,12 +134,12 @@ fn hanzi_name(rng: &mut Rng, name: &PersonName, noise: &Noise) -> String {
 /// order, hanzi split, or everything in the first name.
 fn western_name(rng: &mut Rng, name: &PersonName, noise: &Noise) -> (String, String) {
     let (mut first, mut last) = match name {
-        PersonName::Chinese {
-            surname, given, ..
-        } if !rng.chance(noise.pinyin) => match rng.below(4) {
-            0 => (format!("{surname}{given}"), String::new()),
-            _ => (given.clone(), surname.to_string()),
-        },
+        PersonName::Chinese { surname, given, .. } if !rng.chance(noise.pinyin) => {
+            match rng.below(4) {
+                0 => (format!("{surname}{given}"), String::new()),
+                _ => (given.clone(), surname.to_string()),
+            }
+        }
         _ => {
             let (first, last) = name.latin();
             if matches!(name, PersonName::Chinese { .. }) && rng.chance(0.3) {
@@ -172,7 +172,7 @@ fn or_false(value: Option<String>) -> Value {
 }
 
 /// Writes every record of `customer` to `out`.
-pub fn render_customer(
+pub(crate) fn render_customer(
     customer: &TrueCustomer,
     rng: &mut Rng,
     noise: &Noise,
@@ -182,7 +182,11 @@ pub fn render_customer(
     let bookings = book(rng, customer);
     out.truth_customers.write_csv(&[
         customer.id.as_str(),
-        if customer.is_company { "company" } else { "person" },
+        if customer.is_company {
+            "company"
+        } else {
+            "person"
+        },
         customer.archetype.as_str(),
         customer.true_name().as_str(),
     ])?;
@@ -343,7 +347,11 @@ fn render_shopify(
     ids: &mut Ids,
     out: &mut Output,
 ) -> Result<Vec<Option<(u64, String)>>, GenerateError> {
-    let accounts = if rng.chance(noise.shop_duplicate) { 2 } else { 1 };
+    let accounts = if rng.chance(noise.shop_duplicate) {
+        2
+    } else {
+        1
+    };
     let account_ids: Vec<u64> = (0..accounts)
         .map(|_| shop_customer_id(Ids::next(&mut ids.shop_customer)))
         .collect();
@@ -351,7 +359,11 @@ fn render_shopify(
         .map(|account| {
             if account == 1 {
                 // Registered again with another mailbox.
-                return Some(personal_email(rng, &customer.contact, customer.index + 60_000_000));
+                return Some(personal_email(
+                    rng,
+                    &customer.contact,
+                    customer.index + 60_000_000,
+                ));
             }
             if rng.chance(noise.missing) {
                 return None;
@@ -372,7 +384,11 @@ fn render_shopify(
         if !matches!(booking, Booking::Shop { .. }) {
             continue;
         }
-        let account = if accounts == 2 && rng.chance(0.3) { 1 } else { 0 };
+        let account = if accounts == 2 && rng.chance(0.3) {
+            1
+        } else {
+            0
+        };
         let serial = Ids::next(&mut ids.shop_order);
         let order_id = shop_order_id(serial);
         let name = format!("#{}", 1000 + serial);
@@ -399,16 +415,28 @@ fn render_shopify(
         } else {
             orders.first().map_or(customer.since, |o| o.3) - Duration::minutes(rng.range(5, 600))
         };
-        let updated = orders.last().map_or(created, |o| o.3).max(created) + Duration::minutes(rng.range(1, 90));
+        let updated = orders.last().map_or(created, |o| o.3).max(created)
+            + Duration::minutes(rng.range(1, 90));
         let phone = if account == 0 && !rng.chance(noise.missing) {
-            Some(e164(customer.old_mobile.as_deref().filter(|_| rng.chance(0.3)).unwrap_or(&customer.mobile)))
+            Some(e164(
+                customer
+                    .old_mobile
+                    .as_deref()
+                    .filter(|_| rng.chance(0.3))
+                    .unwrap_or(&customer.mobile),
+            ))
         } else {
             None
         };
         let (first, last) = &names[account];
-        let company = customer.company.as_ref().map(|company| company.name_variant(rng));
+        let company = customer
+            .company
+            .as_ref()
+            .map(|company| company.name_variant(rng));
         let address_phone = match &customer.company {
-            Some(company) if rng.chance(0.4) => Some(typed_landline(rng, &company.switchboard, company.area_code)),
+            Some(company) if rng.chance(0.4) => {
+                Some(typed_landline(rng, &company.switchboard, company.area_code))
+            }
             _ => None,
         };
         let tags = if rng.chance(0.15) {
@@ -480,7 +508,8 @@ fn shop_order(
     rng: &mut Rng,
     ids: &mut Ids,
 ) -> (i64, Value) {
-    let recent = purchase.at + Duration::days(10) > customer.purchases.last().map_or(purchase.at, |p| p.at);
+    let recent =
+        purchase.at + Duration::days(10) > customer.purchases.last().map_or(purchase.at, |p| p.at);
     let status = match rng.below(100) {
         0..=84 => "paid",
         85..=88 => "refunded",
@@ -498,7 +527,11 @@ fn shop_order(
     let mut updated = created + Duration::minutes(rng.range(1, 60 * 48));
     let spent = match status {
         "refunded" | "partially_refunded" => {
-            let refunded = if status == "refunded" { total } else { total / 2 };
+            let refunded = if status == "refunded" {
+                total
+            } else {
+                total / 2
+            };
             let at = created + Duration::days(rng.range(2, 20));
             updated = at;
             refunds.push(json!({
@@ -514,7 +547,8 @@ fn shop_order(
         "paid" => total,
         _ => 0,
     };
-    let cancelled_at = (status == "voided").then(|| shopify_time(created + Duration::hours(rng.range(1, 30))));
+    let cancelled_at =
+        (status == "voided").then(|| shopify_time(created + Duration::hours(rng.range(1, 30))));
     if let Some(cancelled) = &cancelled_at {
         updated = chrono::NaiveDateTime::parse_from_str(&cancelled[..19], "%Y-%m-%dT%H:%M:%S")
             .expect("our own format");
@@ -583,7 +617,9 @@ fn render_zendesk(
         None
     } else {
         match &customer.company {
-            Some(company) if rng.chance(0.25) => Some(typed_landline(rng, &company.switchboard, company.area_code)),
+            Some(company) if rng.chance(0.25) => {
+                Some(typed_landline(rng, &company.switchboard, company.area_code))
+            }
             _ => Some(typed_mobile(rng, &customer.mobile)),
         }
     };
@@ -631,7 +667,10 @@ fn render_ticket(
     } else if solved < as_of_midnight {
         ("solved", solved)
     } else {
-        (*rng.pick(&["new", "open", "pending"]), contact.at + Duration::minutes(30))
+        (
+            *rng.pick(&["new", "open", "pending"]),
+            contact.at + Duration::minutes(30),
+        )
     };
     let subject = TICKET_SUBJECTS[contact.subject];
     let assignee = 382_000_000_000u64 + rng.below(12);
@@ -639,7 +678,11 @@ fn render_ticket(
     let rating = match contact.score {
         "good" | "bad" => {
             let rating_id = 384_000_000_000 + Ids::next(&mut ids.zendesk_rating);
-            let comment = if contact.score == "good" { "处理很及时，谢谢" } else { "等了好几天没人回复" };
+            let comment = if contact.score == "good" {
+                "处理很及时，谢谢"
+            } else {
+                "等了好几天没人回复"
+            };
             let rated = solved + Duration::hours(rng.range(1, 48));
             out.zendesk_ratings.write_json(&json!({
                 "id": rating_id,
@@ -732,8 +775,12 @@ fn render_odoo(
                 "create_date": odoo_time(customer.since),
                 "write_date": odoo_time(updated),
             }))?;
-            out.truth_records
-                .write_csv(&["odoo", "res.partner", &company_id.to_string(), &customer.id])?;
+            out.truth_records.write_csv(&[
+                "odoo",
+                "res.partner",
+                &company_id.to_string(),
+                &customer.id,
+            ])?;
             let contact_id = Ids::next(&mut ids.odoo_partner);
             let display = format!("{company_name}, {person_name}");
             out.odoo_partners.write_json(&json!({
@@ -757,15 +804,21 @@ fn render_odoo(
                 "create_date": odoo_time(customer.since),
                 "write_date": odoo_time(updated),
             }))?;
-            out.truth_records
-                .write_csv(&["odoo", "res.partner", &contact_id.to_string(), &customer.id])?;
+            out.truth_records.write_csv(&[
+                "odoo",
+                "res.partner",
+                &contact_id.to_string(),
+                &customer.id,
+            ])?;
             (company_id, company_name)
         }
         _ => {
             let partner_id = Ids::next(&mut ids.odoo_partner);
             // Employees sometimes leave the company switchboard as their phone.
             let phone = match &customer.company {
-                Some(company) if rng.chance(0.3) => Some(typed_landline(rng, &company.switchboard, company.area_code)),
+                Some(company) if rng.chance(0.3) => {
+                    Some(typed_landline(rng, &company.switchboard, company.area_code))
+                }
                 _ => mobile,
             };
             let email = (!rng.chance(noise.missing)).then(|| customer.email.clone());
@@ -789,8 +842,12 @@ fn render_odoo(
                 "create_date": odoo_time(customer.since),
                 "write_date": odoo_time(updated),
             }))?;
-            out.truth_records
-                .write_csv(&["odoo", "res.partner", &partner_id.to_string(), &customer.id])?;
+            out.truth_records.write_csv(&[
+                "odoo",
+                "res.partner",
+                &partner_id.to_string(),
+                &customer.id,
+            ])?;
             (partner_id, person_name)
         }
     };
@@ -831,28 +888,37 @@ fn render_erp(
     ids: &mut Ids,
     out: &mut Output,
 ) -> Result<(), GenerateError> {
-    let copies = if rng.chance(noise.erp_duplicate) { 2 } else { 1 };
+    let copies = if rng.chance(noise.erp_duplicate) {
+        2
+    } else {
+        1
+    };
     let mut customer_ids = Vec::new();
     for copy in 0..copies {
         let erp_id = 100_000 + Ids::next(&mut ids.erp_customer);
         customer_ids.push(erp_id);
-        let (name, contact_person, tax_id, credit_limit) = match (&customer.company, customer.is_company) {
-            (Some(company), true) => {
-                let name = if copy == 0 {
-                    maybe_typo(rng, company.legal_name(), noise.typo)
-                } else {
-                    company.short_name()
-                };
-                let contact = hanzi_name(rng, &customer.contact, noise);
-                let tax = (!rng.chance(noise.missing)).then(|| company.credit_code.clone());
-                (name, Some(contact), tax, 10_000 * rng.range(1, 50))
-            }
-            _ => {
-                let name = customer.contact.full();
-                let name = if rng.chance(noise.typo) { typo(rng, &name) } else { name };
-                (name, None, None, 0)
-            }
-        };
+        let (name, contact_person, tax_id, credit_limit) =
+            match (&customer.company, customer.is_company) {
+                (Some(company), true) => {
+                    let name = if copy == 0 {
+                        maybe_typo(rng, company.legal_name(), noise.typo)
+                    } else {
+                        company.short_name()
+                    };
+                    let contact = hanzi_name(rng, &customer.contact, noise);
+                    let tax = (!rng.chance(noise.missing)).then(|| company.credit_code.clone());
+                    (name, Some(contact), tax, 10_000 * rng.range(1, 50))
+                }
+                _ => {
+                    let name = customer.contact.full();
+                    let name = if rng.chance(noise.typo) {
+                        typo(rng, &name)
+                    } else {
+                        name
+                    };
+                    (name, None, None, 0)
+                }
+            };
         let mobile = (!rng.chance(noise.missing)).then(|| {
             if rng.chance(0.7) {
                 customer.mobile.clone()
@@ -911,7 +977,11 @@ fn render_erp(
             85..=94 => "approved",
             _ => "cancelled",
         };
-        let owner = customer_ids[if customer_ids.len() == 2 && rng.chance(0.3) { 1 } else { 0 }];
+        let owner = customer_ids[if customer_ids.len() == 2 && rng.chance(0.3) {
+            1
+        } else {
+            0
+        }];
         out.erp_orders.write_json(&json!({
             "id": order_id,
             "order_no": format!("SO{}{order_id:07}", ordered.format("%Y%m%d")),
@@ -937,7 +1007,11 @@ fn render_erp(
 /// A caller number in the shapes trunks deliver it.
 fn caller_number(rng: &mut Rng, customer: &TrueCustomer, noise: &Noise) -> String {
     if rng.chance(noise.anonymous_call) {
-        return if rng.chance(0.7) { "anonymous".to_string() } else { String::new() };
+        return if rng.chance(0.7) {
+            "anonymous".to_string()
+        } else {
+            String::new()
+        };
     }
     if let Some(company) = &customer.company {
         if rng.chance(0.25) {
@@ -961,7 +1035,14 @@ fn caller_number(rng: &mut Rng, customer: &TrueCustomer, noise: &Noise) -> Strin
 fn uuid(rng: &mut Rng) -> String {
     let a = rng.token(HEX, 32);
     let variant = ["8", "9", "a", "b"][rng.below(4) as usize];
-    format!("{}-{}-4{}-{variant}{}-{}", &a[..8], &a[8..12], &a[13..16], &a[17..20], &a[20..])
+    format!(
+        "{}-{}-4{}-{variant}{}-{}",
+        &a[..8],
+        &a[8..12],
+        &a[13..16],
+        &a[17..20],
+        &a[20..]
+    )
 }
 
 /// An Asterisk CSV string field: quoted, quotes doubled.
@@ -1035,8 +1116,16 @@ fn render_calls(
                 (false, true) => "USER_BUSY",
                 (false, false) => "NO_ANSWER",
             };
-            let caller_name = if number.is_empty() || number == "anonymous" { "" } else { number.as_str() };
-            let bleg = if answer.is_some() { uuid(rng) } else { String::new() };
+            let caller_name = if number.is_empty() || number == "anonymous" {
+                ""
+            } else {
+                number.as_str()
+            };
+            let bleg = if answer.is_some() {
+                uuid(rng)
+            } else {
+                String::new()
+            };
             let fields = [
                 caller_name.to_string(),
                 number.clone(),
@@ -1062,7 +1151,7 @@ fn render_calls(
 }
 
 /// The partner categories file: pre-existing groups that are not tiers.
-pub fn odoo_categories(out: &mut Sink) -> Result<(), GenerateError> {
+pub(crate) fn odoo_categories(out: &mut Sink) -> Result<(), GenerateError> {
     for (index, name) in ODOO_CATEGORIES.iter().enumerate() {
         out.write_json(&json!({
             "id": index + 1,

@@ -102,7 +102,11 @@ fn same_seed_gives_byte_identical_files_and_another_seed_does_not() {
     generate(&options(7, 800), first.path(), &mut |_| {}).unwrap();
     generate(&options(7, 800), second.path(), &mut |_| {}).unwrap();
     generate(&options(8, 800), third.path(), &mut |_| {}).unwrap();
-    let (a, b, c) = (files_of(first.path()), files_of(second.path()), files_of(third.path()));
+    let (a, b, c) = (
+        files_of(first.path()),
+        files_of(second.path()),
+        files_of(third.path()),
+    );
     assert!(a.len() >= 18, "{:?}", a.keys());
     assert_eq!(a, b);
     assert_ne!(a["shopify/customers.jsonl"], c["shopify/customers.jsonl"]);
@@ -124,8 +128,12 @@ fn world_json_has_counts_and_credentials_the_simulators_read() {
 
 #[test]
 fn wecom_contacts_look_like_batch_get_by_user() {
-    let follow_users: Vec<String> =
-        serde_json::from_value(World::new(world()).read_json("wecom/follow_users.json").unwrap()).unwrap();
+    let follow_users: Vec<String> = serde_json::from_value(
+        World::new(world())
+            .read_json("wecom/follow_users.json")
+            .unwrap(),
+    )
+    .unwrap();
     assert!(follow_users.len() >= 12);
     let contacts = jsonl("wecom/contacts.jsonl");
     assert!(!contacts.is_empty());
@@ -139,7 +147,10 @@ fn wecom_contacts_look_like_batch_get_by_user() {
         assert!(id.starts_with("wm") || id.starts_with("wo"));
         assert!(contact["name"].is_string());
         if kind == 2 {
-            assert!(contact["corp_full_name"].as_str().unwrap().ends_with("公司"));
+            assert!(contact["corp_full_name"]
+                .as_str()
+                .unwrap()
+                .ends_with("公司"));
         }
         for follow in line["follow_info"].as_array().unwrap() {
             assert!(follow_users.contains(&follow["userid"].as_str().unwrap().to_string()));
@@ -162,11 +173,18 @@ fn wecom_contacts_look_like_batch_get_by_user() {
 #[test]
 fn shopify_records_have_the_rest_shapes() {
     let customers = jsonl("shopify/customers.jsonl");
-    let ids: HashSet<u64> = customers.iter().map(|c| c["id"].as_u64().unwrap()).collect();
+    let ids: HashSet<u64> = customers
+        .iter()
+        .map(|c| c["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids.len(), customers.len());
     let mut emails = HashSet::new();
     for customer in &customers {
-        assert!(customer["total_spent"].as_str().unwrap().parse::<f64>().is_ok());
+        assert!(customer["total_spent"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .is_ok());
         assert!(customer["orders_count"].is_u64());
         assert_eq!(customer["currency"], "CNY");
         assert!(customer["tags"].is_string());
@@ -176,31 +194,52 @@ fn shopify_records_have_the_rest_shapes() {
             assert!(phone.starts_with("+861") && phone.len() == 14, "{phone}");
         }
         if let Some(email) = customer["email"].as_str() {
-            assert!(emails.insert(email.to_string()), "shop e-mails are unique: {email}");
+            assert!(
+                emails.insert(email.to_string()),
+                "shop e-mails are unique: {email}"
+            );
         }
         assert_eq!(customer["default_address"]["country_code"], "CN");
     }
-    let statuses = ["paid", "refunded", "partially_refunded", "pending", "voided"];
+    let statuses = [
+        "paid",
+        "refunded",
+        "partially_refunded",
+        "pending",
+        "voided",
+    ];
     let orders = jsonl("shopify/orders.jsonl");
     let mut names = HashSet::new();
     for order in &orders {
         assert!(ids.contains(&order["customer"]["id"].as_u64().unwrap()));
         assert!(names.insert(order["name"].as_str().unwrap().to_string()));
         assert!(order["name"].as_str().unwrap().starts_with('#'));
-        assert!(order["total_price"].as_str().unwrap().parse::<f64>().is_ok());
+        assert!(order["total_price"]
+            .as_str()
+            .unwrap()
+            .parse::<f64>()
+            .is_ok());
         assert!(statuses.contains(&order["financial_status"].as_str().unwrap()));
-        assert_eq!(order["cancelled_at"].is_string(), order["financial_status"] == "voided");
+        assert_eq!(
+            order["cancelled_at"].is_string(),
+            order["financial_status"] == "voided"
+        );
         assert!(order["line_items"].as_array().unwrap().len() == 1);
         DateTimeCheck::rfc3339(&order["processed_at"]);
     }
     // orders_count agrees with the orders file.
     let mut per_customer: HashMap<u64, u64> = HashMap::new();
     for order in &orders {
-        *per_customer.entry(order["customer"]["id"].as_u64().unwrap()).or_default() += 1;
+        *per_customer
+            .entry(order["customer"]["id"].as_u64().unwrap())
+            .or_default() += 1;
     }
     for customer in &customers {
         let id = customer["id"].as_u64().unwrap();
-        assert_eq!(customer["orders_count"].as_u64().unwrap(), per_customer.get(&id).copied().unwrap_or(0));
+        assert_eq!(
+            customer["orders_count"].as_u64().unwrap(),
+            per_customer.get(&id).copied().unwrap_or(0)
+        );
     }
 }
 
@@ -225,8 +264,14 @@ fn zendesk_users_tickets_and_ratings_have_the_api_shapes() {
         assert!(user["updated_at"].as_str().unwrap().ends_with('Z'));
     }
     let tickets = jsonl("zendesk/tickets.jsonl");
-    let channels: HashSet<&str> = tickets.iter().map(|t| t["via"]["channel"].as_str().unwrap()).collect();
-    assert!(channels.contains("chat") && channels.contains("email"), "{channels:?}");
+    let channels: HashSet<&str> = tickets
+        .iter()
+        .map(|t| t["via"]["channel"].as_str().unwrap())
+        .collect();
+    assert!(
+        channels.contains("chat") && channels.contains("email"),
+        "{channels:?}"
+    );
     for ticket in &tickets {
         assert!(user_ids.contains(&ticket["requester_id"].as_u64().unwrap()));
         assert!(ticket["generated_timestamp"].is_i64());
@@ -240,17 +285,25 @@ fn zendesk_users_tickets_and_ratings_have_the_api_shapes() {
         .collect();
     let ratings = jsonl("zendesk/satisfaction_ratings.jsonl");
     assert_eq!(ratings.len(), rated.len());
-    assert!(ratings.iter().all(|r| rated.contains(&r["ticket_id"].as_u64().unwrap())));
+    assert!(ratings
+        .iter()
+        .all(|r| rated.contains(&r["ticket_id"].as_u64().unwrap())));
 }
 
 #[test]
 fn odoo_partners_use_false_for_empty_and_valid_credit_codes() {
     let partners = jsonl("odoo/res.partner.jsonl");
-    let by_id: HashMap<u64, &Value> = partners.iter().map(|p| (p["id"].as_u64().unwrap(), p)).collect();
+    let by_id: HashMap<u64, &Value> = partners
+        .iter()
+        .map(|p| (p["id"].as_u64().unwrap(), p))
+        .collect();
     let mut companies_with_vat = 0;
     for partner in &partners {
         for field in ["email", "phone", "vat", "parent_id"] {
-            assert!(!partner[field].is_null(), "{field} is false, not null, when empty");
+            assert!(
+                !partner[field].is_null(),
+                "{field} is false, not null, when empty"
+            );
         }
         DateTimeCheck::naive(&partner["write_date"], "%Y-%m-%d %H:%M:%S");
         if let Some(vat) = partner["vat"].as_str() {
@@ -297,12 +350,18 @@ fn truth_covers_every_party_record_exactly_once() {
                 id_text(&record["id"])
             };
             let key = (system.to_string(), id);
-            let customer = truth.get(&key).unwrap_or_else(|| panic!("{key:?} has no truth"));
+            let customer = truth
+                .get(&key)
+                .unwrap_or_else(|| panic!("{key:?} has no truth"));
             assert!(customers.contains(customer));
             assert!(seen.insert(key));
         }
     }
-    assert_eq!(seen.len(), truth.len(), "truth lists only records that exist");
+    assert_eq!(
+        seen.len(),
+        truth.len(),
+        "truth lists only records that exist"
+    );
     // Each customer is in 1 to 5 systems.
     let mut systems: HashMap<&String, HashSet<&String>> = HashMap::new();
     for ((system, _), customer) in &truth {
@@ -324,7 +383,10 @@ fn cross_reported_orders_match_between_shop_and_erp() {
         .collect();
     let mut pairs: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for row in csv_rows("truth/orders.csv") {
-        pairs.entry(row[2].clone()).or_default().push((row[0].clone(), row[1].clone()));
+        pairs
+            .entry(row[2].clone())
+            .or_default()
+            .push((row[0].clone(), row[1].clone()));
     }
     assert!(!pairs.is_empty());
     for (true_order, reports) in pairs {
@@ -347,7 +409,11 @@ fn credit_codes_in_the_erp_are_valid() {
         .collect();
     assert!(!codes.is_empty());
     for code in codes {
-        assert_eq!(credit_code_check(&code[..17]), code.chars().nth(17), "{code}");
+        assert_eq!(
+            credit_code_check(&code[..17]),
+            code.chars().nth(17),
+            "{code}"
+        );
     }
 }
 
@@ -361,16 +427,23 @@ fn last_orders() -> HashMap<String, NaiveDate> {
     };
     for order in jsonl("shopify/orders.jsonl") {
         let customer = &truth[&("shopify".to_string(), id_text(&order["customer"]["id"]))];
-        let at = chrono::DateTime::parse_from_rfc3339(order["created_at"].as_str().unwrap()).unwrap();
+        let at =
+            chrono::DateTime::parse_from_rfc3339(order["created_at"].as_str().unwrap()).unwrap();
         note(customer, at.date_naive());
     }
     for order in jsonl("erp/orders.jsonl") {
         let customer = &truth[&("erp".to_string(), id_text(&order["customer_id"]))];
-        note(customer, NaiveDate::parse_from_str(order["order_date"].as_str().unwrap(), "%Y-%m-%d").unwrap());
+        note(
+            customer,
+            NaiveDate::parse_from_str(order["order_date"].as_str().unwrap(), "%Y-%m-%d").unwrap(),
+        );
     }
     for order in jsonl("odoo/sale.order.jsonl") {
         let customer = &truth[&("odoo".to_string(), id_text(&order["partner_id"][0]))];
-        note(customer, DateTimeCheck::naive(&order["date_order"], "%Y-%m-%d %H:%M:%S").date());
+        note(
+            customer,
+            DateTimeCheck::naive(&order["date_order"], "%Y-%m-%d %H:%M:%S").date(),
+        );
     }
     last
 }
@@ -379,7 +452,11 @@ fn last_orders() -> HashMap<String, NaiveDate> {
 fn archetypes_show_in_the_order_history() {
     let archetypes = archetypes();
     let last = last_orders();
-    assert_eq!(last.len() as u64, CUSTOMERS, "every customer has an order somewhere");
+    assert_eq!(
+        last.len() as u64,
+        CUSTOMERS,
+        "every customer has an order somewhere"
+    );
     for (customer, archetype) in &archetypes {
         let days = (as_of() - last[customer]).num_days();
         match archetype.as_str() {
@@ -405,8 +482,12 @@ fn noise_occurs_at_roughly_the_configured_rates() {
             *shop_accounts.entry(customer).or_default() += 1;
         }
     }
-    let duplicated = shop_accounts.values().filter(|n| **n == 2).count() as f64 / shop_accounts.len() as f64;
-    assert!((noise.shop_duplicate * 0.5..noise.shop_duplicate * 1.6).contains(&duplicated), "{duplicated}");
+    let duplicated =
+        shop_accounts.values().filter(|n| **n == 2).count() as f64 / shop_accounts.len() as f64;
+    assert!(
+        (noise.shop_duplicate * 0.5..noise.shop_duplicate * 1.6).contains(&duplicated),
+        "{duplicated}"
+    );
     // Typos in ERP person names against the true name.
     let names: HashMap<String, String> = csv_rows("truth/customers.csv")
         .into_iter()
@@ -424,31 +505,53 @@ fn noise_occurs_at_roughly_the_configured_rates() {
         })
         .count() as f64
         / persons.len() as f64;
-    assert!((noise.typo * 0.5..noise.typo * 1.6).contains(&misspelt), "{misspelt}");
+    assert!(
+        (noise.typo * 0.5..noise.typo * 1.6).contains(&misspelt),
+        "{misspelt}"
+    );
     // Common names collide between different customers.
     let mut by_name: HashMap<&String, u32> = HashMap::new();
     for name in names.values() {
         *by_name.entry(name).or_default() += 1;
     }
-    assert!(by_name.values().any(|n| *n >= 3), "no common name is shared");
+    assert!(
+        by_name.values().any(|n| *n >= 3),
+        "no common name is shared"
+    );
     // Chinese names in pinyin in the shop.
     let shop = jsonl("shopify/customers.jsonl");
     let latin = shop
         .iter()
-        .filter(|c| c["last_name"].as_str().unwrap().chars().all(|ch| ch.is_ascii()))
+        .filter(|c| {
+            c["last_name"]
+                .as_str()
+                .unwrap()
+                .chars()
+                .all(|ch| ch.is_ascii())
+        })
         .count() as f64
         / shop.len() as f64;
-    assert!((noise.pinyin * 0.8..noise.pinyin * 1.3).contains(&latin), "{latin}");
+    assert!(
+        (noise.pinyin * 0.8..noise.pinyin * 1.3).contains(&latin),
+        "{latin}"
+    );
     // Colleagues share a switchboard: one landline on records of different customers.
     let mut landline_owners: HashMap<String, HashSet<String>> = HashMap::new();
     for partner in jsonl("erp/customers.jsonl") {
         if let Some(phone) = partner["phone"].as_str() {
-            let digits: String = phone.chars().take_while(|c| *c != '转').filter(char::is_ascii_digit).collect();
+            let digits: String = phone
+                .chars()
+                .take_while(|c| *c != '转')
+                .filter(char::is_ascii_digit)
+                .collect();
             let customer = truth[&("erp".to_string(), id_text(&partner["id"]))].clone();
             landline_owners.entry(digits).or_default().insert(customer);
         }
     }
-    assert!(landline_owners.values().any(|owners| owners.len() >= 2), "no shared switchboard");
+    assert!(
+        landline_owners.values().any(|owners| owners.len() >= 2),
+        "no shared switchboard"
+    );
 }
 
 #[test]
@@ -456,16 +559,34 @@ fn cdr_files_follow_asterisk_and_freeswitch_quoting() {
     let asterisk = std::fs::read_to_string(world().join("asterisk/Master.csv")).unwrap();
     let mut shapes = HashSet::new();
     for line in asterisk.lines() {
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line.as_bytes());
-        let fields: Vec<String> = reader.records().next().unwrap().unwrap().iter().map(str::to_string).collect();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes());
+        let fields: Vec<String> = reader
+            .records()
+            .next()
+            .unwrap()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
         assert_eq!(fields.len(), 18, "{line}");
         let raw: Vec<&str> = split_top_level(line);
-        assert!(raw[12].chars().all(|c| c.is_ascii_digit()), "duration unquoted: {line}");
-        assert!(raw[13].chars().all(|c| c.is_ascii_digit()), "billsec unquoted: {line}");
+        assert!(
+            raw[12].chars().all(|c| c.is_ascii_digit()),
+            "duration unquoted: {line}"
+        );
+        assert!(
+            raw[13].chars().all(|c| c.is_ascii_digit()),
+            "billsec unquoted: {line}"
+        );
         if fields[14] == "ANSWERED" {
             assert!(raw[10].starts_with('"'));
         } else {
-            assert_eq!(raw[10], "", "unanswered calls have an empty unquoted answer: {line}");
+            assert_eq!(
+                raw[10], "",
+                "unanswered calls have an empty unquoted answer: {line}"
+            );
         }
         let src = &fields[1];
         shapes.insert(match src.as_str() {
@@ -483,7 +604,10 @@ fn cdr_files_follow_asterisk_and_freeswitch_quoting() {
     for line in freeswitch.lines() {
         let raw = split_top_level(line);
         assert_eq!(raw.len(), 15, "{line}");
-        assert!(raw.iter().all(|f| f.starts_with('"') && f.ends_with('"')), "{line}");
+        assert!(
+            raw.iter().all(|f| f.starts_with('"') && f.ends_with('"')),
+            "{line}"
+        );
     }
 }
 
@@ -516,13 +640,23 @@ async fn erp_rows_load_into_sqlite_twice_without_duplicates() {
     assert_eq!(first, again);
     assert_eq!(first.customers as usize, jsonl("erp/customers.jsonl").len());
     let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let (customers,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers").fetch_one(&mut connection).await.unwrap();
-    let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(&mut connection).await.unwrap();
-    assert_eq!((customers as u64, orders as u64), (first.customers, first.orders));
-    let (referenced,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders WHERE source_ref LIKE '#%'")
+    let (customers,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM customers")
         .fetch_one(&mut connection)
         .await
         .unwrap();
+    let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(
+        (customers as u64, orders as u64),
+        (first.customers, first.orders)
+    );
+    let (referenced,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM orders WHERE source_ref LIKE '#%'")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap();
     assert!(referenced > 0);
 }
 
@@ -536,10 +670,17 @@ async fn erp_rows_load_into_mariadb_when_configured() {
     let database = format!(
         "tierlink_world_{}_{}",
         std::process::id(),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000_000
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000
     );
     let mut admin = sqlx::MySqlConnection::connect(&admin_url).await.unwrap();
-    admin.execute(format!("CREATE DATABASE {database}").as_str()).await.unwrap();
+    admin
+        .execute(format!("CREATE DATABASE {database}").as_str())
+        .await
+        .unwrap();
     let url = format!("{}/{database}", admin_url.trim_end_matches('/'));
     let loaded = load_erp(world(), &url).await;
     let counted = async {
@@ -547,14 +688,23 @@ async fn erp_rows_load_into_mariadb_when_configured() {
         let (name,): (String,) = sqlx::query_as("SELECT name FROM customers ORDER BY id LIMIT 1")
             .fetch_one(&mut connection)
             .await?;
-        let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(&mut connection).await?;
+        let (orders,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orders")
+            .fetch_one(&mut connection)
+            .await?;
         Ok::<_, sqlx::Error>((name, orders))
     }
     .await;
-    admin.execute(format!("DROP DATABASE {database}").as_str()).await.unwrap();
+    admin
+        .execute(format!("DROP DATABASE {database}").as_str())
+        .await
+        .unwrap();
     let loaded = loaded.unwrap();
     let (name, orders) = counted.unwrap();
     let first = &jsonl("erp/customers.jsonl")[0];
-    assert_eq!(name, first["name"].as_str().unwrap(), "Chinese text survives");
+    assert_eq!(
+        name,
+        first["name"].as_str().unwrap(),
+        "Chinese text survives"
+    );
     assert_eq!(orders as u64, loaded.orders);
 }
