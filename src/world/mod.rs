@@ -376,7 +376,9 @@ pub fn generate(
         }
     }
     output.finish(&mut counts)?;
-    progress(options.customers);
+    if options.customers % 10_000 != 0 {
+        progress(options.customers);
+    }
     let summary = WorldSummary {
         seed: options.seed,
         customers: options.customers,
