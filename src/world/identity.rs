@@ -73,7 +73,7 @@ pub fn draw_person_name(rng: &mut Rng, english_share: f64) -> (PersonName, bool)
         let first_index = rng.below(ENGLISH_FIRST.len() as u64) as usize;
         let name = PersonName::English {
             first: ENGLISH_FIRST[first_index],
-            last: *rng.pick(ENGLISH_LAST),
+            last: ENGLISH_LAST[rng.below(ENGLISH_LAST.len() as u64) as usize],
         };
         return (name, first_index < 10);
     }

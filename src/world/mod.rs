@@ -116,7 +116,7 @@ pub enum GenerateError {
 
 /// One output file, counting its lines.
 #[derive(Debug)]
-pub struct Sink {
+pub(crate) struct Sink {
     relative: &'static str,
     path: PathBuf,
     writer: BufWriter<File>,
@@ -150,7 +150,7 @@ impl Sink {
     }
 
     /// One line of text (the newline is added).
-    pub fn write_line(&mut self, line: &str) -> Result<(), GenerateError> {
+    pub(crate) fn write_line(&mut self, line: &str) -> Result<(), GenerateError> {
         self.lines += 1;
         let written = self
             .writer
@@ -160,7 +160,7 @@ impl Sink {
     }
 
     /// One JSON Lines record.
-    pub fn write_json(&mut self, value: &Value) -> Result<(), GenerateError> {
+    pub(crate) fn write_json(&mut self, value: &Value) -> Result<(), GenerateError> {
         self.lines += 1;
         let written = serde_json::to_writer(&mut self.writer, value)
             .map_err(std::io::Error::from)
@@ -169,7 +169,7 @@ impl Sink {
     }
 
     /// One CSV row, quoted where a field needs it (RFC 4180).
-    pub fn write_csv(&mut self, fields: &[&str]) -> Result<(), GenerateError> {
+    pub(crate) fn write_csv(&mut self, fields: &[&str]) -> Result<(), GenerateError> {
         let row: Vec<String> = fields
             .iter()
             .map(|field| {
@@ -192,7 +192,7 @@ impl Sink {
 
 /// Every streamed output file.
 #[derive(Debug)]
-pub struct Output {
+pub(crate) struct Output {
     pub(crate) wecom_contacts: Sink,
     pub(crate) shop_customers: Sink,
     pub(crate) shop_orders: Sink,
@@ -376,7 +376,9 @@ pub fn generate(
         }
     }
     output.finish(&mut counts)?;
-    progress(options.customers);
+    if options.customers % 10_000 != 0 {
+        progress(options.customers);
+    }
     let summary = WorldSummary {
         seed: options.seed,
         customers: options.customers,

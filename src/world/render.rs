@@ -20,7 +20,7 @@ use crate::world::GenerateError;
 
 /// Running ids per system, so ids are unique and ascend in file order.
 #[derive(Debug, Default)]
-pub struct Ids {
+pub(crate) struct Ids {
     wecom: u64,
     shop_customer: u64,
     shop_order: u64,
@@ -172,7 +172,7 @@ fn or_false(value: Option<String>) -> Value {
 }
 
 /// Writes every record of `customer` to `out`.
-pub fn render_customer(
+pub(crate) fn render_customer(
     customer: &TrueCustomer,
     rng: &mut Rng,
     noise: &Noise,
@@ -1147,7 +1147,7 @@ fn render_calls(
 }
 
 /// The partner categories file: pre-existing groups that are not tiers.
-pub fn odoo_categories(out: &mut Sink) -> Result<(), GenerateError> {
+pub(crate) fn odoo_categories(out: &mut Sink) -> Result<(), GenerateError> {
     for (index, name) in ODOO_CATEGORIES.iter().enumerate() {
         out.write_json(&json!({
             "id": index + 1,
