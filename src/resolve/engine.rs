@@ -3,6 +3,7 @@
 //! clustering. Pure: records and constraints in, decisions out.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -185,6 +186,30 @@ pub struct Resolution {
     pub decisions: Decisions,
     /// The clusters.
     pub clustering: Clustering,
+    /// Time spent per phase.
+    pub timings: PhaseTimings,
+}
+
+/// Wall-clock time of each phase of [`resolve`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct PhaseTimings {
+    /// Finding candidate pairs.
+    pub blocking: Duration,
+    /// Comparing candidate pairs.
+    pub compare: Duration,
+    /// Estimating u, m and the prior.
+    pub training: Duration,
+    /// Strong rules, scores and thresholds.
+    pub decide: Duration,
+    /// Forming clusters.
+    pub cluster: Duration,
+}
+
+impl PhaseTimings {
+    /// All phases together.
+    pub fn total(&self) -> Duration {
+        self.blocking + self.compare + self.training + self.decide + self.cluster
+    }
 }
 
 impl Resolution {
@@ -203,10 +228,20 @@ pub fn resolve(
     constraints: &Constraints,
     truth: Option<&[u32]>,
 ) -> Resolution {
+    let mut timings = PhaseTimings::default();
+    let mut clock = Instant::now();
+    let mut lap = |slot: &mut Duration| {
+        *slot = clock.elapsed();
+        clock = Instant::now();
+    };
     let candidates = candidate_pairs(table, config, truth);
+    lap(&mut timings.blocking);
     let comparisons = compare_pairs(table, config, &candidates.pairs);
+    lap(&mut timings.compare);
     let (model, training) = Model::train(table, config, &comparisons);
+    lap(&mut timings.training);
     let decisions = decide(table, config, &model, &candidates.pairs, &comparisons);
+    lap(&mut timings.decide);
     let links: Vec<Link> = decisions
         .links
         .iter()
@@ -223,6 +258,7 @@ pub fn resolve(
     let mut all_constraints = constraints.clone();
     all_constraints.cannot_link.extend_from_slice(&decisions.never_link);
     let clustering = cluster(table.len(), &links, &all_constraints, config.clustering.max_cluster_size);
+    lap(&mut timings.cluster);
     Resolution {
         blocking: candidates.report,
         model,
@@ -230,5 +266,167 @@ pub fn resolve(
         comparisons,
         decisions,
         clustering,
+        timings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::table::{FieldValue, TableBuilder};
+
+    const CONFIG: &str = r#"
+        [[fields]]
+        name = "name"
+        levels = [
+            { test = "exact", m = 0.9, u = 0.01 },
+            { test = "jaro_winkler", min = 0.9, m = 0.08, u = 0.04 },
+            { test = "else", m = 0.02, u = 0.95 },
+        ]
+        [[fields]]
+        name = "phones"
+        kind = "set"
+        levels = [
+            { test = "set_overlap", m = 0.9, u = 0.001 },
+            { test = "else", m = 0.1, u = 0.999 },
+        ]
+        [[fields]]
+        name = "tax_id"
+        [[strong]]
+        field = "tax_id"
+        when_equal = "link"
+        when_different = "never_link"
+        [blocking]
+        rules = [
+            { name = "name", keys = [{ field = "name", transform = { kind = "soundex" } }] },
+            { name = "phone", keys = [{ field = "phones" }] },
+            { name = "tax", keys = [{ field = "tax_id" }] },
+        ]
+        [training]
+        em_max_iterations = 0
+        initial_prior = 0.1
+        [thresholds]
+        link = 0.9
+        review = 0.3
+    "#;
+
+    fn table(config: &ResolveConfig) -> RecordTable {
+        let rows: [(&str, &[&str], &str); 7] = [
+            ("zhang wei", &["138"], "T1"),
+            ("zhang wei", &["138"], ""),
+            ("zhang wei", &["139"], "T2"),
+            ("li na", &["200"], "T1"),
+            ("li na", &["201"], ""),
+            ("wang fang", &["300"], "T3"),
+            ("wang fang", &["300"], "T4"),
+        ];
+        let mut builder = TableBuilder::new(&config.fields);
+        for (name, phones, tax) in rows {
+            builder
+                .push(&[FieldValue::Text(name), FieldValue::Many(phones), FieldValue::Text(tax)])
+                .unwrap();
+        }
+        builder.finish()
+    }
+
+    fn pairs_of(scored: &[ScoredPair]) -> Vec<(u32, u32)> {
+        scored.iter().map(|pair| (pair.a, pair.b)).collect()
+    }
+
+    #[test]
+    fn strong_ids_decide_first_then_scores_and_thresholds() {
+        let config = ResolveConfig::from_toml(CONFIG).unwrap();
+        let table = table(&config);
+        let resolution = resolve(&table, &config, &Constraints::default(), None);
+        let decisions = &resolution.decisions;
+        // (0,1) by score; (0,3) by the shared tax id although nothing else agrees.
+        assert_eq!(pairs_of(&decisions.links), vec![(0, 1), (0, 3)]);
+        assert_eq!(decisions.links[1].strong_rule, Some(0));
+        assert!(decisions.links[1].probability < 0.01);
+        // Name agrees, phones do not: a coin toss for a steward.
+        assert_eq!(pairs_of(&decisions.reviews), vec![(1, 2), (3, 4)]);
+        // Different tax ids keep pairs apart for good, even a perfect score.
+        assert_eq!(decisions.never_link, vec![(0, 2), (5, 6)]);
+        assert!(resolution.comparisons.row(0).iter().all(|&level| level == 0));
+        assert_eq!(resolution.clustering.labels, vec![0, 0, 2, 0, 4, 5, 6]);
+    }
+
+    #[test]
+    fn a_strong_review_rule_caps_a_link_at_review() {
+        let config =
+            ResolveConfig::from_toml(&CONFIG.replace("when_different = \"never_link\"", "when_different = \"review\""))
+                .unwrap();
+        let resolution = resolve(&table(&config), &config, &Constraints::default(), None);
+        assert!(pairs_of(&resolution.decisions.reviews).contains(&(5, 6)));
+        assert!(resolution.decisions.never_link.is_empty());
+        assert_ne!(resolution.clustering.labels[5], resolution.clustering.labels[6]);
+    }
+
+    #[test]
+    fn every_link_and_review_is_explained_field_by_field() {
+        let config = ResolveConfig::from_toml(CONFIG).unwrap();
+        let resolution = resolve(&table(&config), &config, &Constraints::default(), None);
+        for pair in resolution.decisions.links.iter().chain(&resolution.decisions.reviews) {
+            let explanation = resolution.explain(pair);
+            let sum: f64 = explanation.prior_weight + explanation.fields.iter().map(|field| field.weight).sum::<f64>();
+            assert!((sum - pair.weight).abs() < 1e-9);
+            assert!((explanation.probability - pair.probability).abs() < 1e-12);
+            assert_eq!(explanation.fields.len(), 2);
+        }
+        let first = resolution.explain(&resolution.decisions.links[0]);
+        assert_eq!(first.fields[0].level, "exact");
+        assert!((first.fields[0].weight - 90f64.log2()).abs() < 1e-9);
+        assert_eq!(first.fields[1].level, "shares>=1");
+    }
+
+    #[test]
+    fn the_review_queue_puts_uncertain_valuable_pairs_first() {
+        let config = ResolveConfig::from_toml(CONFIG).unwrap();
+        let resolution = resolve(&table(&config), &config, &Constraints::default(), None);
+        let values = [0.0, 0.0, 100.0, 0.0, 10.0, 0.0, 0.0];
+        let queue = review_queue(&resolution.decisions.reviews, &values, &Constraints::default());
+        let order: Vec<(u32, u32)> = queue.iter().map(|item| (item.pair.a, item.pair.b)).collect();
+        assert_eq!(order, vec![(1, 2), (3, 4)]);
+        let item = &queue[0];
+        let uncertainty = 1.0 - 2.0 * (item.pair.probability - 0.5).abs();
+        assert!((item.priority - uncertainty * 100.0).abs() < 1e-9);
+        // More value at stake on the other pair turns the order around.
+        let values = [0.0, 0.0, 1.0, 0.0, 1000.0, 0.0, 0.0];
+        let queue = review_queue(&resolution.decisions.reviews, &values, &Constraints::default());
+        assert_eq!((queue[0].pair.a, queue[0].pair.b), (3, 4));
+        // Pairs a steward already decided leave the queue.
+        let decided = Constraints {
+            must_link: vec![(4, 3)],
+            cannot_link: vec![],
+        };
+        let queue = review_queue(&resolution.decisions.reviews, &values, &decided);
+        assert_eq!(queue.len(), 1);
+        assert_eq!((queue[0].pair.a, queue[0].pair.b), (1, 2));
+    }
+
+    #[test]
+    fn steward_constraints_override_scores() {
+        let config = ResolveConfig::from_toml(CONFIG).unwrap();
+        let constraints = Constraints {
+            must_link: vec![(3, 4)],
+            cannot_link: vec![(0, 1)],
+        };
+        let resolution = resolve(&table(&config), &config, &constraints, None);
+        // 0-1 kept apart; 0-3 still linked by tax id; 3-4 joined by the steward.
+        assert_eq!(resolution.clustering.labels, vec![0, 1, 2, 0, 0, 5, 6]);
+        assert_eq!(resolution.clustering.refused.len(), 1);
+    }
+
+    #[test]
+    fn the_same_input_gives_the_same_result() {
+        let mut config = ResolveConfig::from_toml(CONFIG).unwrap();
+        config.training.em_max_iterations = 50;
+        let table = table(&config);
+        let first = resolve(&table, &config, &Constraints::default(), None);
+        let second = resolve(&table, &config, &Constraints::default(), None);
+        assert_eq!(first.clustering, second.clustering);
+        assert_eq!(first.decisions.links, second.decisions.links);
+        assert_eq!(first.model, second.model);
+        assert_eq!(first.comparisons, second.comparisons);
     }
 }
