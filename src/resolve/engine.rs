@@ -69,18 +69,36 @@ pub struct Decisions {
     pub apart: u64,
 }
 
-/// The outcome of the strong rules for a pair: the deciding rule and effect.
-fn strong_effect(table: &RecordTable, config: &ResolveConfig, a: u32, b: u32) -> Option<(usize, StrongEffect)> {
-    config.strong.iter().enumerate().find_map(|(index, rule)| {
-        let field = config.field_index(&rule.field)?;
-        let (left, right) = (table.ids(field, a), table.ids(field, b));
-        if left.is_empty() || right.is_empty() {
-            return None;
-        }
-        let shares = left.iter().any(|id| right.contains(id));
-        let effect = if shares { rule.when_equal } else { rule.when_different };
-        (effect != StrongEffect::Score).then_some((index, effect))
-    })
+/// The strong rules with their fields looked up once.
+struct StrongRules(Vec<(usize, StrongEffect, StrongEffect)>);
+
+impl StrongRules {
+    fn new(config: &ResolveConfig) -> StrongRules {
+        StrongRules(
+            config
+                .strong
+                .iter()
+                .filter_map(|rule| {
+                    let field = config.field_index(&rule.field)?;
+                    Some((field, rule.when_equal, rule.when_different))
+                })
+                .collect(),
+        )
+    }
+
+    /// The first rule that decides the pair, with its effect. A rule whose
+    /// field is empty on either side, or whose effect is `score`, does not.
+    fn effect(&self, table: &RecordTable, a: u32, b: u32) -> Option<(usize, StrongEffect)> {
+        self.0.iter().enumerate().find_map(|(index, &(field, when_equal, when_different))| {
+            let (left, right) = (table.ids(field, a), table.ids(field, b));
+            if left.is_empty() || right.is_empty() {
+                return None;
+            }
+            let shares = left.iter().any(|id| right.contains(id));
+            let effect = if shares { when_equal } else { when_different };
+            (effect != StrongEffect::Score).then_some((index, effect))
+        })
+    }
 }
 
 /// Applies strong rules, then the model and thresholds, to every candidate
@@ -95,6 +113,7 @@ pub fn decide(
     let weights = model.weight_table();
     let prior_weight = model.prior_weight();
     let thresholds = config.thresholds;
+    let strong_rules = StrongRules::new(config);
     let mut decisions = Decisions::default();
     for (row, &(a, b)) in pairs.iter().enumerate() {
         let weight = prior_weight
@@ -113,7 +132,7 @@ pub fn decide(
         } else {
             Decision::Apart
         };
-        let strong = strong_effect(table, config, a, b);
+        let strong = strong_rules.effect(table, a, b);
         let decision = match strong.map(|(_, effect)| effect) {
             Some(StrongEffect::Link) => Decision::Link,
             Some(StrongEffect::NeverLink) => {
