@@ -32,7 +32,8 @@ struct Febrl {
 }
 
 fn read_febrl(path: &Path) -> Febrl {
-    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     let header = reader
         .headers()
         .unwrap_or_else(|error| panic!("{}: header: {error}", path.display()))
@@ -62,7 +63,11 @@ fn column_map(febrl: &Febrl, config: &ResolveConfig) -> (Vec<usize>, usize) {
             .position(|column| column == name)
             .unwrap_or_else(|| panic!("FEBRL file has no column `{name}`"))
     };
-    let fields = config.fields.iter().map(|field| position(&field.name)).collect();
+    let fields = config
+        .fields
+        .iter()
+        .map(|field| position(&field.name))
+        .collect();
     (fields, position("true_id"))
 }
 
@@ -72,7 +77,10 @@ fn febrl_table(febrl: &Febrl, config: &ResolveConfig) -> (RecordTable, Vec<u32>)
     let mut entities: HashMap<&str, u32> = HashMap::new();
     let mut truth = Vec::with_capacity(febrl.rows.len());
     for row in &febrl.rows {
-        let values: Vec<FieldValue> = columns.iter().map(|&column| FieldValue::Text(&row[column])).collect();
+        let values: Vec<FieldValue> = columns
+            .iter()
+            .map(|&column| FieldValue::Text(&row[column]))
+            .collect();
         builder.push(&values).expect("FEBRL row fits the config");
         let next = entities.len() as u32;
         truth.push(*entities.entry(&row[truth_column]).or_insert(next));
@@ -91,7 +99,9 @@ fn evaluate_febrl(path: &Path, config: &ResolveConfig) {
     let febrl = read_febrl(path);
     let (table, truth) = febrl_table(&febrl, config);
     let resolution = resolve(&table, config, &Constraints::default(), Some(&truth));
-    let name = path.file_name().map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
     println!("== {name}: {} records", table.len());
     report(&resolution, &truth);
 }
@@ -127,8 +137,14 @@ fn report(resolution: &Resolution, truth: &[u32]) {
         resolution.decisions.apart,
         resolution.clustering.flagged.len()
     );
-    println!("  pairwise  {}", show(&pairwise(&resolution.clustering.labels, truth)));
-    println!("  B-cubed   {}", show(&b_cubed(&resolution.clustering.labels, truth)));
+    println!(
+        "  pairwise  {}",
+        show(&pairwise(&resolution.clustering.labels, truth))
+    );
+    println!(
+        "  B-cubed   {}",
+        show(&b_cubed(&resolution.clustering.labels, truth))
+    );
     let timings = &resolution.timings;
     println!(
         "  time {:.3} s blocking to clusters, training included (blocking {:.3}, compare {:.3}, training {:.3}, decide {:.3}, cluster {:.3})",
@@ -170,8 +186,8 @@ struct Synthesizer<'a> {
 }
 
 const LETTERS: [char; 26] = [
-    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v', 'w',
-    'x', 'y', 'z',
+    'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's',
+    't', 'u', 'v', 'w', 'x', 'y', 'z',
 ];
 const DIGITS: [char; 10] = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
 const COLUMNS: [&str; 10] = [
@@ -193,7 +209,10 @@ impl<'a> Synthesizer<'a> {
             .iter()
             .map(|&name| {
                 let position = febrl.header.iter().position(|column| column == name);
-                (name, position.unwrap_or_else(|| panic!("FEBRL file has no column `{name}`")))
+                (
+                    name,
+                    position.unwrap_or_else(|| panic!("FEBRL file has no column `{name}`")),
+                )
             })
             .collect();
         Synthesizer {
@@ -246,7 +265,9 @@ impl<'a> Synthesizer<'a> {
             let value = &record[field];
             record[field] = match (COLUMNS[field], self.rng.below(10)) {
                 (_, 0) => String::new(),
-                ("date_of_birth", 1) if value.len() == 8 => format!("{}{}{}", &value[..4], &value[6..], &value[4..6]),
+                ("date_of_birth", 1) if value.len() == 8 => {
+                    format!("{}{}{}", &value[..4], &value[6..], &value[4..6])
+                }
                 ("date_of_birth" | "soc_sec_id" | "postcode" | "street_number", _) => {
                     typo(&mut self.rng, value, &DIGITS)
                 }
@@ -275,8 +296,13 @@ fn synthetic_table(febrl: &Febrl, config: &ResolveConfig, count: usize) -> (Reco
     let mut truth = Vec::with_capacity(count);
     let mut entity = 0u32;
     let mut push = |record: &[String], entity: u32, builder: &mut TableBuilder| {
-        let values: Vec<FieldValue> = order.iter().map(|&column| FieldValue::Text(&record[column])).collect();
-        builder.push(&values).expect("synthetic record fits the config");
+        let values: Vec<FieldValue> = order
+            .iter()
+            .map(|&column| FieldValue::Text(&record[column]))
+            .collect();
+        builder
+            .push(&values)
+            .expect("synthetic record fits the config");
         truth.push(entity);
     };
     let mut made = 0;
@@ -335,9 +361,18 @@ fn main() {
     let text = std::fs::read_to_string(&config_path)
         .unwrap_or_else(|error| panic!("{}: {error}", config_path.display()));
     let config = ResolveConfig::from_toml(&text).unwrap_or_else(|errors| {
-        panic!("{}: {}", config_path.display(), errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        panic!(
+            "{}: {}",
+            config_path.display(),
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
     });
-    let dir = std::env::var_os("FEBRL_DIR").map_or_else(|| PathBuf::from("/work/shared/data/febrl"), PathBuf::from);
+    let dir = std::env::var_os("FEBRL_DIR")
+        .map_or_else(|| PathBuf::from("/work/shared/data/febrl"), PathBuf::from);
     let only_scale = std::env::var("RESOLVE_ONLY_SCALE").is_ok_and(|value| value == "1");
     if !only_scale {
         for file in ["febrl1.csv", "febrl2.csv"] {

@@ -153,11 +153,19 @@ fn merge_distinct(left: &[u64], right: &[u64]) -> Vec<u64> {
 
 /// `(key, record)` for every key a record has under `rule`. A set field
 /// gives one key per element, so a record may sit in several blocks.
-fn record_keys(table: &RecordTable, config: &ResolveConfig, rule: &BlockingRule) -> Vec<(u64, u32)> {
+fn record_keys(
+    table: &RecordTable,
+    config: &ResolveConfig,
+    rule: &BlockingRule,
+) -> Vec<(u64, u32)> {
     let parts: Vec<(usize, KeyTransform)> = rule
         .keys
         .iter()
-        .filter_map(|key| config.field_index(&key.field).map(|field| (field, key.transform)))
+        .filter_map(|key| {
+            config
+                .field_index(&key.field)
+                .map(|field| (field, key.transform))
+        })
         .collect();
     let mut keys = Vec::with_capacity(table.len());
     let mut combined: Vec<u64> = Vec::new();
@@ -191,7 +199,10 @@ fn derive_key(value: &str, id: u32, transform: KeyTransform) -> Option<u64> {
         // The interned id already identifies the value exactly.
         KeyTransform::Value => Some(u64::from(id) | (1 << 40)),
         KeyTransform::Prefix { chars } => {
-            let end = value.char_indices().nth(chars).map_or(value.len(), |(at, _)| at);
+            let end = value
+                .char_indices()
+                .nth(chars)
+                .map_or(value.len(), |(at, _)| at);
             Some(hash_text(&value[..end]))
         }
         KeyTransform::Soundex => soundex(value).map(|code| hash_text(&code)),
@@ -267,7 +278,10 @@ pub fn soundex(value: &str) -> Option<String> {
 }
 
 /// Sorts the keys and emits the pairs of every block within the cap.
-fn pairs_in_blocks(mut keys: Vec<(u64, u32)>, cap: usize) -> (Vec<u64>, usize, Vec<OversizedBlock>) {
+fn pairs_in_blocks(
+    mut keys: Vec<(u64, u32)>,
+    cap: usize,
+) -> (Vec<u64>, usize, Vec<OversizedBlock>) {
     keys.sort_unstable();
     let mut pairs = Vec::new();
     let mut blocks = 0;
@@ -335,7 +349,10 @@ mod tests {
             levels: Vec::new(),
         };
         ResolveConfig {
-            fields: vec![field("name", FieldKind::Text), field("phones", FieldKind::Set)],
+            fields: vec![
+                field("name", FieldKind::Text),
+                field("phones", FieldKind::Set),
+            ],
             strong: Vec::new(),
             blocking: BlockingConfig {
                 rules,
@@ -439,16 +456,28 @@ mod tests {
         let truth = [0, 1, 2, 0, 2, 3];
         let candidates = candidate_pairs(&table, &config, Some(&truth));
         let prefix = &candidates.report.rules[0];
-        assert_eq!(prefix.oversized, vec![OversizedBlock { size: 4, example_record: 0 }]);
+        assert_eq!(
+            prefix.oversized,
+            vec![OversizedBlock {
+                size: 4,
+                example_record: 0
+            }]
+        );
         assert_eq!(prefix.pairs, 0);
         // Sorted tokens find the reversed names anyway.
         assert_eq!(candidates.pairs, vec![(0, 3), (2, 4)]);
         assert_eq!(candidates.report.recall.unwrap().recall, 1.0);
 
-        let only_prefix = self::config(vec![rule("prefix", "name", KeyTransform::Prefix { chars: 1 })], 3);
+        let only_prefix = self::config(
+            vec![rule("prefix", "name", KeyTransform::Prefix { chars: 1 })],
+            3,
+        );
         let candidates = candidate_pairs(&table, &only_prefix, Some(&truth));
         let recall = candidates.report.recall.unwrap();
-        assert_eq!((recall.true_pairs, recall.found, recall.recall), (2, 0, 0.0));
+        assert_eq!(
+            (recall.true_pairs, recall.found, recall.recall),
+            (2, 0, 0.0)
+        );
     }
 
     #[test]

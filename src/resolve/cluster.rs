@@ -118,7 +118,8 @@ impl Components {
             }
         }
         // Check the shorter list: cannot-links are recorded on both sides.
-        let (check, other) = if self.forbidden[a as usize].len() <= self.forbidden[b as usize].len() {
+        let (check, other) = if self.forbidden[a as usize].len() <= self.forbidden[b as usize].len()
+        {
             (a, b)
         } else {
             (b, a)
@@ -143,7 +144,12 @@ impl Components {
 /// Clusters `count` records from `links` under `constraints`; auto-links may
 /// form clusters of at most `max_cluster_size` records (must-links are
 /// steward decisions and are not capped).
-pub fn cluster(count: usize, links: &[Link], constraints: &Constraints, max_cluster_size: usize) -> Clustering {
+pub fn cluster(
+    count: usize,
+    links: &[Link],
+    constraints: &Constraints,
+    max_cluster_size: usize,
+) -> Clustering {
     let mut components = Components::new(count, &constraints.cannot_link);
     let mut conflicts = Vec::new();
     let mut must_link: Vec<(u32, u32)> = constraints
@@ -177,7 +183,9 @@ pub fn cluster(count: usize, links: &[Link], constraints: &Constraints, max_clus
 
     // Label each cluster by its smallest member.
     let mut smallest = vec![u32::MAX; count];
-    let roots: Vec<u32> = (0..count as u32).map(|record| components.find(record)).collect();
+    let roots: Vec<u32> = (0..count as u32)
+        .map(|record| components.find(record))
+        .collect();
     for (record, &root) in roots.iter().enumerate() {
         let slot = &mut smallest[root as usize];
         *slot = (*slot).min(record as u32);
@@ -236,7 +244,12 @@ mod tests {
 
     #[test]
     fn the_order_of_links_does_not_change_the_result() {
-        let links = vec![link(0, 1, 1.0), link(2, 1, 1.0), link(0, 2, 1.0), link(3, 4, 2.0)];
+        let links = vec![
+            link(0, 1, 1.0),
+            link(2, 1, 1.0),
+            link(0, 2, 1.0),
+            link(3, 4, 2.0),
+        ];
         let constraints = Constraints {
             must_link: vec![],
             cannot_link: vec![(0, 2)],

@@ -11,7 +11,7 @@
 //! own slice of the output, so the result does not depend on scheduling.
 
 use super::blocking::Pair;
-use super::config::{LevelTest, ResolveConfig};
+use super::config::{LevelSpec, LevelTest, ResolveConfig};
 use super::table::{Column, Date, RecordTable, StringId};
 
 /// The level index of a pair with an empty side.
@@ -30,7 +30,10 @@ pub struct ComparisonVectors {
 impl ComparisonVectors {
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.levels.len().checked_div(self.fields.len()).unwrap_or(0)
+        self.levels
+            .len()
+            .checked_div(self.fields.len())
+            .unwrap_or(0)
     }
 
     /// Whether there are no pairs.
@@ -45,10 +48,20 @@ impl ComparisonVectors {
     }
 }
 
+/// One scored field as the comparator needs it.
+struct ScoredField<'a> {
+    /// Config index of the field.
+    index: usize,
+    /// Its levels, in order.
+    levels: &'a [LevelSpec],
+    /// Parsed dates, for a date field.
+    dates: Option<&'a [Option<Date>]>,
+}
+
 /// Compares one pair field by field; built once per config and table.
 pub struct Comparator<'a> {
     table: &'a RecordTable,
-    fields: Vec<(usize, &'a [super::config::LevelSpec], Option<&'a [Option<Date>]>)>,
+    fields: Vec<ScoredField<'a>>,
 }
 
 impl<'a> Comparator<'a> {
@@ -64,7 +77,11 @@ impl<'a> Comparator<'a> {
                     Column::Date { dates, .. } => Some(dates.as_slice()),
                     _ => None,
                 };
-                (index, field.levels.as_slice(), dates)
+                ScoredField {
+                    index,
+                    levels: field.levels.as_slice(),
+                    dates,
+                }
             })
             .collect();
         Comparator { table, fields }
@@ -72,18 +89,20 @@ impl<'a> Comparator<'a> {
 
     /// Config indices of the scored fields.
     pub fn scored_fields(&self) -> Vec<usize> {
-        self.fields.iter().map(|field| field.0).collect()
+        self.fields.iter().map(|field| field.index).collect()
     }
 
     /// Writes the comparison vector of records `a` and `b` into `out`.
     pub fn compare_into(&self, a: u32, b: u32, out: &mut [u8]) {
-        for (slot, &(field, levels, dates)) in out.iter_mut().zip(&self.fields) {
-            let left = self.table.ids(field, a);
-            let right = self.table.ids(field, b);
+        for (slot, field) in out.iter_mut().zip(&self.fields) {
+            let left = self.table.ids(field.index, a);
+            let right = self.table.ids(field.index, b);
             *slot = if left.is_empty() || right.is_empty() {
                 MISSING_LEVEL
             } else {
-                let dates = dates.map(|dates| (dates[a as usize], dates[b as usize]));
+                let dates = field
+                    .dates
+                    .map(|dates| (dates[a as usize], dates[b as usize]));
                 let mut pair = ValuePair {
                     table: self.table,
                     left,
@@ -93,7 +112,8 @@ impl<'a> Comparator<'a> {
                     levenshtein: None,
                     damerau: None,
                 };
-                levels
+                field
+                    .levels
                     .iter()
                     .position(|level| pair.passes(&level.test))
                     .map_or(MISSING_LEVEL, |level| level as u8)
@@ -123,7 +143,12 @@ impl ValuePair<'_> {
 
     /// The best value of `metric` over all element pairs (one pair unless a
     /// side is a set); identical ids short-cut to `identical`.
-    fn best<T: Copy>(&self, identical: T, metric: fn(&str, &str) -> T, better: fn(T, T) -> bool) -> T {
+    fn best<T: Copy>(
+        &self,
+        identical: T,
+        metric: fn(&str, &str) -> T,
+        better: fn(T, T) -> bool,
+    ) -> T {
         let mut best: Option<T> = None;
         for &x in self.left {
             for &y in self.right {
@@ -144,7 +169,9 @@ impl ValuePair<'_> {
         match *test {
             LevelTest::Exact => {
                 self.left == self.right
-                    || self.both_dates().is_some_and(|(a, b)| a.day_number == b.day_number)
+                    || self
+                        .both_dates()
+                        .is_some_and(|(a, b)| a.day_number == b.day_number)
             }
             LevelTest::JaroWinkler { min } => {
                 let similarity = match self.jaro_winkler {
@@ -181,12 +208,16 @@ impl ValuePair<'_> {
             }
             LevelTest::NumericExact => self.left.iter().any(|&x| {
                 let x = self.table.string(x).parse::<f64>();
-                self.right.iter().any(|&y| match (&x, self.table.string(y).parse::<f64>()) {
-                    (Ok(x), Ok(y)) => x == &y,
-                    _ => false,
-                })
+                self.right
+                    .iter()
+                    .any(|&y| match (&x, self.table.string(y).parse::<f64>()) {
+                        (Ok(x), Ok(y)) => x == &y,
+                        _ => false,
+                    })
             }),
-            LevelTest::SetOverlap { min_shared } => shared_count(self.left, self.right) >= min_shared,
+            LevelTest::SetOverlap { min_shared } => {
+                shared_count(self.left, self.right) >= min_shared
+            }
             LevelTest::DateWithinDays { days } => self
                 .both_dates()
                 .is_some_and(|(a, b)| a.day_number.abs_diff(b.day_number) <= days),
@@ -223,7 +254,11 @@ pub fn worker_count() -> usize {
 /// Compares every pair, in parallel; row `p` of the result is `pairs[p]`.
 /// Each thread takes one contiguous share of the pairs and writes only its
 /// share of the output, so the result is the same for any thread count.
-pub fn compare_pairs(table: &RecordTable, config: &ResolveConfig, pairs: &[Pair]) -> ComparisonVectors {
+pub fn compare_pairs(
+    table: &RecordTable,
+    config: &ResolveConfig,
+    pairs: &[Pair],
+) -> ComparisonVectors {
     let comparator = Comparator::new(table, config);
     let fields = comparator.scored_fields();
     let width = fields.len();
@@ -231,7 +266,8 @@ pub fn compare_pairs(table: &RecordTable, config: &ResolveConfig, pairs: &[Pair]
     if width > 0 && !pairs.is_empty() {
         let share = pairs.len().div_ceil(worker_count());
         std::thread::scope(|scope| {
-            for (pair_share, out_share) in pairs.chunks(share).zip(levels.chunks_mut(share * width)) {
+            for (pair_share, out_share) in pairs.chunks(share).zip(levels.chunks_mut(share * width))
+            {
                 let comparator = &comparator;
                 scope.spawn(move || {
                     for (&(a, b), out) in pair_share.iter().zip(out_share.chunks_mut(width)) {
@@ -251,7 +287,11 @@ mod tests {
     use crate::resolve::table::{FieldValue, TableBuilder};
 
     fn level(test: LevelTest) -> LevelSpec {
-        LevelSpec { test, m: None, u: None }
+        LevelSpec {
+            test,
+            m: None,
+            u: None,
+        }
     }
 
     fn config(kind: FieldKind, tests: Vec<LevelTest>) -> ResolveConfig {
@@ -267,13 +307,21 @@ mod tests {
                 max_block_size: 10,
             },
             training: Default::default(),
-            thresholds: Thresholds { link: 0.9, review: 0.5 },
+            thresholds: Thresholds {
+                link: 0.9,
+                review: 0.5,
+            },
             clustering: Default::default(),
         }
     }
 
     /// The level index of (left, right) under `tests` (an `else` is appended).
-    fn level_of(kind: FieldKind, mut tests: Vec<LevelTest>, left: FieldValue, right: FieldValue) -> u8 {
+    fn level_of(
+        kind: FieldKind,
+        mut tests: Vec<LevelTest>,
+        left: FieldValue,
+        right: FieldValue,
+    ) -> u8 {
         tests.push(LevelTest::Else);
         let config = config(kind, tests);
         let mut builder = TableBuilder::new(&config.fields);
@@ -303,7 +351,15 @@ mod tests {
         assert_eq!(text(FieldKind::Text, tests(), "dixon", "dicksonx"), 2);
         assert_eq!(text(FieldKind::Text, tests(), "martha", "zoe"), 3);
         assert_eq!(text(FieldKind::Text, tests(), "", "zoe"), MISSING_LEVEL);
-        assert_eq!(level_of(FieldKind::Text, tests(), FieldValue::Missing, FieldValue::Missing), MISSING_LEVEL);
+        assert_eq!(
+            level_of(
+                FieldKind::Text,
+                tests(),
+                FieldValue::Missing,
+                FieldValue::Missing
+            ),
+            MISSING_LEVEL
+        );
     }
 
     #[test]
@@ -337,16 +393,41 @@ mod tests {
             ]
         };
         let set = |values: &'static [&'static str]| FieldValue::Many(values);
-        assert_eq!(level_of(FieldKind::Set, tests(), set(&["1", "2"]), set(&["2", "1"])), 0);
-        assert_eq!(level_of(FieldKind::Set, tests(), set(&["1", "2", "3"]), set(&["2", "1"])), 1);
-        assert_eq!(level_of(FieldKind::Set, tests(), set(&["1", "9"]), set(&["2", "1"])), 2);
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&["1", "2"]), set(&["2", "1"])),
+            0
+        );
+        assert_eq!(
+            level_of(
+                FieldKind::Set,
+                tests(),
+                set(&["1", "2", "3"]),
+                set(&["2", "1"])
+            ),
+            1
+        );
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&["1", "9"]), set(&["2", "1"])),
+            2
+        );
         // Best element pair: 13800138000 vs 13800138001.
         assert_eq!(
-            level_of(FieldKind::Set, tests(), set(&["13800138000", "5"]), set(&["13800138001"])),
+            level_of(
+                FieldKind::Set,
+                tests(),
+                set(&["13800138000", "5"]),
+                set(&["13800138001"])
+            ),
             3
         );
-        assert_eq!(level_of(FieldKind::Set, tests(), set(&["a"]), set(&["zzzz"])), 4);
-        assert_eq!(level_of(FieldKind::Set, tests(), set(&[]), set(&["1"])), MISSING_LEVEL);
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&["a"]), set(&["zzzz"])),
+            4
+        );
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&[]), set(&["1"])),
+            MISSING_LEVEL
+        );
     }
 
     #[test]
@@ -378,14 +459,23 @@ mod tests {
 
     #[test]
     fn parallel_comparison_matches_one_by_one() {
-        let config = config(FieldKind::Text, vec![LevelTest::Exact, LevelTest::JaroWinkler { min: 0.8 }, LevelTest::Else]);
+        let config = config(
+            FieldKind::Text,
+            vec![
+                LevelTest::Exact,
+                LevelTest::JaroWinkler { min: 0.8 },
+                LevelTest::Else,
+            ],
+        );
         let names = ["anna", "anne", "ann", "bob", "", "bobby", "hannah", "anna"];
         let mut builder = TableBuilder::new(&config.fields);
         for name in names {
             builder.push(&[FieldValue::Text(name)]).unwrap();
         }
         let table = builder.finish();
-        let pairs: Vec<Pair> = (0..8u32).flat_map(|a| (a + 1..8).map(move |b| (a, b))).collect();
+        let pairs: Vec<Pair> = (0..8u32)
+            .flat_map(|a| (a + 1..8).map(move |b| (a, b)))
+            .collect();
         let all = compare_pairs(&table, &config, &pairs);
         let comparator = Comparator::new(&table, &config);
         for (row, &(a, b)) in pairs.iter().enumerate() {

@@ -354,7 +354,9 @@ impl ResolveConfig {
             if field.levels.len() > MAX_LEVELS {
                 problem(format!("field `{name}`: more than {MAX_LEVELS} levels"));
             }
-            if !field.levels.is_empty() && field.levels.last().map(|l| &l.test) != Some(&LevelTest::Else) {
+            if !field.levels.is_empty()
+                && field.levels.last().map(|l| &l.test) != Some(&LevelTest::Else)
+            {
                 problem(format!("field `{name}`: the last level must be `else`"));
             }
             for (position, level) in field.levels.iter().enumerate() {
@@ -364,7 +366,9 @@ impl ResolveConfig {
                 }
                 if let LevelTest::JaroWinkler { min } = level.test {
                     if !(0.0..=1.0).contains(&min) {
-                        problem(format!("field `{name}`, level {label}: min must be within 0..=1"));
+                        problem(format!(
+                            "field `{name}`, level {label}: min must be within 0..=1"
+                        ));
                     }
                 }
                 let date_only = matches!(
@@ -372,22 +376,44 @@ impl ResolveConfig {
                     LevelTest::DateWithinDays { .. } | LevelTest::DateTransposed
                 );
                 if date_only && field.kind != FieldKind::Date {
-                    problem(format!("field `{name}`, level {label}: needs kind = \"date\""));
+                    problem(format!(
+                        "field `{name}`, level {label}: needs kind = \"date\""
+                    ));
                 }
-                if matches!(level.test, LevelTest::SetOverlap { .. }) && field.kind != FieldKind::Set {
-                    problem(format!("field `{name}`, level {label}: needs kind = \"set\""));
+                if matches!(level.test, LevelTest::SetOverlap { .. })
+                    && field.kind != FieldKind::Set
+                {
+                    problem(format!(
+                        "field `{name}`, level {label}: needs kind = \"set\""
+                    ));
                 }
                 for (what, value) in [("m", level.m), ("u", level.u)] {
                     if let Some(value) = value {
                         if !(value > 0.0 && value <= 1.0) {
-                            problem(format!("field `{name}`, level {label}: {what} must be in (0, 1]"));
+                            problem(format!(
+                                "field `{name}`, level {label}: {what} must be in (0, 1]"
+                            ));
                         }
                     }
                 }
             }
             for (what, given) in [
-                ("m", field.levels.iter().filter(|level| level.m.is_some()).count()),
-                ("u", field.levels.iter().filter(|level| level.u.is_some()).count()),
+                (
+                    "m",
+                    field
+                        .levels
+                        .iter()
+                        .filter(|level| level.m.is_some())
+                        .count(),
+                ),
+                (
+                    "u",
+                    field
+                        .levels
+                        .iter()
+                        .filter(|level| level.u.is_some())
+                        .count(),
+                ),
             ] {
                 if given != 0 && given != field.levels.len() {
                     problem(format!(
@@ -413,10 +439,16 @@ impl ResolveConfig {
             }
             for key in &rule.keys {
                 if self.field_index(&key.field).is_none() {
-                    problem(format!("blocking rule `{}`: unknown field `{}`", rule.name, key.field));
+                    problem(format!(
+                        "blocking rule `{}`: unknown field `{}`",
+                        rule.name, key.field
+                    ));
                 }
                 if key.transform == (KeyTransform::Prefix { chars: 0 }) {
-                    problem(format!("blocking rule `{}`: prefix of 0 characters", rule.name));
+                    problem(format!(
+                        "blocking rule `{}`: prefix of 0 characters",
+                        rule.name
+                    ));
                 }
             }
         }
@@ -490,9 +522,22 @@ mod tests {
         assert!(error[0].to_string().contains("minimum"), "{error:?}");
         let errors = ResolveConfig::from_toml(&text).expect_err("invalid");
         let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        assert!(text.iter().any(|e| e.contains("`name`: the last level must be `else`")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("needs kind = \"date\"")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("unknown field `vat`")), "{text:?}");
-        assert!(text.iter().any(|e| e.contains("review <= link")), "{text:?}");
+        assert!(
+            text.iter()
+                .any(|e| e.contains("`name`: the last level must be `else`")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|e| e.contains("needs kind = \"date\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|e| e.contains("unknown field `vat`")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter().any(|e| e.contains("review <= link")),
+            "{text:?}"
+        );
     }
 }

@@ -89,15 +89,18 @@ impl StrongRules {
     /// The first rule that decides the pair, with its effect. A rule whose
     /// field is empty on either side, or whose effect is `score`, does not.
     fn effect(&self, table: &RecordTable, a: u32, b: u32) -> Option<(usize, StrongEffect)> {
-        self.0.iter().enumerate().find_map(|(index, &(field, when_equal, when_different))| {
-            let (left, right) = (table.ids(field, a), table.ids(field, b));
-            if left.is_empty() || right.is_empty() {
-                return None;
-            }
-            let shares = left.iter().any(|id| right.contains(id));
-            let effect = if shares { when_equal } else { when_different };
-            (effect != StrongEffect::Score).then_some((index, effect))
-        })
+        self.0
+            .iter()
+            .enumerate()
+            .find_map(|(index, &(field, when_equal, when_different))| {
+                let (left, right) = (table.ids(field, a), table.ids(field, b));
+                if left.is_empty() || right.is_empty() {
+                    return None;
+                }
+                let shares = left.iter().any(|id| right.contains(id));
+                let effect = if shares { when_equal } else { when_different };
+                (effect != StrongEffect::Score).then_some((index, effect))
+            })
     }
 }
 
@@ -163,7 +166,11 @@ pub fn decide(
 /// Orders review pairs by priority (`uncertainty × value`, highest first;
 /// ties by record ids). `record_values` holds a value per record, such as
 /// the customer's spend; pairs a steward already decided are left out.
-pub fn review_queue(reviews: &[ScoredPair], record_values: &[f64], constraints: &Constraints) -> Vec<ReviewItem> {
+pub fn review_queue(
+    reviews: &[ScoredPair],
+    record_values: &[f64],
+    constraints: &Constraints,
+) -> Vec<ReviewItem> {
     let decided: HashSet<(u32, u32)> = constraints
         .must_link
         .iter()
@@ -275,8 +282,15 @@ pub fn resolve(
         })
         .collect();
     let mut all_constraints = constraints.clone();
-    all_constraints.cannot_link.extend_from_slice(&decisions.never_link);
-    let clustering = cluster(table.len(), &links, &all_constraints, config.clustering.max_cluster_size);
+    all_constraints
+        .cannot_link
+        .extend_from_slice(&decisions.never_link);
+    let clustering = cluster(
+        table.len(),
+        &links,
+        &all_constraints,
+        config.clustering.max_cluster_size,
+    );
     lap(&mut timings.cluster);
     Resolution {
         blocking: candidates.report,
@@ -342,7 +356,11 @@ mod tests {
         let mut builder = TableBuilder::new(&config.fields);
         for (name, phones, tax) in rows {
             builder
-                .push(&[FieldValue::Text(name), FieldValue::Many(phones), FieldValue::Text(tax)])
+                .push(&[
+                    FieldValue::Text(name),
+                    FieldValue::Many(phones),
+                    FieldValue::Text(tax),
+                ])
                 .unwrap();
         }
         builder.finish()
@@ -366,28 +384,47 @@ mod tests {
         assert_eq!(pairs_of(&decisions.reviews), vec![(1, 2), (3, 4)]);
         // Different tax ids keep pairs apart for good, even a perfect score.
         assert_eq!(decisions.never_link, vec![(0, 2), (5, 6)]);
-        assert!(resolution.comparisons.row(0).iter().all(|&level| level == 0));
+        assert!(resolution
+            .comparisons
+            .row(0)
+            .iter()
+            .all(|&level| level == 0));
         assert_eq!(resolution.clustering.labels, vec![0, 0, 2, 0, 4, 5, 6]);
     }
 
     #[test]
     fn a_strong_review_rule_caps_a_link_at_review() {
-        let config =
-            ResolveConfig::from_toml(&CONFIG.replace("when_different = \"never_link\"", "when_different = \"review\""))
-                .unwrap();
+        let config = ResolveConfig::from_toml(&CONFIG.replace(
+            "when_different = \"never_link\"",
+            "when_different = \"review\"",
+        ))
+        .unwrap();
         let resolution = resolve(&table(&config), &config, &Constraints::default(), None);
         assert!(pairs_of(&resolution.decisions.reviews).contains(&(5, 6)));
         assert!(resolution.decisions.never_link.is_empty());
-        assert_ne!(resolution.clustering.labels[5], resolution.clustering.labels[6]);
+        assert_ne!(
+            resolution.clustering.labels[5],
+            resolution.clustering.labels[6]
+        );
     }
 
     #[test]
     fn every_link_and_review_is_explained_field_by_field() {
         let config = ResolveConfig::from_toml(CONFIG).unwrap();
         let resolution = resolve(&table(&config), &config, &Constraints::default(), None);
-        for pair in resolution.decisions.links.iter().chain(&resolution.decisions.reviews) {
+        for pair in resolution
+            .decisions
+            .links
+            .iter()
+            .chain(&resolution.decisions.reviews)
+        {
             let explanation = resolution.explain(pair);
-            let sum: f64 = explanation.prior_weight + explanation.fields.iter().map(|field| field.weight).sum::<f64>();
+            let sum: f64 = explanation.prior_weight
+                + explanation
+                    .fields
+                    .iter()
+                    .map(|field| field.weight)
+                    .sum::<f64>();
             assert!((sum - pair.weight).abs() < 1e-9);
             assert!((explanation.probability - pair.probability).abs() < 1e-12);
             assert_eq!(explanation.fields.len(), 2);
@@ -403,15 +440,26 @@ mod tests {
         let config = ResolveConfig::from_toml(CONFIG).unwrap();
         let resolution = resolve(&table(&config), &config, &Constraints::default(), None);
         let values = [0.0, 0.0, 100.0, 0.0, 10.0, 0.0, 0.0];
-        let queue = review_queue(&resolution.decisions.reviews, &values, &Constraints::default());
-        let order: Vec<(u32, u32)> = queue.iter().map(|item| (item.pair.a, item.pair.b)).collect();
+        let queue = review_queue(
+            &resolution.decisions.reviews,
+            &values,
+            &Constraints::default(),
+        );
+        let order: Vec<(u32, u32)> = queue
+            .iter()
+            .map(|item| (item.pair.a, item.pair.b))
+            .collect();
         assert_eq!(order, vec![(1, 2), (3, 4)]);
         let item = &queue[0];
         let uncertainty = 1.0 - 2.0 * (item.pair.probability - 0.5).abs();
         assert!((item.priority - uncertainty * 100.0).abs() < 1e-9);
         // More value at stake on the other pair turns the order around.
         let values = [0.0, 0.0, 1.0, 0.0, 1000.0, 0.0, 0.0];
-        let queue = review_queue(&resolution.decisions.reviews, &values, &Constraints::default());
+        let queue = review_queue(
+            &resolution.decisions.reviews,
+            &values,
+            &Constraints::default(),
+        );
         assert_eq!((queue[0].pair.a, queue[0].pair.b), (3, 4));
         // Pairs a steward already decided leave the queue.
         let decided = Constraints {

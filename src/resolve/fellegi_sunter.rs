@@ -115,16 +115,26 @@ impl Model {
             .filter(|field| !field.levels.is_empty())
             .map(|field| {
                 let count = field.levels.len();
-                let falling: Vec<f64> = normalized((0..count).map(|k| (2.0f64).powi((count - k) as i32)).collect());
-                let rising: Vec<f64> = normalized((0..count).map(|k| (4.0f64).powi(k as i32)).collect());
-                let given = |pick: fn(&super::config::LevelSpec) -> Option<f64>| -> Option<Vec<f64>> {
-                    field.levels.iter().map(pick).collect()
-                };
+                let falling: Vec<f64> = normalized(
+                    (0..count)
+                        .map(|k| (2.0f64).powi((count - k) as i32))
+                        .collect(),
+                );
+                let rising: Vec<f64> =
+                    normalized((0..count).map(|k| (4.0f64).powi(k as i32)).collect());
+                let given =
+                    |pick: fn(&super::config::LevelSpec) -> Option<f64>| -> Option<Vec<f64>> {
+                        field.levels.iter().map(pick).collect()
+                    };
                 let m = given(|level| level.m);
                 let u = given(|level| level.u);
                 FieldParams {
                     name: field.name.clone(),
-                    levels: field.levels.iter().map(|level| level.test.label()).collect(),
+                    levels: field
+                        .levels
+                        .iter()
+                        .map(|level| level.test.label())
+                        .collect(),
                     m_fixed: m.is_some(),
                     u_fixed: u.is_some(),
                     m: m.unwrap_or(falling),
@@ -153,8 +163,11 @@ impl Model {
             sampled = pairs.len();
             model.estimate_u(&compare_pairs(table, config, &pairs));
         }
-        let (iterations, converged, distinct) =
-            model.expectation_maximisation(comparisons, training.em_max_iterations, training.em_tolerance);
+        let (iterations, converged, distinct) = model.expectation_maximisation(
+            comparisons,
+            training.em_max_iterations,
+            training.em_tolerance,
+        );
         (
             model,
             TrainingReport {
@@ -199,8 +212,11 @@ impl Model {
         }
         let total: f64 = patterns.iter().map(|(_, count)| *count as f64).sum();
         for iteration in 1..=max_iterations {
-            let mut matched: Vec<Vec<f64>> =
-                self.fields.iter().map(|field| vec![0.0; field.levels.len()]).collect();
+            let mut matched: Vec<Vec<f64>> = self
+                .fields
+                .iter()
+                .map(|field| vec![0.0; field.levels.len()])
+                .collect();
             let mut matched_total = 0.0;
             for (vector, count) in &patterns {
                 let probability = self.probability(vector) * *count as f64;
@@ -235,7 +251,12 @@ impl Model {
     /// Refines the unfixed m (from matches) and u (from non-matches) with
     /// steward-labelled pairs: each current value counts as `strength` pairs
     /// of evidence, each labelled pair as one.
-    pub fn refine_with_labels(&mut self, labelled: &ComparisonVectors, is_match: &[bool], strength: f64) {
+    pub fn refine_with_labels(
+        &mut self,
+        labelled: &ComparisonVectors,
+        is_match: &[bool],
+        strength: f64,
+    ) {
         for (position, field) in self.fields.iter_mut().enumerate() {
             let mut match_counts = vec![0.0; field.levels.len()];
             let mut non_match_counts = vec![0.0; field.levels.len()];
@@ -244,7 +265,11 @@ impl Model {
                 if level == MISSING_LEVEL {
                     continue;
                 }
-                let counts = if matched { &mut match_counts } else { &mut non_match_counts };
+                let counts = if matched {
+                    &mut match_counts
+                } else {
+                    &mut non_match_counts
+                };
                 counts[level as usize] += 1.0;
             }
             if !field.m_fixed {
@@ -281,7 +306,11 @@ impl Model {
     pub fn weight_table(&self) -> Vec<Vec<f64>> {
         self.fields
             .iter()
-            .map(|field| (0..field.levels.len()).map(|level| field.weight(level)).collect())
+            .map(|field| {
+                (0..field.levels.len())
+                    .map(|level| field.weight(level))
+                    .collect()
+            })
             .collect()
     }
 
@@ -323,7 +352,13 @@ fn normalized(values: Vec<f64>) -> Vec<f64> {
     let sum: f64 = floored.iter().sum();
     let shares: Vec<f64> = floored
         .iter()
-        .map(|value| if sum > 0.0 { (value / sum).max(FLOOR) } else { 1.0 / floored.len() as f64 })
+        .map(|value| {
+            if sum > 0.0 {
+                (value / sum).max(FLOOR)
+            } else {
+                1.0 / floored.len() as f64
+            }
+        })
         .collect();
     let sum: f64 = shares.iter().sum();
     shares.into_iter().map(|value| value / sum).collect()
@@ -347,8 +382,10 @@ fn distinct_vectors(comparisons: &ComparisonVectors) -> Vec<(Vec<u8>, u64)> {
     for pair in 0..comparisons.len() {
         *counts.entry(comparisons.row(pair)).or_default() += 1;
     }
-    let mut patterns: Vec<(Vec<u8>, u64)> =
-        counts.into_iter().map(|(vector, count)| (vector.to_vec(), count)).collect();
+    let mut patterns: Vec<(Vec<u8>, u64)> = counts
+        .into_iter()
+        .map(|(vector, count)| (vector.to_vec(), count))
+        .collect();
     patterns.sort_unstable();
     patterns
 }
@@ -404,7 +441,11 @@ mod tests {
 
     /// Comparison vectors drawn from known parameters; fields are
     /// conditionally independent given the match status, as the model assumes.
-    fn synthetic(truth: &Model, pairs: usize, seed: u64) -> (ComparisonVectors, Vec<bool>, Vec<ComparisonVectors>) {
+    fn synthetic(
+        truth: &Model,
+        pairs: usize,
+        seed: u64,
+    ) -> (ComparisonVectors, Vec<bool>, Vec<ComparisonVectors>) {
         let mut rng = SeededRng::new(seed);
         let mut levels = Vec::new();
         let mut non_match_levels = Vec::new();
@@ -439,7 +480,11 @@ mod tests {
         let (_, converged, distinct) = learned.expectation_maximisation(&candidates, 500, 1e-9);
         assert!(converged);
         assert_eq!(distinct, 9);
-        assert!((learned.prior - 0.3).abs() < 0.01, "prior {}", learned.prior);
+        assert!(
+            (learned.prior - 0.3).abs() < 0.01,
+            "prior {}",
+            learned.prior
+        );
         for (learned, truth) in learned.fields.iter().zip(&truth.fields) {
             for (got, want) in learned.m.iter().zip(&truth.m) {
                 assert!((got - want).abs() < 0.02, "m {got} vs {want}");
@@ -478,9 +523,15 @@ mod tests {
             [[0.01, 0.09, 0.9], [0.05, 0.15, 0.8]],
             0.01,
         );
-        for vector in [[0, 2], [1, MISSING_LEVEL], [MISSING_LEVEL, MISSING_LEVEL], [2, 0]] {
+        for vector in [
+            [0, 2],
+            [1, MISSING_LEVEL],
+            [MISSING_LEVEL, MISSING_LEVEL],
+            [2, 0],
+        ] {
             let explanation = model.explain(&vector);
-            let sum = explanation.prior_weight + explanation.fields.iter().map(|f| f.weight).sum::<f64>();
+            let sum =
+                explanation.prior_weight + explanation.fields.iter().map(|f| f.weight).sum::<f64>();
             assert!((sum - explanation.total_weight).abs() < 1e-12);
             assert!((explanation.total_weight - model.weight(&vector)).abs() < 1e-12);
             assert!((explanation.probability - model.probability(&vector)).abs() < 1e-12);

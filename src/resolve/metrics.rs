@@ -25,7 +25,11 @@ impl Scores {
         } else {
             0.0
         };
-        Scores { precision, recall, f1 }
+        Scores {
+            precision,
+            recall,
+            f1,
+        }
     }
 }
 
@@ -50,12 +54,26 @@ fn pairs_within(keys_sizes: &[u64]) -> u64 {
 /// Pairwise precision, recall and F1 of `predicted` cluster labels against
 /// `truth` labels (one label per record, both the same length).
 pub fn pairwise(predicted: &[u32], truth: &[u32]) -> Scores {
-    assert_eq!(predicted.len(), truth.len(), "one label per record on both sides");
-    let joint: Vec<(u32, u32)> = predicted.iter().copied().zip(truth.iter().copied()).collect();
+    assert_eq!(
+        predicted.len(),
+        truth.len(),
+        "one label per record on both sides"
+    );
+    let joint: Vec<(u32, u32)> = predicted
+        .iter()
+        .copied()
+        .zip(truth.iter().copied())
+        .collect();
     let predicted_pairs = pairs_within(&group_sizes(predicted));
     let true_pairs = pairs_within(&group_sizes(truth));
     let correct = pairs_within(&group_sizes(&joint));
-    let ratio = |part: u64, whole: u64| if whole == 0 { 1.0 } else { part as f64 / whole as f64 };
+    let ratio = |part: u64, whole: u64| {
+        if whole == 0 {
+            1.0
+        } else {
+            part as f64 / whole as f64
+        }
+    };
     Scores::new(ratio(correct, predicted_pairs), ratio(correct, true_pairs))
 }
 
@@ -63,17 +81,35 @@ pub fn pairwise(predicted: &[u32], truth: &[u32]) -> Scores {
 /// cluster that truly belongs with it (precision) and the share of its true
 /// cluster that was predicted with it (recall), averaged over records.
 pub fn b_cubed(predicted: &[u32], truth: &[u32]) -> Scores {
-    assert_eq!(predicted.len(), truth.len(), "one label per record on both sides");
+    assert_eq!(
+        predicted.len(),
+        truth.len(),
+        "one label per record on both sides"
+    );
     if predicted.is_empty() {
         return Scores::new(1.0, 1.0);
     }
-    let joint: Vec<(u32, u32)> = predicted.iter().copied().zip(truth.iter().copied()).collect();
+    let joint: Vec<(u32, u32)> = predicted
+        .iter()
+        .copied()
+        .zip(truth.iter().copied())
+        .collect();
     let predicted_sizes = group_sizes(predicted);
     let true_sizes = group_sizes(truth);
     let overlap = group_sizes(&joint);
     let count = predicted.len() as f64;
-    let precision = overlap.iter().zip(&predicted_sizes).map(|(&o, &p)| o as f64 / p as f64).sum::<f64>() / count;
-    let recall = overlap.iter().zip(&true_sizes).map(|(&o, &t)| o as f64 / t as f64).sum::<f64>() / count;
+    let precision = overlap
+        .iter()
+        .zip(&predicted_sizes)
+        .map(|(&o, &p)| o as f64 / p as f64)
+        .sum::<f64>()
+        / count;
+    let recall = overlap
+        .iter()
+        .zip(&true_sizes)
+        .map(|(&o, &t)| o as f64 / t as f64)
+        .sum::<f64>()
+        / count;
     Scores::new(precision, recall)
 }
 

@@ -332,13 +332,25 @@ mod tests {
         let mut builder = TableBuilder::new(&fields);
         let phones = ["138", " 139", "138", ""];
         builder
-            .push(&[FieldValue::Text(" wei "), FieldValue::Many(&phones), FieldValue::Text("1990-02-03")])
+            .push(&[
+                FieldValue::Text(" wei "),
+                FieldValue::Many(&phones),
+                FieldValue::Text("1990-02-03"),
+            ])
             .unwrap();
         builder
-            .push(&[FieldValue::Text("wei"), FieldValue::Missing, FieldValue::Text("19903002")])
+            .push(&[
+                FieldValue::Text("wei"),
+                FieldValue::Missing,
+                FieldValue::Text("19903002"),
+            ])
             .unwrap();
         builder
-            .push(&[FieldValue::Text("  "), FieldValue::Text("139"), FieldValue::Missing])
+            .push(&[
+                FieldValue::Text("  "),
+                FieldValue::Text("139"),
+                FieldValue::Missing,
+            ])
             .unwrap();
         let table = builder.finish();
         assert_eq!(table.len(), 3);
@@ -352,7 +364,10 @@ mod tests {
         let Column::Date { dates, .. } = table.column(2) else {
             panic!("date column")
         };
-        assert_eq!(dates[0].map(|d| (d.year, d.month, d.day)), Some((1990, 2, 3)));
+        assert_eq!(
+            dates[0].map(|d| (d.year, d.month, d.day)),
+            Some((1990, 2, 3))
+        );
         // Not a calendar date: kept as text only.
         assert_eq!(dates[1], None);
         assert_eq!(table.string(table.ids(2, 1)[0]), "19903002");
