@@ -199,7 +199,7 @@ impl ValuePair<'_> {
                 let distance = match self.damerau {
                     Some(value) => value,
                     None => {
-                        let value = self.best(0, strsim::damerau_levenshtein, |a, b| a < b);
+                        let value = self.best(0, strsim::osa_distance, |a, b| a < b);
                         self.damerau = Some(value);
                         value
                     }

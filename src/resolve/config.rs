@@ -93,7 +93,9 @@ pub enum LevelTest {
         /// Largest edit distance that passes.
         max: usize,
     },
-    /// Damerau-Levenshtein distance (a swap of neighbours counts once) at most `max`.
+    /// Damerau-Levenshtein distance at most `max`: a swap of neighbours
+    /// counts as one edit (optimal string alignment: no substring is edited
+    /// twice, which keeps it fast).
     DamerauLevenshtein {
         /// Largest edit distance that passes.
         max: usize,

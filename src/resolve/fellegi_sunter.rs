@@ -117,7 +117,7 @@ impl Model {
                 let count = field.levels.len();
                 let falling: Vec<f64> = normalized(
                     (0..count)
-                        .map(|k| (2.0f64).powi((count - k) as i32))
+                        .map(|k| (4.0f64).powi((count - k) as i32))
                         .collect(),
                 );
                 let rising: Vec<f64> =
