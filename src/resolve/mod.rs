@@ -1,10 +1,37 @@
 //! Resolution: which parties are the same customer.
 //!
-//! This stage links parties that share an exact normalized key: a mobile
-//! phone number in E.164 form or an e-mail match key. Landlines are not used
-//! as keys, because a company switchboard is shared by many different
-//! people. Probabilistic scoring, blocking and the steward review band grow
-//! here (see ARCHITECTURE.md).
+//! Two engines live here. [`cluster_by_exact_keys`] links parties that share
+//! an exact normalized key: a mobile phone number in E.164 form or an e-mail
+//! match key. Landlines are not used as keys, because a company switchboard
+//! is shared by many different people.
+//!
+//! The probabilistic engine works on a [`table::RecordTable`] of declared
+//! fields, so any normalized key (a pinyin name, a company core) plugs in as
+//! one more field in the config:
+//!
+//! - [`config`]: fields, comparison levels, blocking rules, thresholds (TOML);
+//! - [`table`]: records as interned columns with dense `u32` ids;
+//! - [`blocking`]: candidate pairs from several keys, with a block-size cap
+//!   and a recall report;
+//! - [`compare`]: each pair's comparison level per field, in parallel;
+//! - [`fellegi_sunter`]: m/u match weights, u from random pairs, m and the
+//!   prior by expectation-maximisation, refinement from steward labels,
+//!   per-field explanations;
+//! - [`engine`]: strong-identifier rules, thresholds, the review queue and
+//!   the whole pipeline in [`engine::resolve`];
+//! - [`cluster`]: connected components under must-link and cannot-link
+//!   constraints and a cluster-size cap;
+//! - [`metrics`]: pairwise and B-cubed precision, recall and F1.
+
+pub mod blocking;
+pub mod cluster;
+pub mod compare;
+pub mod config;
+pub mod engine;
+pub mod fellegi_sunter;
+pub mod metrics;
+pub mod rng;
+pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

@@ -1,0 +1,488 @@
+//! Comparison: for each candidate pair and each scored field, the first
+//! comparison level the pair satisfies (its "comparison vector").
+//!
+//! Levels are tried in config order, so `exact` before `jaro_winkler >= 0.92`
+//! before `else`; a pair with an empty side is at the missing level. String
+//! metrics come from `strsim` and work per character, never per byte, so
+//! `张伟` and `张玮` are one substitution apart. Each metric is computed at
+//! most once per pair and field, however many levels use it.
+//!
+//! Pairs are compared on all cores in fixed chunks, each thread writing its
+//! own slice of the output, so the result does not depend on scheduling.
+
+use super::blocking::Pair;
+use super::config::{LevelSpec, LevelTest, ResolveConfig};
+use super::table::{Column, Date, RecordTable, StringId};
+
+/// The level index of a pair with an empty side.
+pub const MISSING_LEVEL: u8 = u8::MAX;
+
+/// Comparison vectors of many pairs, row-major: pair `p`, scored field `f`
+/// is at `levels[p * fields.len() + f]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComparisonVectors {
+    /// Config indices of the scored fields (those with levels).
+    pub fields: Vec<usize>,
+    /// Level index per pair and scored field, or [`MISSING_LEVEL`].
+    pub levels: Vec<u8>,
+}
+
+impl ComparisonVectors {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.levels
+            .len()
+            .checked_div(self.fields.len())
+            .unwrap_or(0)
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The comparison vector of pair `index`.
+    pub fn row(&self, index: usize) -> &[u8] {
+        let width = self.fields.len();
+        &self.levels[index * width..(index + 1) * width]
+    }
+}
+
+/// One scored field as the comparator needs it.
+struct ScoredField<'a> {
+    /// Config index of the field.
+    index: usize,
+    /// Its levels, in order.
+    levels: &'a [LevelSpec],
+    /// Parsed dates, for a date field.
+    dates: Option<&'a [Option<Date>]>,
+}
+
+/// Compares one pair field by field; built once per config and table.
+pub struct Comparator<'a> {
+    table: &'a RecordTable,
+    fields: Vec<ScoredField<'a>>,
+}
+
+impl<'a> Comparator<'a> {
+    /// A comparator for the scored fields of `config` over `table`.
+    pub fn new(table: &'a RecordTable, config: &'a ResolveConfig) -> Comparator<'a> {
+        let fields = config
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, field)| !field.levels.is_empty())
+            .map(|(index, field)| {
+                let dates = match table.column(index) {
+                    Column::Date { dates, .. } => Some(dates.as_slice()),
+                    _ => None,
+                };
+                ScoredField {
+                    index,
+                    levels: field.levels.as_slice(),
+                    dates,
+                }
+            })
+            .collect();
+        Comparator { table, fields }
+    }
+
+    /// Config indices of the scored fields.
+    pub fn scored_fields(&self) -> Vec<usize> {
+        self.fields.iter().map(|field| field.index).collect()
+    }
+
+    /// Writes the comparison vector of records `a` and `b` into `out`.
+    pub fn compare_into(&self, a: u32, b: u32, out: &mut [u8]) {
+        for (slot, field) in out.iter_mut().zip(&self.fields) {
+            let left = self.table.ids(field.index, a);
+            let right = self.table.ids(field.index, b);
+            *slot = if left.is_empty() || right.is_empty() {
+                MISSING_LEVEL
+            } else {
+                let dates = field
+                    .dates
+                    .map(|dates| (dates[a as usize], dates[b as usize]));
+                let mut pair = ValuePair {
+                    table: self.table,
+                    left,
+                    right,
+                    dates,
+                    jaro_winkler: None,
+                    levenshtein: None,
+                    damerau: None,
+                };
+                field
+                    .levels
+                    .iter()
+                    .position(|level| pair.passes(&level.test))
+                    .map_or(MISSING_LEVEL, |level| level as u8)
+            };
+        }
+    }
+}
+
+/// Two non-empty values of one field, with metrics computed on demand.
+struct ValuePair<'a> {
+    table: &'a RecordTable,
+    left: &'a [StringId],
+    right: &'a [StringId],
+    dates: Option<(Option<Date>, Option<Date>)>,
+    jaro_winkler: Option<f64>,
+    levenshtein: Option<usize>,
+    damerau: Option<usize>,
+}
+
+impl ValuePair<'_> {
+    fn both_dates(&self) -> Option<(Date, Date)> {
+        match self.dates {
+            Some((Some(a), Some(b))) => Some((a, b)),
+            _ => None,
+        }
+    }
+
+    /// The best value of `metric` over all element pairs (one pair unless a
+    /// side is a set); identical ids short-cut to `identical`.
+    fn best<T: Copy>(
+        &self,
+        identical: T,
+        metric: fn(&str, &str) -> T,
+        better: fn(T, T) -> bool,
+    ) -> T {
+        let mut best: Option<T> = None;
+        for &x in self.left {
+            for &y in self.right {
+                let value = if x == y {
+                    identical
+                } else {
+                    metric(self.table.string(x), self.table.string(y))
+                };
+                if best.is_none_or(|current| better(value, current)) {
+                    best = Some(value);
+                }
+            }
+        }
+        best.unwrap_or(identical)
+    }
+
+    fn passes(&mut self, test: &LevelTest) -> bool {
+        match *test {
+            LevelTest::Exact => {
+                self.left == self.right
+                    || self
+                        .both_dates()
+                        .is_some_and(|(a, b)| a.day_number == b.day_number)
+            }
+            LevelTest::JaroWinkler { min } => {
+                let similarity = match self.jaro_winkler {
+                    Some(value) => value,
+                    None => {
+                        let value = self.best(1.0, strsim::jaro_winkler, |a, b| a > b);
+                        self.jaro_winkler = Some(value);
+                        value
+                    }
+                };
+                similarity >= min
+            }
+            LevelTest::Levenshtein { max } => {
+                let distance = match self.levenshtein {
+                    Some(value) => value,
+                    None => {
+                        let value = self.best(0, strsim::levenshtein, |a, b| a < b);
+                        self.levenshtein = Some(value);
+                        value
+                    }
+                };
+                distance <= max
+            }
+            LevelTest::DamerauLevenshtein { max } => {
+                let distance = match self.damerau {
+                    Some(value) => value,
+                    None => {
+                        let value = self.best(0, strsim::osa_distance, |a, b| a < b);
+                        self.damerau = Some(value);
+                        value
+                    }
+                };
+                distance <= max
+            }
+            LevelTest::NumericExact => self.left.iter().any(|&x| {
+                let x = self.table.string(x).parse::<f64>();
+                self.right
+                    .iter()
+                    .any(|&y| match (&x, self.table.string(y).parse::<f64>()) {
+                        (Ok(x), Ok(y)) => x == &y,
+                        _ => false,
+                    })
+            }),
+            LevelTest::SetOverlap { min_shared } => {
+                shared_count(self.left, self.right) >= min_shared
+            }
+            LevelTest::DateWithinDays { days } => self
+                .both_dates()
+                .is_some_and(|(a, b)| a.day_number.abs_diff(b.day_number) <= days),
+            LevelTest::DateTransposed => self.both_dates().is_some_and(|(a, b)| {
+                a.year == b.year && a.month == b.day && a.day == b.month && a.month != a.day
+            }),
+            LevelTest::Else => true,
+        }
+    }
+}
+
+/// Elements two sorted, distinct id lists share.
+fn shared_count(left: &[StringId], right: &[StringId]) -> usize {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < left.len() && j < right.len() {
+        match left[i].cmp(&right[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared
+}
+
+/// How many threads to spread work over: the machine's cores.
+pub fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Compares every pair, in parallel; row `p` of the result is `pairs[p]`.
+/// Each thread takes one contiguous share of the pairs and writes only its
+/// share of the output, so the result is the same for any thread count.
+pub fn compare_pairs(
+    table: &RecordTable,
+    config: &ResolveConfig,
+    pairs: &[Pair],
+) -> ComparisonVectors {
+    let comparator = Comparator::new(table, config);
+    let fields = comparator.scored_fields();
+    let width = fields.len();
+    let mut levels = vec![MISSING_LEVEL; pairs.len() * width];
+    if width > 0 && !pairs.is_empty() {
+        let share = pairs.len().div_ceil(worker_count());
+        std::thread::scope(|scope| {
+            for (pair_share, out_share) in pairs.chunks(share).zip(levels.chunks_mut(share * width))
+            {
+                let comparator = &comparator;
+                scope.spawn(move || {
+                    for (&(a, b), out) in pair_share.iter().zip(out_share.chunks_mut(width)) {
+                        comparator.compare_into(a, b, out);
+                    }
+                });
+            }
+        });
+    }
+    ComparisonVectors { fields, levels }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resolve::config::{BlockingConfig, FieldKind, FieldSpec, LevelSpec, Thresholds};
+    use crate::resolve::table::{FieldValue, TableBuilder};
+
+    fn level(test: LevelTest) -> LevelSpec {
+        LevelSpec {
+            test,
+            m: None,
+            u: None,
+        }
+    }
+
+    fn config(kind: FieldKind, tests: Vec<LevelTest>) -> ResolveConfig {
+        ResolveConfig {
+            fields: vec![FieldSpec {
+                name: "f".into(),
+                kind,
+                levels: tests.into_iter().map(level).collect(),
+            }],
+            strong: Vec::new(),
+            blocking: BlockingConfig {
+                rules: Vec::new(),
+                max_block_size: 10,
+            },
+            training: Default::default(),
+            thresholds: Thresholds {
+                link: 0.9,
+                review: 0.5,
+            },
+            clustering: Default::default(),
+        }
+    }
+
+    /// The level index of (left, right) under `tests` (an `else` is appended).
+    fn level_of(
+        kind: FieldKind,
+        mut tests: Vec<LevelTest>,
+        left: FieldValue,
+        right: FieldValue,
+    ) -> u8 {
+        tests.push(LevelTest::Else);
+        let config = config(kind, tests);
+        let mut builder = TableBuilder::new(&config.fields);
+        builder.push(&[left]).unwrap();
+        builder.push(&[right]).unwrap();
+        let table = builder.finish();
+        compare_pairs(&table, &config, &[(0, 1)]).levels[0]
+    }
+
+    fn text(kind: FieldKind, tests: Vec<LevelTest>, left: &str, right: &str) -> u8 {
+        level_of(kind, tests, FieldValue::Text(left), FieldValue::Text(right))
+    }
+
+    #[test]
+    fn string_levels_take_the_first_that_passes() {
+        let tests = || {
+            vec![
+                LevelTest::Exact,
+                LevelTest::JaroWinkler { min: 0.92 },
+                LevelTest::JaroWinkler { min: 0.8 },
+            ]
+        };
+        assert_eq!(text(FieldKind::Text, tests(), "martha", "martha"), 0);
+        // Jaro-Winkler of martha/marhta is 0.961.
+        assert_eq!(text(FieldKind::Text, tests(), "martha", "marhta"), 1);
+        // dixon/dicksonx: 0.813.
+        assert_eq!(text(FieldKind::Text, tests(), "dixon", "dicksonx"), 2);
+        assert_eq!(text(FieldKind::Text, tests(), "martha", "zoe"), 3);
+        assert_eq!(text(FieldKind::Text, tests(), "", "zoe"), MISSING_LEVEL);
+        assert_eq!(
+            level_of(
+                FieldKind::Text,
+                tests(),
+                FieldValue::Missing,
+                FieldValue::Missing
+            ),
+            MISSING_LEVEL
+        );
+    }
+
+    #[test]
+    fn edit_distances_count_characters_not_bytes() {
+        let tests = || vec![LevelTest::Levenshtein { max: 1 }];
+        assert_eq!(text(FieldKind::Text, tests(), "张伟", "张玮"), 0);
+        assert_eq!(text(FieldKind::Text, tests(), "张伟", "李玮"), 1);
+        assert_eq!(text(FieldKind::Text, tests(), "smith", "smyth"), 0);
+        let swaps = || vec![LevelTest::DamerauLevenshtein { max: 1 }];
+        assert_eq!(text(FieldKind::Text, swaps(), "smith", "smiht"), 0);
+        assert_eq!(text(FieldKind::Text, tests(), "smith", "smiht"), 1);
+    }
+
+    #[test]
+    fn numeric_exact_reads_numbers() {
+        let tests = || vec![LevelTest::NumericExact];
+        assert_eq!(text(FieldKind::Text, tests(), "007", "7"), 0);
+        assert_eq!(text(FieldKind::Text, tests(), "7.0", "7"), 0);
+        assert_eq!(text(FieldKind::Text, tests(), "7", "8"), 1);
+        assert_eq!(text(FieldKind::Text, tests(), "seven", "seven "), 1);
+    }
+
+    #[test]
+    fn set_levels_compare_elements() {
+        let tests = || {
+            vec![
+                LevelTest::Exact,
+                LevelTest::SetOverlap { min_shared: 2 },
+                LevelTest::SetOverlap { min_shared: 1 },
+                LevelTest::JaroWinkler { min: 0.9 },
+            ]
+        };
+        let set = |values: &'static [&'static str]| FieldValue::Many(values);
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&["1", "2"]), set(&["2", "1"])),
+            0
+        );
+        assert_eq!(
+            level_of(
+                FieldKind::Set,
+                tests(),
+                set(&["1", "2", "3"]),
+                set(&["2", "1"])
+            ),
+            1
+        );
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&["1", "9"]), set(&["2", "1"])),
+            2
+        );
+        // Best element pair: 13800138000 vs 13800138001.
+        assert_eq!(
+            level_of(
+                FieldKind::Set,
+                tests(),
+                set(&["13800138000", "5"]),
+                set(&["13800138001"])
+            ),
+            3
+        );
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&["a"]), set(&["zzzz"])),
+            4
+        );
+        assert_eq!(
+            level_of(FieldKind::Set, tests(), set(&[]), set(&["1"])),
+            MISSING_LEVEL
+        );
+    }
+
+    #[test]
+    fn date_levels_know_the_calendar() {
+        let tests = || {
+            vec![
+                LevelTest::Exact,
+                LevelTest::DateWithinDays { days: 1 },
+                LevelTest::DateTransposed,
+                LevelTest::Levenshtein { max: 1 },
+                LevelTest::DateWithinDays { days: 365 },
+            ]
+        };
+        let date = |a, b| text(FieldKind::Date, tests(), a, b);
+        assert_eq!(date("19900203", "1990-02-03"), 0);
+        // Across a month end.
+        assert_eq!(date("19900131", "19900201"), 1);
+        assert_eq!(date("19900203", "19900302"), 2);
+        // Same day and month is not a transposition.
+        assert_eq!(date("19900303", "19910303"), 3);
+        // One typo in the digits.
+        assert_eq!(date("19900203", "19900903"), 3);
+        assert_eq!(date("19900203", "19901125"), 4);
+        assert_eq!(date("19900203", "19551203"), 5);
+        // Not a calendar date: only the string levels apply.
+        assert_eq!(date("19901302", "19901302"), 0);
+        assert_eq!(date("19901302", "19901303"), 3);
+    }
+
+    #[test]
+    fn parallel_comparison_matches_one_by_one() {
+        let config = config(
+            FieldKind::Text,
+            vec![
+                LevelTest::Exact,
+                LevelTest::JaroWinkler { min: 0.8 },
+                LevelTest::Else,
+            ],
+        );
+        let names = ["anna", "anne", "ann", "bob", "", "bobby", "hannah", "anna"];
+        let mut builder = TableBuilder::new(&config.fields);
+        for name in names {
+            builder.push(&[FieldValue::Text(name)]).unwrap();
+        }
+        let table = builder.finish();
+        let pairs: Vec<Pair> = (0..8u32)
+            .flat_map(|a| (a + 1..8).map(move |b| (a, b)))
+            .collect();
+        let all = compare_pairs(&table, &config, &pairs);
+        let comparator = Comparator::new(&table, &config);
+        for (row, &(a, b)) in pairs.iter().enumerate() {
+            let mut out = [0u8];
+            comparator.compare_into(a, b, &mut out);
+            assert_eq!(all.row(row), out);
+        }
+        assert_eq!(all.len(), 28);
+    }
+}
