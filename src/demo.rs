@@ -210,7 +210,10 @@ pub fn write_project(
             "asterisk",
             presets::customize(
                 find("asterisk").connector,
-                &[("${ASTERISK_CDR_DIR}", &path_text(&world_dir.join("asterisk")))],
+                &[(
+                    "${ASTERISK_CDR_DIR}",
+                    &path_text(&world_dir.join("asterisk")),
+                )],
             )?,
         ),
         (
@@ -229,7 +232,10 @@ pub fn write_project(
                 find("erp").connector,
                 &[(
                     "${ERP_DATABASE_URL}",
-                    &format!("sqlite://{}", path_text(&std::fs::canonicalize(erp_database)?)),
+                    &format!(
+                        "sqlite://{}",
+                        path_text(&std::fs::canonicalize(erp_database)?)
+                    ),
                 )],
             )?,
         ),
@@ -275,8 +281,8 @@ pub struct TruthScore {
 /// source_id, customer_id); connector ids are the system names.
 pub fn score_against_truth(world: &World, links: &[GoldenLink]) -> anyhow::Result<TruthScore> {
     let path = world.path("truth/records.csv");
-    let mut reader = csv::Reader::from_path(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut truth: HashMap<(String, String), String> = HashMap::new();
     for row in reader.records() {
         let row = row.with_context(|| format!("{}: unreadable row", path.display()))?;
@@ -312,7 +318,11 @@ pub fn score_against_truth(world: &World, links: &[GoldenLink]) -> anyhow::Resul
         records,
         true_customers: by_true.len(),
         golden_customers: by_golden.len(),
-        precision: if predicted > 0.0 { correct / predicted } else { 1.0 },
+        precision: if predicted > 0.0 {
+            correct / predicted
+        } else {
+            1.0
+        },
         recall: if actual > 0.0 { correct / actual } else { 1.0 },
     })
 }

@@ -3,8 +3,8 @@
 
 mod init;
 mod output;
-mod steward;
 mod segment;
+mod steward;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -629,7 +629,15 @@ fn the_demo_runs_the_whole_product_and_a_second_demo_changes_nothing() {
     let first = demo(&[]);
     assert!(first.status.success(), "{}", stderr(&first));
     let summary = stdout(&first);
-    for system in ["wecom", "shopify", "zendesk", "odoo", "erp", "asterisk", "freeswitch"] {
+    for system in [
+        "wecom",
+        "shopify",
+        "zendesk",
+        "odoo",
+        "erp",
+        "asterisk",
+        "freeswitch",
+    ] {
         assert!(
             summary.contains(&format!("  sync     {system}/")),
             "{system} missing in:\n{summary}"
@@ -645,5 +653,8 @@ fn the_demo_runs_the_whole_product_and_a_second_demo_changes_nothing() {
     let report: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(report["run"]["tiers_changed"], 0, "{report}");
     assert_eq!(report["run"]["golden_changed"], 0, "{report}");
-    assert!(report["truth"]["precision"].as_f64().unwrap() > 0.9, "{report}");
+    assert!(
+        report["truth"]["precision"].as_f64().unwrap() > 0.9,
+        "{report}"
+    );
 }
