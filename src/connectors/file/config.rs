@@ -76,11 +76,39 @@ impl FileStreamConfig {
 }
 
 /// What identifies a record: one field, or several whose values together do.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PrimaryKey {
     One(String),
     Composite(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for PrimaryKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = PrimaryKey;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a field name or a list of field names")
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<PrimaryKey, E> {
+                Ok(PrimaryKey::One(value.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<PrimaryKey, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(field) = seq.next_element::<String>()? {
+                    fields.push(field);
+                }
+                if fields.is_empty() {
+                    return Err(serde::de::Error::invalid_length(0, &self));
+                }
+                Ok(PrimaryKey::Composite(fields))
+            }
+        }
+        deserializer.deserialize_any(KeyVisitor)
+    }
 }
 
 impl PrimaryKey {
