@@ -463,7 +463,7 @@ mod tests {
     impl Held {
         fn plan(&self, parties: &[Party], rules: &SurvivorshipRules) -> ResolutionChanges {
             plan_changes(
-                &cluster_with_constraints(parties, &Constraints::default()),
+                &cluster_with_constraints(parties, &Constraints::default()).clusters,
                 parties,
                 CurrentGolden {
                     links: &self.links,

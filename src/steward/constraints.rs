@@ -14,8 +14,11 @@ use serde_json::json;
 
 use crate::model::{Party, PartyKey};
 use crate::resolve::match_keys;
+use crate::resolve::parties::{customer_config, score_parties, PartyPair};
 use crate::steward::PinnedField;
-use crate::store::{Decision, ResolvedCluster, StewardDecision};
+use crate::store::{
+    Decision, FieldContribution, ResolvedCluster, ReviewCandidate, StewardDecision,
+};
 
 /// One record pair a decision constrains.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -172,16 +175,27 @@ pub fn pinned_fields(
     pins
 }
 
-/// Groups parties that share an exact match key (as
-/// [`crate::resolve::cluster_by_exact_keys`] does) while honouring the
-/// constraints: must-link pairs are joined first, and a shared key never
-/// joins two groups a cannot-link pair keeps apart. Constraints naming a
+/// Clusters and steward work from one resolution pass.
+#[derive(Debug, Clone, Default)]
+pub struct ConstrainedResolution {
+    /// Clusters sorted by their smallest member.
+    pub clusters: Vec<ResolvedCluster>,
+    /// Pairs in the review band, not yet decided by a steward, with their
+    /// explanations; `priority` still to be set by the caller.
+    pub reviews: Vec<ReviewCandidate>,
+}
+
+/// Groups parties into customers with the probabilistic engine
+/// ([`crate::resolve::parties`]) while honouring the constraints: must-link
+/// pairs are joined first, auto-links then join strongest first, and no
+/// link ever joins two groups a cannot-link pair (a steward's, or a strong
+/// identifier's that no steward overrode) keeps apart. Constraints naming a
 /// record that no longer exists are ignored. Clusters come sorted by their
 /// smallest member, so the same input gives the same output.
 pub fn cluster_with_constraints(
     parties: &[Party],
     constraints: &Constraints,
-) -> Vec<ResolvedCluster> {
+) -> ConstrainedResolution {
     let mut order: Vec<usize> = (0..parties.len()).collect();
     order.sort_by_key(|&index| parties[index].key());
     let position: HashMap<PartyKey, usize> = parties
@@ -195,6 +209,14 @@ pub fn cluster_with_constraints(
             groups.forbid(a, b);
         }
     }
+    let scores = score_parties(parties, customer_config());
+    let steward_pairs: BTreeSet<(usize, usize)> = constraints
+        .must_link
+        .iter()
+        .chain(&constraints.cannot_link)
+        .filter_map(|pair| Some((*position.get(&pair.left)?, *position.get(&pair.right)?)))
+        .map(|(a, b)| (a.min(b), a.max(b)))
+        .collect();
     let mut steward_links: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
     for pair in &constraints.must_link {
         if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
@@ -205,23 +227,21 @@ pub fn cluster_with_constraints(
         }
     }
 
-    let keys: Vec<BTreeSet<String>> = parties.iter().map(match_keys).collect();
-    let mut holders: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for &index in &order {
-        for key in &keys[index] {
-            holders.entry(key).or_default().push(index);
+    // Strong ids keep pairs apart unless a steward joined them.
+    for &(a, b) in &scores.never_link {
+        if groups.find(a) != groups.find(b) {
+            groups.forbid(a, b);
         }
     }
-    for members in holders.values() {
-        for (position, &member) in members.iter().enumerate() {
-            // Join the first earlier holder whose group may take it.
-            for &earlier in &members[..position] {
-                if groups.union(earlier, member) {
-                    break;
-                }
+    let mut best_link: HashMap<usize, &PartyPair> = HashMap::new();
+    for link in &scores.links {
+        if groups.union(link.a, link.b) {
+            for member in [link.a, link.b] {
+                best_link.entry(member).or_insert(link);
             }
         }
     }
+    let keys: Vec<BTreeSet<String>> = parties.iter().map(match_keys).collect();
 
     let mut clustered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for &index in &order {
@@ -244,6 +264,24 @@ pub fn cluster_with_constraints(
                         .filter(|key| key_count.get(key.as_str()).copied().unwrap_or(0) > 1)
                         .collect();
                     let mut evidence = json!({ "shared_keys": shared });
+                    if let Some(link) = best_link.get(&member) {
+                        let other = if link.a == member { link.b } else { link.a };
+                        // Rounded: stores may reformat JSON numbers, and
+                        // evidence must read back equal or every run would
+                        // rewrite it.
+                        let explanation: Vec<_> = link
+                            .explanation
+                            .fields
+                            .iter()
+                            .map(|field| json!({"field": field.field, "level": field.level, "weight": round4(field.weight)}))
+                            .collect();
+                        evidence["match"] = json!({
+                            "with": parties[other].key().to_string(),
+                            "probability": round4(link.probability),
+                            "weight": if link.weight.is_finite() { json!(round4(link.weight)) } else { json!("strong id") },
+                            "explanation": explanation,
+                        });
+                    }
                     if let Some(decisions) = steward_links.get(&member) {
                         evidence["steward_decisions"] = json!(decisions);
                     }
@@ -260,7 +298,43 @@ pub fn cluster_with_constraints(
         })
         .collect();
     clusters.sort_by(|a, b| a.members[0].cmp(&b.members[0]));
-    clusters
+    let reviews = scores
+        .reviews
+        .iter()
+        .filter(|pair| !steward_pairs.contains(&(pair.a.min(pair.b), pair.a.max(pair.b))))
+        .filter(|pair| groups.find(pair.a) != groups.find(pair.b))
+        .map(|pair| {
+            let (left, right) = (parties[pair.a].key(), parties[pair.b].key());
+            let (left, right) = if left <= right {
+                (left, right)
+            } else {
+                (right, left)
+            };
+            ReviewCandidate {
+                left,
+                right,
+                probability: pair.probability,
+                match_weight: pair.weight,
+                explanation: pair
+                    .explanation
+                    .fields
+                    .iter()
+                    .map(|field| FieldContribution {
+                        field: field.field.clone(),
+                        level: field.level.clone(),
+                        weight: field.weight,
+                    })
+                    .collect(),
+                priority: 1.0 - 2.0 * (pair.probability - 0.5).abs(),
+            }
+        })
+        .collect();
+    ConstrainedResolution { clusters, reviews }
+}
+
+/// `value` to four decimals.
+fn round4(value: f64) -> f64 {
+    (value * 10_000.0).round() / 10_000.0
 }
 
 /// Union-find whose groups carry the members they must never join.
@@ -382,7 +456,8 @@ mod tests {
                 },
             ),
         ];
-        let clusters = cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions));
+        let clusters =
+            cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions)).clusters;
         let members: Vec<Vec<String>> = clusters
             .iter()
             .map(|cluster| cluster.members.iter().map(ToString::to_string).collect())
@@ -537,7 +612,7 @@ mod tests {
                 decisions.push(recorded(id, decision));
             }
             let constraints = Constraints::from_decisions(&decisions);
-            let clusters = cluster_with_constraints(&parties, &constraints);
+            let clusters = cluster_with_constraints(&parties, &constraints).clusters;
             for pair in &constraints.must_link {
                 prop_assert_eq!(cluster_of(&clusters, &pair.left), cluster_of(&clusters, &pair.right), "must-link {:?}", pair);
             }

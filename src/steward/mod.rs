@@ -26,7 +26,9 @@ use crate::store::{
     StoreError, TierAssignment, TierChange,
 };
 
-pub use constraints::{cluster_with_constraints, pinned_fields, Constraints, PairConstraint};
+pub use constraints::{
+    cluster_with_constraints, pinned_fields, ConstrainedResolution, Constraints, PairConstraint,
+};
 
 /// The golden fields a steward may pin with set-field.
 pub const SETTABLE_FIELDS: [&str; 6] = ["name", "company", "address", "kind", "phones", "emails"];
@@ -73,13 +75,19 @@ pub async fn resolve_customers(
         .map(|stored| stored.party)
         .collect();
     let decisions = store.decisions().await?;
-    let clusters = cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions));
-    let pins = pinned_fields(&decisions);
+    let mut resolution =
+        cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions));
     let (links, customers, ids) = (
         store.golden_links().await?,
         store.golden_customers().await?,
         store.golden_ids().await?,
     );
+    if !resolution.reviews.is_empty() {
+        weigh_by_customer_value(&mut resolution.reviews, &links, &store.order_facts().await?);
+        store.save_review_items(&resolution.reviews).await?;
+    }
+    let clusters = resolution.clusters;
+    let pins = pinned_fields(&decisions);
     let changes = golden::plan_changes(
         &clusters,
         &parties,
@@ -99,6 +107,35 @@ pub async fn resolve_customers(
         golden_customers: clusters.len(),
         changes,
     })
+}
+
+/// Turns each review candidate's uncertainty (its `priority` as the
+/// matcher gives it) into uncertainty × value, where value is one plus the
+/// paid spend of the golden customers the two records belong to now: a
+/// doubtful pair between big customers is reviewed first.
+fn weigh_by_customer_value(
+    reviews: &mut [crate::store::ReviewCandidate],
+    links: &[crate::store::GoldenLink],
+    orders: &[crate::store::OrderFact],
+) {
+    let mut spend: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
+    for order in orders.iter().filter(|order| order.status == "paid") {
+        *spend.entry(order.golden_id.as_str()).or_default() += order.amount;
+    }
+    let golden: std::collections::HashMap<&crate::model::PartyKey, &str> = links
+        .iter()
+        .map(|link| (&link.party, link.golden_id.as_str()))
+        .collect();
+    let value = |key: &crate::model::PartyKey| {
+        golden
+            .get(key)
+            .and_then(|id| spend.get(id))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    for review in reviews {
+        review.priority *= 1.0 + value(&review.left) + value(&review.right);
+    }
 }
 
 /// A decision as recorded, and what recomputing the customers changed.
@@ -549,6 +586,48 @@ pub async fn verify_audit_log(store: &dyn Store) -> Result<usize, StewardError> 
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_doubtful_pair_between_big_customers_is_reviewed_first() {
+        use crate::store::{GoldenLink, OrderFact, ReviewCandidate};
+        let key = |id: &str| PartyKey {
+            connector: "erp".into(),
+            source_id: id.into(),
+        };
+        let link = |id: &str, golden: &str| GoldenLink {
+            party: key(id),
+            golden_id: golden.into(),
+            evidence: json!({}),
+        };
+        let order = |golden: &str, amount: f64, status: &str| OrderFact {
+            golden_id: golden.into(),
+            connector: "erp".into(),
+            source_id: format!("o-{golden}-{amount}"),
+            amount,
+            status: status.into(),
+            ordered_at: chrono::Utc::now(),
+        };
+        let candidate = |a: &str, b: &str, uncertainty: f64| ReviewCandidate {
+            left: key(a),
+            right: key(b),
+            probability: 0.9,
+            match_weight: 3.0,
+            explanation: Vec::new(),
+            priority: uncertainty,
+        };
+        let mut reviews = vec![candidate("1", "2", 0.9), candidate("3", "4", 0.5)];
+        weigh_by_customer_value(
+            &mut reviews,
+            &[link("1", "g1"), link("3", "g3"), link("4", "g3")],
+            &[
+                order("g1", 10.0, "paid"),
+                order("g3", 500.0, "paid"),
+                order("g3", 9_000.0, "cancelled"),
+            ],
+        );
+        assert_eq!(reviews[0].priority, 0.9 * (1.0 + 10.0));
+        assert_eq!(reviews[1].priority, 0.5 * (1.0 + 500.0 + 500.0));
+    }
 
     #[test]
     fn record_keys_parse_and_bad_ones_say_how_to_write_them() {

@@ -651,7 +651,19 @@ async fn every_steward_command_works_end_to_end() {
         .collect();
 
     // review list / show / reject / accept
-    assert_eq!(ok(dir, &["review", "list"]).trim(), "no open review items");
+    // The run put its uncertain pairs in the queue, each explained field by
+    // field.
+    let queued = json_of(dir, &["review", "list", "--json", "--limit", "500"]);
+    for item in queued.as_array().expect("a list") {
+        let probability = item["probability"].as_f64().expect("probability");
+        assert!((0.8..0.998).contains(&probability), "{item}");
+        assert!(
+            item["explanation"]
+                .as_array()
+                .is_some_and(|fields| !fields.is_empty()),
+            "{item}"
+        );
+    }
     store
         .save_review_items(&[
             candidate(&singles[0].1, &singles[1].1, 0.55, 2.0),

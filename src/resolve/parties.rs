@@ -1,0 +1,325 @@
+//! The probabilistic engine applied to customers: each party becomes one row
+//! of normalized match fields (name keys in any script and order, mobiles,
+//! landlines, e-mail keys, company core, city, kind, strong ids), and the
+//! engine scores the blocked candidate pairs with the built-in customer
+//! config (`customers.toml`). Pure: parties in, scored links and review
+//! pairs out; the steward module clusters them under the stewards'
+//! constraints.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use super::cluster::Constraints;
+use super::config::{FieldKind, ResolveConfig};
+use super::engine::{self, ScoredPair};
+use super::fellegi_sunter::Explanation;
+use super::table::{FieldValue, TableBuilder};
+use crate::model::{Party, PartyKind};
+use crate::normalize::address::{normalize_place, parse_address_region};
+use crate::normalize::company::normalize_company_name;
+use crate::normalize::email::{email_match_key, normalize_emails};
+use crate::normalize::ids::{normalize_uscc, normalize_wechat_unionid};
+use crate::normalize::name::normalize_person_name;
+use crate::normalize::phone::{normalize_phones, PhoneKind};
+
+/// The built-in customer matching config.
+pub const CUSTOMER_MATCHING: &str = include_str!("customers.toml");
+
+/// The built-in customer matching config, parsed once.
+pub fn customer_config() -> &'static ResolveConfig {
+    static CONFIG: OnceLock<ResolveConfig> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        ResolveConfig::from_toml(CUSTOMER_MATCHING)
+            .unwrap_or_else(|errors| panic!("the built-in customers.toml is invalid: {errors:?}"))
+    })
+}
+
+/// A party's values for the customer config's fields, in its field order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatchFields {
+    pub name: Vec<String>,
+    pub mobile: Vec<String>,
+    pub landline: Vec<String>,
+    pub email: Vec<String>,
+    pub company: Option<String>,
+    pub city: Option<String>,
+    pub kind: &'static str,
+    pub uscc: Option<String>,
+    pub unionid: Option<String>,
+}
+
+/// Normalizes a party into its match fields.
+pub fn match_fields(party: &Party) -> MatchFields {
+    let mut fields = MatchFields {
+        kind: party.kind.as_str(),
+        ..MatchFields::default()
+    };
+    let mut names = BTreeSet::new();
+    let mut cities = Vec::new();
+    if let Some(name) = party.name.as_deref() {
+        if party.kind == PartyKind::Company {
+            if let Some(company) = normalize_company_name(name) {
+                let firm = company_firm_key(&company);
+                names.insert(firm.clone());
+                fields.company = Some(firm);
+                cities.extend(
+                    company
+                        .region
+                        .and_then(|region| region.city.or(Some(region.province))),
+                );
+            }
+        } else if let Some(person) = normalize_person_name(name) {
+            names.extend(person.keys);
+        }
+    }
+    if fields.company.is_none() {
+        if let Some(company) = party.company.as_deref().and_then(normalize_company_name) {
+            fields.company = Some(company_firm_key(&company));
+        }
+    }
+    fields.name = names.into_iter().collect();
+    let mut mobiles = BTreeSet::new();
+    let mut landlines = BTreeSet::new();
+    for raw in &party.phones {
+        for phone in normalize_phones(raw) {
+            match phone.kind {
+                PhoneKind::Mobile | PhoneKind::International => mobiles.insert(phone.e164),
+                PhoneKind::Landline | PhoneKind::Service => landlines.insert(phone.e164),
+            };
+        }
+    }
+    fields.mobile = mobiles.into_iter().collect();
+    fields.landline = landlines.into_iter().collect();
+    let emails: BTreeSet<String> = party
+        .emails
+        .iter()
+        .flat_map(|raw| normalize_emails(raw))
+        .map(|email| email_match_key(&email))
+        .collect();
+    fields.email = emails.into_iter().collect();
+    if let Some(address) = party.address.as_deref() {
+        let region = parse_address_region(address).or_else(|| normalize_place(address));
+        if let Some(region) = region {
+            cities.insert(0, region.city.unwrap_or(region.province));
+        }
+    }
+    fields.city = cities.first().map(|city| city.to_string());
+    fields.uscc = party
+        .strong_ids
+        .get("uscc")
+        .and_then(|id| normalize_uscc(id));
+    fields.unionid = party
+        .strong_ids
+        .get("wechat_unionid")
+        .and_then(|id| normalize_wechat_unionid(id));
+    fields
+}
+
+/// A firm's name as a key: its brand with its trade words (同创机械设备 and
+/// 同创贸易 are different firms), without the place or the legal form, so
+/// 北京XX科技有限公司 and XX科技(北京)有限公司 agree.
+fn company_firm_key(company: &crate::normalize::company::CompanyName) -> String {
+    format!(
+        "{}{}",
+        company.core,
+        company.industry.as_deref().unwrap_or("")
+    )
+}
+
+/// A scored pair of parties (indexes into the input), with its explanation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartyPair {
+    pub a: usize,
+    pub b: usize,
+    pub probability: f64,
+    /// Total match weight; infinite for a strong-identifier link.
+    pub weight: f64,
+    pub explanation: Explanation,
+}
+
+/// What scoring the parties found: links (strongest first), pairs for a
+/// steward, and pairs strong ids keep apart for good.
+#[derive(Debug, Clone, Default)]
+pub struct PartyScores {
+    pub links: Vec<PartyPair>,
+    pub reviews: Vec<PartyPair>,
+    pub never_link: Vec<(usize, usize)>,
+}
+
+/// Scores every blocked candidate pair of `parties` with `config` (fields
+/// as [`match_fields`] gives them).
+pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
+    let mut builder = TableBuilder::new(&config.fields);
+    for party in parties {
+        let fields = match_fields(party);
+        let parts: Vec<Vec<&str>> = config
+            .fields
+            .iter()
+            .map(|spec| field_parts(&fields, &spec.name))
+            .collect();
+        let values: Vec<FieldValue<'_>> = config
+            .fields
+            .iter()
+            .zip(&parts)
+            .map(|(spec, parts)| match (spec.kind, parts.as_slice()) {
+                (_, []) => FieldValue::Missing,
+                (FieldKind::Set, parts) => FieldValue::Many(parts),
+                (_, [text, ..]) => FieldValue::Text(text),
+            })
+            .collect();
+        builder
+            .push(&values)
+            .expect("the customer fields match the customer config");
+    }
+    let table = builder.finish();
+    let resolution = engine::resolve(&table, config, &Constraints::default(), None);
+    let pair = |scored: &ScoredPair| PartyPair {
+        a: scored.a as usize,
+        b: scored.b as usize,
+        probability: scored.probability,
+        weight: if scored.strong_rule.is_some() {
+            f64::INFINITY
+        } else {
+            scored.weight
+        },
+        explanation: resolution.explain(scored),
+    };
+    let mut links: Vec<PartyPair> = resolution.decisions.links.iter().map(pair).collect();
+    // Strongest first; equal weights in party-key order, so the result does
+    // not depend on the order the parties were loaded in.
+    let keys: Vec<_> = parties.iter().map(Party::key).collect();
+    let ordered = |pair: &PartyPair| {
+        let (a, b) = (&keys[pair.a], &keys[pair.b]);
+        if a <= b {
+            (a.clone(), b.clone())
+        } else {
+            (b.clone(), a.clone())
+        }
+    };
+    links.sort_by(|x, y| {
+        y.weight
+            .total_cmp(&x.weight)
+            .then_with(|| ordered(x).cmp(&ordered(y)))
+    });
+    PartyScores {
+        links,
+        reviews: resolution.decisions.reviews.iter().map(pair).collect(),
+        never_link: resolution
+            .decisions
+            .never_link
+            .iter()
+            .map(|&(a, b)| (a as usize, b as usize))
+            .collect(),
+    }
+}
+
+/// The values a party holds for a field of the customer config: one for a
+/// text field, any number for a set field, none when it has no value.
+fn field_parts<'a>(fields: &'a MatchFields, name: &str) -> Vec<&'a str> {
+    let text = |value: &'a Option<String>| value.iter().map(String::as_str).collect();
+    let set = |values: &'a Vec<String>| values.iter().map(String::as_str).collect();
+    match name {
+        "name" => set(&fields.name),
+        "mobile" => set(&fields.mobile),
+        "landline" => set(&fields.landline),
+        "email" => set(&fields.email),
+        "company" => text(&fields.company),
+        "city" => text(&fields.city),
+        "kind" => vec![fields.kind],
+        "uscc" => text(&fields.uscc),
+        "unionid" => text(&fields.unionid),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: &str, name: &str, phone: &str, email: &str) -> Party {
+        Party {
+            connector: id.split('/').next().unwrap().into(),
+            source_id: id.split('/').nth(1).unwrap().into(),
+            name: Some(name.into()),
+            phones: if phone.is_empty() {
+                vec![]
+            } else {
+                vec![phone.into()]
+            },
+            emails: if email.is_empty() {
+                vec![]
+            } else {
+                vec![email.into()]
+            },
+            ..Party::default()
+        }
+    }
+
+    #[test]
+    fn the_built_in_config_parses_and_covers_every_match_field() {
+        let names: Vec<&str> = customer_config()
+            .fields
+            .iter()
+            .map(|field| field.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid"]
+        );
+    }
+
+    #[test]
+    fn one_person_spelled_three_ways_links_and_a_namesake_stays_apart() {
+        let parties = vec![
+            person("erp/1", "张伟", "138 0013 8000", ""),
+            person("shop/7", "Wei Zhang", "+86 138-0013-8000", "zw@qq.com"),
+            person("desk/3", "ZHANG Wei", "", "ZW@qq.com"),
+            person("shop/9", "张伟", "139 0000 1111", "other@163.com"),
+        ];
+        let scores = score_parties(&parties, customer_config());
+        let linked: BTreeSet<(usize, usize)> =
+            scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
+        assert!(linked.contains(&(0, 1)), "{scores:?}");
+        assert!(linked.contains(&(1, 2)), "{scores:?}");
+        assert!(
+            !linked.iter().any(|&(a, b)| a == 3 || b == 3),
+            "a namesake with another phone and e-mail is not linked: {scores:?}"
+        );
+        let explanation = &scores.links[0].explanation;
+        let sum: f64 = explanation.prior_weight
+            + explanation
+                .fields
+                .iter()
+                .map(|field| field.weight)
+                .sum::<f64>();
+        assert!((sum - explanation.total_weight).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_same_credit_code_links_companies_and_different_ones_never_do() {
+        let company = |id: &str, name: &str, uscc: &str| Party {
+            kind: PartyKind::Company,
+            strong_ids: [("uscc".to_string(), uscc.to_string())].into(),
+            ..person(id, name, "", "")
+        };
+        let parties = vec![
+            company("erp/1", "北京星河科技有限公司", "91110108MA01A2B3C4"),
+            company("odoo/5", "星河科技(北京)有限公司", "91110108MA01A2B3C4"),
+            company("erp/2", "北京星河科技有限公司", "91310115MA1K3Y8U0X"),
+        ];
+        let valid: Vec<Option<String>> = parties
+            .iter()
+            .map(|party| normalize_uscc(&party.strong_ids["uscc"]))
+            .collect();
+        let scores = score_parties(&parties, customer_config());
+        if valid[0].is_some() {
+            assert!(scores
+                .links
+                .iter()
+                .any(|pair| (pair.a, pair.b) == (0, 1) && pair.weight.is_infinite()));
+        }
+        if valid[0].is_some() && valid[2].is_some() {
+            assert!(scores.never_link.contains(&(0, 2)), "{scores:?}");
+        }
+    }
+}
