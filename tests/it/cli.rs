@@ -2,13 +2,9 @@
 //! sample, a second run that changes nothing, `validate` on broken files,
 //! `init`, and `status`.
 
+use crate::support::{copy_dir, repo, sample_project};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// The repository root, where the bundled sample project lives.
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// Runs the binary with `--config <dir>/tierlink.toml` and the arguments.
 fn tierlink(dir: &Path, args: &[&str]) -> Output {
@@ -28,32 +24,6 @@ fn stdout(output: &Output) -> String {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create folder");
-    for entry in std::fs::read_dir(from).expect("read folder") {
-        let entry = entry.expect("folder entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy file");
-        }
-    }
-}
-
-/// A copy of the bundled sample project in a temporary folder, so tests
-/// never touch the repository's own store or outputs.
-fn sample_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for file in ["tierlink.toml", "tiers.toml"] {
-        std::fs::copy(repo().join(file), dir.path().join(file)).expect("copy config");
-    }
-    for folder in ["connectors", "mappings", "samples/data"] {
-        copy_dir(&repo().join(folder), &dir.path().join(folder));
-    }
-    dir
 }
 
 /// The number in the tier summary's row for `tier`.

@@ -3,12 +3,9 @@
 //! nothing, a large change is refused without `--force`, and reports read
 //! what was applied.
 
+use crate::support::{copy_dir, repo, sample_project};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn tierlink(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tierlink"))
@@ -28,30 +25,6 @@ fn json_of(output: &Output) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("JSON output")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create folder");
-    for entry in std::fs::read_dir(from).expect("read folder") {
-        let entry = entry.expect("folder entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy file");
-        }
-    }
-}
-
-fn sample_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for file in ["tierlink.toml", "tiers.toml"] {
-        std::fs::copy(repo().join(file), dir.path().join(file)).expect("copy config");
-    }
-    for folder in ["connectors", "mappings", "samples/data"] {
-        copy_dir(&repo().join(folder), &dir.path().join(folder));
-    }
-    dir
 }
 
 /// The sum of every cell of a transition matrix.

@@ -3,6 +3,7 @@
 //! there, the audit chain verifies and shows tampering, and every steward
 //! command works end to end on a small project.
 
+use crate::support::{copy_dir, repo, sample_project};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -566,34 +567,6 @@ async fn verification_finds_an_audit_entry_edited_in_the_database() {
 // ---------------------------------------------------------------------------
 // The commands, end to end on a copy of the bundled sample.
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create folder");
-    for entry in std::fs::read_dir(from).expect("read folder") {
-        let entry = entry.expect("folder entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy file");
-        }
-    }
-}
-
-fn sample_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for file in ["tierlink.toml", "tiers.toml"] {
-        std::fs::copy(repo().join(file), dir.path().join(file)).expect("copy config");
-    }
-    for folder in ["connectors", "mappings", "samples/data"] {
-        copy_dir(&repo().join(folder), &dir.path().join(folder));
-    }
-    dir
-}
-
 fn tierlink(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tierlink"))
         .arg("--config")
@@ -604,6 +577,26 @@ fn tierlink(dir: &Path, args: &[&str]) -> Output {
         .env_remove("USER")
         .output()
         .expect("the tierlink binary runs")
+}
+
+/// The id of the open review item of a pair, found in `review list`.
+fn review_id(dir: &Path, a: &PartyKey, b: &PartyKey) -> String {
+    let items = json_of(dir, &["review", "list", "--json", "--limit", "100000"]);
+    let key = |value: &Value| PartyKey {
+        connector: value["connector"].as_str().expect("connector").into(),
+        source_id: value["source_id"].as_str().expect("source_id").into(),
+    };
+    items
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|item| {
+            let (left, right) = (key(&item["left"]), key(&item["right"]));
+            (&left, &right) == (a, b) || (&left, &right) == (b, a)
+        })
+        .and_then(|item| item["id"].as_i64())
+        .unwrap_or_else(|| panic!("no open review item for {a} and {b}"))
+        .to_string()
 }
 
 /// Runs a command that must succeed and returns its standard output.
@@ -673,7 +666,7 @@ async fn every_steward_command_works_end_to_end() {
         .expect("review items");
     let listed = json_of(dir, &["review", "list", "--json", "--limit", "1"]);
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    let first = listed[0]["id"].as_i64().expect("id").to_string();
+    let first = review_id(dir, &singles[0].1, &singles[1].1);
     let shown = ok(dir, &["review", "show", &first]);
     assert!(shown.contains("name") && shown.contains("+3.20"), "{shown}");
     let missing_actor = tierlink(dir, &["review", "accept", &first]);
@@ -699,10 +692,7 @@ async fn every_steward_command_works_end_to_end() {
         id_of(store.as_ref(), &singles[0].1).await,
         id_of(store.as_ref(), &singles[1].1).await
     );
-    let second = json_of(dir, &["review", "list", "--json"])[0]["id"]
-        .as_i64()
-        .expect("id")
-        .to_string();
+    let second = review_id(dir, records[0], records[1]);
     ok(dir, &["review", "reject", &second, "--actor", "li.na"]);
     assert_ne!(
         id_of(store.as_ref(), records[0]).await,

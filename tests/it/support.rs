@@ -286,3 +286,35 @@ fn story_test_names_are_checked() {
     assert!(!is_story_test("run_sqlite", "runs", "_sqlite"));
     assert!(!is_story_test("runs_postgres", "runs", "_sqlite"));
 }
+
+/// The repository root, where the bundled sample project lives.
+pub fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies a folder tree.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("create folder");
+    for entry in std::fs::read_dir(from).expect("read folder") {
+        let entry = entry.expect("folder entry");
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy file");
+        }
+    }
+}
+
+/// A copy of the bundled sample project in a temporary folder, so tests
+/// never touch the repository's own store or outputs.
+pub fn sample_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for file in ["tierlink.toml", "tiers.toml"] {
+        std::fs::copy(repo().join(file), dir.path().join(file)).expect("copy config");
+    }
+    for folder in ["connectors", "mappings", "samples/data"] {
+        copy_dir(&repo().join(folder), &dir.path().join(folder));
+    }
+    dir
+}
