@@ -2,8 +2,8 @@
 //! sample, a second run that changes nothing, `validate` on broken files,
 //! `init`, and `status`.
 
-use crate::support::{copy_dir, repo, sample_project};
-use std::path::{Path, PathBuf};
+use crate::support::sample_project;
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs the binary with `--config <dir>/tierlink.toml` and the arguments.

@@ -3,8 +3,8 @@
 //! nothing, a large change is refused without `--force`, and reports read
 //! what was applied.
 
-use crate::support::{copy_dir, repo, sample_project};
-use std::path::{Path, PathBuf};
+use crate::support::sample_project;
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn tierlink(dir: &Path, args: &[&str]) -> Output {

@@ -3,8 +3,8 @@
 //! there, the audit chain verifies and shows tampering, and every steward
 //! command works end to end on a small project.
 
-use crate::support::{copy_dir, repo, sample_project};
-use std::path::{Path, PathBuf};
+use crate::support::sample_project;
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
