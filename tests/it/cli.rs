@@ -483,10 +483,28 @@ fn a_sync_killed_mid_way_and_restarted_stages_every_record_exactly_once() {
     )
     .unwrap();
 
+    // Read straight from the SQLite file, read-only: a WAL reader never
+    // waits for the writer it is watching.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
     let staged = |dir: &Path| -> i64 {
-        let status = tierlink(dir, &["status", "--json"]);
-        let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
-        status["connectors"]["big"]["staged"].as_i64().unwrap_or(0)
+        let database = dir.join("tierlink.db");
+        if !database.exists() {
+            return 0;
+        }
+        runtime.block_on(async {
+            let options = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&database)
+                .read_only(true);
+            let Ok(mut connection) = sqlx::ConnectOptions::connect(&options).await else {
+                return 0;
+            };
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM staged_records WHERE connector = 'big'",
+            )
+            .fetch_one(&mut connection)
+            .await
+            .unwrap_or(0)
+        })
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_tierlink"))
         .arg("--config")
