@@ -327,6 +327,69 @@ pub fn score_against_truth(world: &World, links: &[GoldenLink]) -> anyhow::Resul
     })
 }
 
+/// How many true customers of each archetype (from `truth/customers.csv`)
+/// landed in each tier: archetype -> tier -> customers. A true customer
+/// counts once, in the tier of the golden customer holding most of its
+/// records; customers without a tiered golden customer are left out.
+pub fn tiers_by_archetype(
+    world: &World,
+    links: &[GoldenLink],
+    assignments: &[crate::store::TierAssignment],
+) -> anyhow::Result<BTreeMap<String, BTreeMap<String, usize>>> {
+    let read = |relative: &str| -> anyhow::Result<Vec<csv::StringRecord>> {
+        let path = world.path(relative);
+        let mut reader = csv::Reader::from_path(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        reader
+            .records()
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}: unreadable row", path.display()))
+    };
+    let archetype: HashMap<String, String> = read("truth/customers.csv")?
+        .into_iter()
+        .map(|row| (row[0].to_string(), row[2].to_string()))
+        .collect();
+    let customer_of: HashMap<(String, String), String> = read("truth/records.csv")?
+        .into_iter()
+        .map(|row| ((row[0].to_string(), row[2].to_string()), row[3].to_string()))
+        .collect();
+    let tier: HashMap<&str, &str> = assignments
+        .iter()
+        .map(|assignment| (assignment.golden_id.as_str(), assignment.tier.as_str()))
+        .collect();
+    // True customer -> golden id -> records there.
+    let mut holdings: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for link in links {
+        let key = (link.party.connector.clone(), link.party.source_id.clone());
+        if let Some(customer) = customer_of.get(&key) {
+            *holdings
+                .entry(customer.as_str())
+                .or_default()
+                .entry(link.golden_id.as_str())
+                .or_default() += 1;
+        }
+    }
+    let mut matrix: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for (customer, goldens) in holdings {
+        let main = goldens
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(golden, _)| *golden);
+        let (Some(kind), Some(tier)) = (
+            archetype.get(customer),
+            main.and_then(|golden| tier.get(golden)),
+        ) else {
+            continue;
+        };
+        *matrix
+            .entry(kind.clone())
+            .or_default()
+            .entry(tier.to_string())
+            .or_default() += 1;
+    }
+    Ok(matrix)
+}
+
 /// A few lines on what the demo set up, for the top of its output.
 pub fn describe_setup(world: &World, systems: &RunningSystems, generated: bool) -> String {
     let mut text = String::new();
@@ -361,6 +424,8 @@ pub struct DemoRun {
     pub generated: bool,
     pub report: crate::pipeline::RunReport,
     pub truth: TruthScore,
+    /// archetype -> tier -> true customers (see [`tiers_by_archetype`]).
+    pub archetypes: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 /// Runs the demo: world, simulators, ERP database, project, one full
@@ -392,7 +457,9 @@ pub async fn run(
         .map_err(|problems| anyhow::anyhow!("the demo project has problems:\n{problems}"))?;
     let store = open_store(&project).await?;
     let report = crate::pipeline::run_full(&project, &store, progress).await?;
-    let truth = score_against_truth(&world, &store.golden_links().await?)?;
+    let links = store.golden_links().await?;
+    let truth = score_against_truth(&world, &links)?;
+    let archetypes = tiers_by_archetype(&world, &links, &store.tier_assignments().await?)?;
     Ok(DemoRun {
         project,
         store,
@@ -401,5 +468,6 @@ pub async fn run(
         generated,
         report,
         truth,
+        archetypes,
     })
 }

@@ -408,6 +408,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     serde_json::to_string_pretty(&serde_json::json!({
                         "run": demo.report,
                         "truth": demo.truth,
+                        "tiers_by_archetype": demo.archetypes,
                     }))?
                 );
             } else {
@@ -420,6 +421,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     output::run_summary(&demo.project, demo.store.as_ref(), &demo.report)
                 );
                 println!("{}", output::demo_truth(&demo.truth));
+                println!(
+                    "{}\n",
+                    output::demo_archetypes(&demo.project, &demo.archetypes)
+                );
                 println!("{}", output::demo_next_steps(&options.dir));
             }
             Ok(if demo.report.succeeded() {

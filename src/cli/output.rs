@@ -246,3 +246,37 @@ pub fn demo_next_steps(dir: &std::path::Path) -> String {
         dir.display()
     )
 }
+
+/// Where the world's behaviour archetypes landed: one row per archetype,
+/// one column per tier (highest first), each cell a share of the row.
+pub fn demo_archetypes(
+    project: &Project,
+    matrix: &BTreeMap<String, BTreeMap<String, usize>>,
+) -> String {
+    let tiers: Vec<&str> = project
+        .tiers
+        .tiers
+        .iter()
+        .map(|tier| tier.key.as_str())
+        .collect();
+    let mut text = format!("{:<22}", "tiers by archetype");
+    for tier in &tiers {
+        let _ = write!(text, "{tier:>17}");
+    }
+    text.push('\n');
+    for (archetype, row) in matrix {
+        let total: usize = row.values().sum();
+        let _ = write!(text, "{archetype:<22}");
+        for tier in &tiers {
+            let count = row.get(*tier).copied().unwrap_or(0);
+            let share = if total == 0 {
+                0.0
+            } else {
+                100.0 * count as f64 / total as f64
+            };
+            let _ = write!(text, "{:>16.1}%", share);
+        }
+        text.push('\n');
+    }
+    text.trim_end().to_string()
+}

@@ -645,4 +645,17 @@ fn the_demo_runs_the_whole_product_and_a_second_demo_changes_nothing() {
         report["truth"]["precision"].as_f64().unwrap() > 0.9,
         "{report}"
     );
+    // The world's behaviour archetypes land where a tier manager expects.
+    let share = |archetype: &str, tier: &str| {
+        let row = &report["tiers_by_archetype"][archetype];
+        let total: u64 = row
+            .as_object()
+            .map(|cells| cells.values().filter_map(|n| n.as_u64()).sum())
+            .unwrap_or(0);
+        assert!(total > 0, "no {archetype} customers tiered: {report}");
+        row[tier].as_u64().unwrap_or(0) as f64 / total as f64
+    };
+    assert!(share("champion", "high-value") > 0.6, "{report}");
+    assert!(share("churned", "dormant-at-risk") > 0.8, "{report}");
+    assert!(share("new", "dormant-at-risk") < 0.2, "{report}");
 }
