@@ -79,6 +79,22 @@ macro_rules! impl_store {
             }
         }
 
+        fn golden_link_from_row<R: Row>(row: &R) -> GoldenLink
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<serde_json::Value>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            GoldenLink {
+                party: PartyKey {
+                    connector: row.get("connector"),
+                    source_id: row.get("source_id"),
+                },
+                golden_id: row.get("golden_id"),
+                evidence: row.get::<Json<serde_json::Value>, _>("evidence").0,
+            }
+        }
+
         fn rejected_from_row<R: Row>(row: &R) -> RejectedRecord
         where
             for<'r> &'r str: sqlx::ColumnIndex<R>,
@@ -819,14 +835,7 @@ macro_rules! impl_store {
                 .map_err(query_error("loading golden links"))?;
                 Ok(rows
                     .into_iter()
-                    .map(|row| GoldenLink {
-                        party: PartyKey {
-                            connector: row.get("connector"),
-                            source_id: row.get("source_id"),
-                        },
-                        golden_id: row.get("golden_id"),
-                        evidence: row.get::<Json<serde_json::Value>, _>("evidence").0,
-                    })
+                    .map(|row| golden_link_from_row(&row))
                     .collect())
             }
 
@@ -966,14 +975,7 @@ macro_rules! impl_store {
                 .map_err(query_error("loading a golden customer's links"))?;
                 Ok(rows
                     .into_iter()
-                    .map(|row| GoldenLink {
-                        party: PartyKey {
-                            connector: row.get("connector"),
-                            source_id: row.get("source_id"),
-                        },
-                        golden_id: row.get("golden_id"),
-                        evidence: row.get::<Json<serde_json::Value>, _>("evidence").0,
-                    })
+                    .map(|row| golden_link_from_row(&row))
                     .collect())
             }
 
