@@ -51,10 +51,8 @@ pub struct RunReport {
     pub tiers_changed: usize,
     /// Customers per tier after the run.
     pub tier_distribution: BTreeMap<String, usize>,
-    /// Per connector: labels delivered in this run.
-    pub labels_delivered: BTreeMap<String, usize>,
-    /// Per connector: why delivery failed, if it did.
-    pub push_failures: BTreeMap<String, String>,
+    /// What the push did in each system with a `[push]` sink.
+    pub push: Vec<push::SinkReport>,
 }
 
 impl RunReport {
@@ -68,12 +66,12 @@ impl RunReport {
         staged
             || self.mapped + self.mapping_rejected > 0
             || self.golden_changed + self.links_changed + self.merged + self.tiers_changed > 0
-            || self.labels_delivered.values().any(|count| *count > 0)
+            || self.push.iter().any(|sink| sink.acknowledged > 0)
     }
 
     /// Whether every connector and sink worked.
     pub fn succeeded(&self) -> bool {
-        self.failed_connectors.is_empty() && self.push_failures.is_empty()
+        self.failed_connectors.is_empty() && self.push.iter().all(|sink| sink.failed == 0)
     }
 }
 
@@ -337,47 +335,51 @@ async fn push_stage(
     progress: &ProgressBar,
     report: &mut RunReport,
 ) -> Result<(), RunError> {
-    progress.set_message("pushing labels");
+    let context = SourceContext::new(store.clone());
+    report.push = push_all(
+        project,
+        &context,
+        None,
+        &push::PushOptions::default(),
+        progress,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Pushes the labels of every connector with a `[push]` sink (or only
+/// `only`), one report per connector.
+pub async fn push_all(
+    project: &Project,
+    context: &SourceContext,
+    only: Option<&str>,
+    options: &push::PushOptions,
+    progress: &ProgressBar,
+) -> Result<Vec<push::SinkReport>, StoreError> {
+    let mut reports = Vec::new();
     for connector in &project.connectors {
-        let targets = store.push_targets(&connector.id).await?;
-        let ledger = store.ledger(&connector.id).await?;
-        let plan = push::plan(
-            &connector.id,
-            &connector.kind,
-            &targets,
-            &ledger,
-            &project.tiers,
-        );
-        if plan.changed == 0 {
+        if only.is_some_and(|id| id != connector.id) {
             continue;
         }
-        match push::deliver_to_file(&project.paths.output, &plan) {
-            Ok(acked) => {
-                report
-                    .labels_delivered
-                    .insert(connector.id.clone(), acked.len());
-                store.save_ledger(&acked).await?;
-            }
-            Err(error) => {
-                let failed: Vec<_> = plan
-                    .desired
-                    .into_iter()
-                    .filter(|row| row.status != "delivered")
-                    .map(|row| crate::store::LedgerRow {
-                        status: "failed".to_string(),
-                        attempts: row.attempts + 1,
-                        last_error: Some(error.to_string()),
-                        ..row
-                    })
-                    .collect();
-                store.save_ledger(&failed).await?;
-                report
-                    .push_failures
-                    .insert(connector.id.clone(), error.to_string());
-            }
+        let Some(settings) = &connector.push else {
+            continue;
+        };
+        progress.set_message(format!("pushing labels to {}", connector.id));
+        let report = push::push_connector(
+            context,
+            connector,
+            settings,
+            &project.tiers,
+            options,
+            progress,
+        )
+        .await?;
+        for error in &report.errors {
+            tracing::warn!(connector = %connector.id, %error, "a label was not delivered");
         }
+        reports.push(report);
     }
-    Ok(())
+    Ok(reports)
 }
 
 enum SyncError {

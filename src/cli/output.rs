@@ -56,14 +56,14 @@ pub fn run_summary(project: &Project, store: &dyn Store, report: &RunReport) -> 
         "  tiers    {} customers changed tier (rules version {})",
         report.tiers_changed, project.tiers.version
     );
-    let delivered: usize = report.labels_delivered.values().sum();
-    let _ = writeln!(
-        text,
-        "  push     {delivered} labels delivered to {}",
-        project.paths.output.join("labels").display()
-    );
-    for (connector, error) in &report.push_failures {
-        let _ = writeln!(text, "  FAILED   push to {connector}: {error}");
+    if report.push.is_empty() {
+        let _ = writeln!(text, "  push     no connector has a [push] sink");
+    }
+    for sink in &report.push {
+        let _ = writeln!(text, "  push     {}", sink_line(sink));
+        for error in &sink.errors {
+            let _ = writeln!(text, "  FAILED   {}: {error}", sink.connector);
+        }
     }
     text.push('\n');
     text.push_str(&tier_table(project, &report.tier_distribution));
@@ -279,4 +279,28 @@ pub fn demo_archetypes(
         text.push('\n');
     }
     text.trim_end().to_string()
+}
+
+/// One line on what a push did in one system.
+pub fn sink_line(sink: &crate::push::SinkReport) -> String {
+    let mut line = format!(
+        "{:<12} {:<8} {} sent, {} acknowledged, {} failed, {} dead-lettered, {} unchanged",
+        sink.connector,
+        sink.sink,
+        sink.sent,
+        sink.acknowledged,
+        sink.failed,
+        sink.dead_lettered,
+        sink.counts.unchanged
+    );
+    if sink.counts.blocked > 0 {
+        let _ = write!(line, ", {} blocked", sink.counts.blocked);
+    }
+    if sink.throttled > 0 {
+        let _ = write!(line, ", throttled {} times", sink.throttled);
+    }
+    if sink.stopped {
+        line.push_str(" (stopped before the end)");
+    }
+    line
 }

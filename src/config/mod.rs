@@ -35,6 +35,8 @@ pub struct ConnectorConfig {
     pub kind: String,
     pub description: Option<String>,
     pub source: Arc<dyn Source>,
+    /// Where tier labels go back into this system (`[push]`), if anywhere.
+    pub push: Option<crate::push::PushSettings>,
 }
 
 /// Everything configured, loaded and checked.
@@ -79,7 +81,7 @@ impl Project {
         let paths = settings.paths.resolved_against(&base_dir);
 
         let (connectors, broken_connectors) =
-            load_connectors(&paths.connectors, &base_dir, &mut problems);
+            load_connectors(&paths.connectors, &base_dir, &paths.output, &mut problems);
         let mappings = load_mappings(
             &paths.mappings,
             &connectors,
@@ -217,6 +219,7 @@ fn file_id(file: &Path, problems: &mut Problems) -> Option<String> {
 fn load_connectors(
     dir: &Path,
     base_dir: &Path,
+    output_dir: &Path,
     problems: &mut Problems,
 ) -> (Vec<ConnectorConfig>, Vec<String>) {
     let files = match toml_files(dir) {
@@ -238,7 +241,7 @@ fn load_connectors(
         let Some(id) = file_id(&file, problems) else {
             continue;
         };
-        match load_connector(&file, &id, base_dir) {
+        match load_connector(&file, &id, base_dir, output_dir) {
             Ok(connector) => connectors.push(connector),
             Err(found) => {
                 problems.extend(found);
@@ -260,9 +263,25 @@ struct ConnectorHeader {
     description: Option<String>,
 }
 
-fn load_connector(file: &Path, id: &str, base_dir: &Path) -> Result<ConnectorConfig, Vec<Problem>> {
+fn load_connector(
+    file: &Path,
+    id: &str,
+    base_dir: &Path,
+    output_dir: &Path,
+) -> Result<ConnectorConfig, Vec<Problem>> {
     let mut table = read_toml_table(file).map_err(|problem| vec![problem])?;
     let mut problems = env::check_references(file, &table, &env::process_env);
+    let push_table = match table.remove("push") {
+        None => None,
+        Some(toml::Value::Table(push)) => Some(push),
+        Some(_) => {
+            problems.push(
+                Problem::new(file, "push", "must be a table")
+                    .with_hint("write [push] with sink = \"...\" under it"),
+            );
+            None
+        }
+    };
     let mut header = toml::Table::new();
     for key in ["type", "description"] {
         if let Some(value) = table.remove(key) {
@@ -305,12 +324,16 @@ fn load_connector(file: &Path, id: &str, base_dir: &Path) -> Result<ConnectorCon
             return Err(problems);
         }
     };
+    let push = push_table
+        .map(|push| crate::push::build(&definition, &header.kind, push, output_dir))
+        .transpose()?;
     Ok(ConnectorConfig {
         id: id.to_string(),
         file: file.to_path_buf(),
         kind: header.kind,
         description: header.description,
         source,
+        push,
     })
 }
 

@@ -1,110 +1,134 @@
-//! Push-back: the tier label every source record should carry, diffed
-//! against the push ledger, delivered by a sink, and marked delivered only
-//! after the sink acknowledged it.
+//! Push-back: the tier label every source record should carry, delivered
+//! into the systems the records came from, exactly once in effect.
 //!
-//! The sink here is a label export per source system: a CSV file in
-//! `out/labels/<connector>.csv` holding every labelled record of that
-//! system, replaced atomically. Sinks that write into the systems' own APIs
-//! plug in beside it.
+//! - [`plan`]: pure; diffs the labels the records should carry against the
+//!   push ledger: what to add, what to remove (only labels tierlink wrote),
+//!   what is unchanged or blocked.
+//! - [`deliver`]: sends a plan through a sink in batches with bounded
+//!   concurrency, writing ahead what it is about to send and marking a label
+//!   delivered only after the system acknowledged it; failures become dead
+//!   letters, retried by every push until they succeed or are dropped.
+//! - [`verify`]: reads the labels back and reports drift; `--repair`
+//!   re-applies.
+//! - [`sinks`]: one file per system kind and the registry.
 
-use std::collections::HashMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+pub mod deliver;
+pub mod plan;
+pub mod sinks;
+pub mod verify;
 
-use serde::Serialize;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 
-use crate::segment::TierRules;
-use crate::store::{LedgerRow, PushTarget};
+use serde::Deserialize;
 
-/// What one connector's push would change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct PushPlan {
-    pub connector: String,
-    /// Every label the connector's records should carry now, in source order.
-    pub desired: Vec<LedgerRow>,
-    /// How many of them differ from what the system acknowledged.
-    pub changed: usize,
+use crate::config::{closest, deserialize_section, Problem};
+use crate::connectors::ConnectorDefinition;
+
+pub use deliver::{push_connector, PushOptions, SinkReport};
+pub use plan::{plan_push, PlanCounts, PushPlan};
+pub use sinks::{Carried, Failure, LabelChange, Sink};
+pub use verify::{verify_connector, VerifyReport};
+
+/// Batches in flight per sink unless `push.concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// A connector's `[push]` table, built.
+#[derive(Clone)]
+pub struct PushSettings {
+    /// The `push.sink` kind.
+    pub kind: String,
+    pub sink: Arc<dyn Sink>,
+    /// Batches in flight at once.
+    pub concurrency: usize,
 }
 
-/// Diffs the labels `targets` should carry against the ledger. Pure.
-pub fn plan(
-    connector_id: &str,
+impl fmt::Debug for PushSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushSettings")
+            .field("kind", &self.kind)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The fields of `[push]` every sink has.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommonSettings {
+    sink: String,
+    #[serde(default = "default_concurrency")]
+    concurrency: usize,
+    /// A request bucket of the push's own, for APIs whose write endpoints
+    /// have their own quota; without it pushes share the connector's.
+    rate_limit: Option<OwnRateLimit>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnRateLimit {
+    requests_per_second: f64,
+    #[serde(default = "default_burst")]
+    burst: u32,
+}
+
+fn default_burst() -> u32 {
+    1
+}
+
+fn default_concurrency() -> usize {
+    DEFAULT_CONCURRENCY
+}
+
+/// Builds a connector's `[push]` table into its sink.
+pub fn build(
+    connector: &ConnectorDefinition,
     connector_kind: &str,
-    targets: &[PushTarget],
-    ledger: &[LedgerRow],
-    rules: &TierRules,
-) -> PushPlan {
-    let acked: HashMap<&str, &LedgerRow> = ledger
-        .iter()
-        .map(|row| (row.source_id.as_str(), row))
-        .collect();
-    let mut plan = PushPlan {
-        connector: connector_id.to_string(),
-        ..PushPlan::default()
-    };
-    for target in targets {
-        let Some(label) = rules.label_for(&target.tier, connector_id, connector_kind) else {
-            continue;
+    mut table: toml::Table,
+    output_dir: &Path,
+) -> Result<PushSettings, Vec<Problem>> {
+    let mut common = toml::Table::new();
+    for key in ["sink", "concurrency", "rate_limit"] {
+        if let Some(value) = table.remove(key) {
+            common.insert(key.to_string(), value);
+        }
+    }
+    let common: CommonSettings =
+        deserialize_section(connector.file, "push", toml::Value::Table(common))
+            .map_err(|problem| vec![problem])?;
+    let Some(kind) = sinks::find_kind(&common.sink) else {
+        let known: Vec<&str> = sinks::registry().iter().map(|kind| kind.name).collect();
+        let hint = match closest(&common.sink, &known) {
+            Some(near) => format!("did you mean {near:?}? Sinks: {}", known.join(", ")),
+            None => format!("use one of: {}", known.join(", ")),
         };
-        let previous = acked.get(target.party.source_id.as_str());
-        let delivered = previous.is_some_and(|row| {
-            row.status == "delivered" && row.acked_label.as_deref() == Some(label.as_str())
-        });
-        if !delivered {
-            plan.changed += 1;
-        }
-        plan.desired.push(LedgerRow {
-            connector: connector_id.to_string(),
-            source_id: target.party.source_id.clone(),
-            desired_label: label,
-            acked_label: previous.and_then(|row| row.acked_label.clone()),
-            rules_version: target.rules_version.clone(),
-            status: if delivered { "delivered" } else { "pending" }.to_string(),
-            attempts: previous.map(|row| row.attempts).unwrap_or(0),
-            last_error: None,
-        });
+        return Err(vec![Problem::new(
+            connector.file,
+            "push.sink",
+            format!("unknown sink {:?}", common.sink),
+        )
+        .with_hint(hint)]);
+    };
+    if common.concurrency == 0 {
+        return Err(vec![Problem::new(
+            connector.file,
+            "push.concurrency",
+            "must be at least 1",
+        )]);
     }
-    plan
-}
-
-/// The label export file of a connector.
-pub fn label_file(output_dir: &Path, connector_id: &str) -> PathBuf {
-    output_dir
-        .join("labels")
-        .join(format!("{connector_id}.csv"))
-}
-
-/// Writes every desired label of a connector to its export file, replacing
-/// the previous file atomically (write aside, then rename), and returns the
-/// rows acknowledged: the pending ones, now delivered.
-pub fn deliver_to_file(output_dir: &Path, plan: &PushPlan) -> std::io::Result<Vec<LedgerRow>> {
-    let file = label_file(output_dir, &plan.connector);
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let partial = file.with_extension("csv.partial");
-    {
-        let mut writer =
-            csv::Writer::from_writer(std::io::BufWriter::new(std::fs::File::create(&partial)?));
-        writer.write_record(["source_id", "label", "rules_version"])?;
-        for row in &plan.desired {
-            writer.write_record([&row.source_id, &row.desired_label, &row.rules_version])?;
-        }
-        let mut inner = writer.into_inner().map_err(|error| error.into_error())?;
-        inner.flush()?;
-        inner.get_ref().sync_all()?;
-    }
-    std::fs::rename(&partial, &file)?;
-    Ok(plan
-        .desired
-        .iter()
-        .filter(|row| row.status != "delivered")
-        .map(|row| LedgerRow {
-            acked_label: Some(row.desired_label.clone()),
-            status: "delivered".to_string(),
-            attempts: row.attempts + 1,
-            last_error: None,
-            ..row.clone()
-        })
-        .collect())
+    let definition = sinks::SinkDefinition {
+        connector,
+        connector_kind,
+        table,
+        output_dir,
+        rate_limit: common
+            .rate_limit
+            .map(|limit| (limit.requests_per_second, limit.burst)),
+    };
+    Ok(PushSettings {
+        kind: kind.name.to_string(),
+        sink: (kind.build)(&definition)?,
+        concurrency: common.concurrency,
+    })
 }

@@ -420,19 +420,110 @@ pub struct PushTarget {
     pub rules_version: String,
 }
 
-/// One row of the push ledger: the label a source record should carry and
-/// the last one the source acknowledged.
+/// Where a ledger row stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerStatus {
+    /// The desired label differs from the acknowledged one: to send.
+    Pending,
+    /// The system acknowledged the desired label.
+    Delivered,
+    /// The last push failed; it has an open dead letter and is retried by
+    /// every push until it succeeds or a steward drops it.
+    Failed,
+    /// A steward dropped its dead letter: not retried until the desired
+    /// label changes.
+    Dropped,
+}
+
+impl LedgerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerStatus::Pending => "pending",
+            LedgerStatus::Delivered => "delivered",
+            LedgerStatus::Failed => "failed",
+            LedgerStatus::Dropped => "dropped",
+        }
+    }
+
+    /// The status stored as `text`; an unknown word reads as pending, so the
+    /// row is sent again rather than forgotten.
+    pub fn parse(text: &str) -> LedgerStatus {
+        match text {
+            "delivered" => LedgerStatus::Delivered,
+            "failed" => LedgerStatus::Failed,
+            "dropped" => LedgerStatus::Dropped,
+            _ => LedgerStatus::Pending,
+        }
+    }
+}
+
+/// One row of the push ledger: the label a source record should carry, the
+/// last one the system acknowledged, and the ones sent but not acknowledged.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LedgerRow {
     pub connector: String,
     pub source_id: String,
-    pub desired_label: String,
+    /// The golden customer the record belongs to, when it has one.
+    pub golden_id: Option<String>,
+    pub tier: Option<String>,
+    /// The label the record should carry; `None`: no tier label at all.
+    pub desired_label: Option<String>,
     pub acked_label: Option<String>,
+    /// Labels sent whose answer never came or was a failure: they may be
+    /// applied, so the next change removes them too.
+    pub unacked_labels: Vec<String>,
     pub rules_version: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    pub status: LedgerStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
+}
+
+/// A push that failed, kept with what was sent and answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewDeadLetter {
+    pub connector: String,
+    pub source_id: String,
+    pub label: Option<String>,
+    /// The request, secrets redacted.
+    pub request: String,
+    pub response: Option<String>,
+    pub reason: String,
+    pub attempts: i64,
+}
+
+/// A stored dead letter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub letter: NewDeadLetter,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// When a later push delivered the record.
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub dropped_at: Option<DateTime<Utc>>,
+    pub dropped_by: Option<String>,
+    pub drop_reason: Option<String>,
+}
+
+/// What one step of a push writes, in one transaction: ledger rows, the
+/// dead letters of the records that failed, and the records whose open
+/// dead letters a delivery resolved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerUpdate {
+    pub rows: Vec<LedgerRow>,
+    pub dead_letters: Vec<NewDeadLetter>,
+    /// (connector, source id) of records delivered after a failure.
+    pub resolved: Vec<(String, String)>,
+}
+
+/// Ledger counts of one connector, for `push status` and `tierlink status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PushStatus {
+    pub connector: String,
+    /// Rows per ledger status.
+    pub rows: BTreeMap<LedgerStatus, i64>,
+    pub open_dead_letters: i64,
 }
 
 /// A finished or running pipeline run.
@@ -666,10 +757,31 @@ pub trait Store: Send + Sync {
     /// The tier each party should carry, for every party of a tiered golden
     /// customer in `connector`.
     async fn push_targets(&self, connector: &str) -> StoreResult<Vec<PushTarget>>;
-    /// The push ledger of one connector.
+    /// The push ledger of one connector, by source id.
     async fn ledger(&self, connector: &str) -> StoreResult<Vec<LedgerRow>>;
-    /// Upserts ledger rows.
-    async fn save_ledger(&self, rows: &[LedgerRow]) -> StoreResult<()>;
+    /// Upserts ledger rows, upserts the open dead letter of each failed
+    /// record and resolves those of delivered ones, in one transaction.
+    async fn save_ledger(&self, update: &LedgerUpdate) -> StoreResult<()>;
+    /// Dead letters, newest first: of one connector or all, open ones only
+    /// or every one.
+    async fn dead_letters(
+        &self,
+        connector: Option<&str>,
+        open_only: bool,
+    ) -> StoreResult<Vec<DeadLetter>>;
+    /// Drops open dead letters: their ledger rows are not retried until the
+    /// desired label changes. Returns the letters dropped.
+    async fn drop_dead_letters(
+        &self,
+        ids: &[i64],
+        actor: &str,
+        reason: &str,
+    ) -> StoreResult<Vec<DeadLetter>>;
+    /// Reopens dead letters (dropped or open, not resolved) and makes their
+    /// ledger rows pending again. Returns the letters reopened.
+    async fn retry_dead_letters(&self, ids: &[i64]) -> StoreResult<Vec<DeadLetter>>;
+    /// Ledger counts per connector.
+    async fn push_status(&self) -> StoreResult<Vec<PushStatus>>;
 
     /// Counts of what is stored.
     async fn status(&self) -> StoreResult<StoreStatus>;

@@ -52,8 +52,8 @@ macro_rules! impl_store {
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
             AuditEntry, Backend, ConnectorCounts, CustomerActivity, Decision, GoldenCustomer,
-            GoldenIdRecord, GoldenLink, IdLineage, LedgerRow, MappedRecord, NewDecision, OrderFact,
-            PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
+            DeadLetter, GoldenIdRecord, GoldenLink, IdLineage, LedgerRow, LedgerStatus, LedgerUpdate, MappedRecord, NewDecision, OrderFact,
+            PushStatus, PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
             StageCounts, StagedBatch, StagedRecord, StewardDecision, Store, StoreResult,
             StoreStatus, StoredParty, TierAssignment, TierChange, TierEvent,
         };
@@ -115,6 +115,35 @@ macro_rules! impl_store {
             }
         }
 
+
+        fn dead_letter_from_row<R: Row>(row: R) -> DeadLetter
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<DateTime<Utc>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            DeadLetter {
+                id: row.get("id"),
+                letter: crate::store::NewDeadLetter {
+                    connector: row.get("connector"),
+                    source_id: row.get("source_id"),
+                    label: row.get("label"),
+                    request: row.get("request"),
+                    response: row.get("response"),
+                    reason: row.get("reason"),
+                    attempts: row.get("attempts"),
+                },
+                created_at: row.get("created_at"),
+                updated_at: row.get("updated_at"),
+                resolved_at: row.get("resolved_at"),
+                dropped_at: row.get("dropped_at"),
+                dropped_by: row.get("dropped_by"),
+                drop_reason: row.get("drop_reason"),
+            }
+        }
 
         fn review_item_from_row<R: Row>(row: &R) -> ReviewItem
         where
@@ -1575,53 +1604,256 @@ macro_rules! impl_store {
 
             async fn ledger(&self, connector: &str) -> StoreResult<Vec<LedgerRow>> {
                 let rows = sqlx::query(
-                    "SELECT connector, source_id, desired_label, acked_label, rules_version, status, attempts, last_error
+                    "SELECT connector, source_id, golden_id, tier, desired_label, acked_label, unacked_labels,
+                            rules_version, status, attempts, last_error
                      FROM push_ledger WHERE connector = $1 ORDER BY source_id",
                 )
                 .bind(connector)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(query_error("loading the push ledger"))?;
-                Ok(rows.into_iter().map(|row| LedgerRow {
-                    connector: row.get("connector"),
-                    source_id: row.get("source_id"),
-                    desired_label: row.get("desired_label"),
-                    acked_label: row.get("acked_label"),
-                    rules_version: row.get("rules_version"),
-                    status: row.get("status"),
-                    attempts: row.get("attempts"),
-                    last_error: row.get("last_error"),
+                Ok(rows.into_iter().map(|row| {
+                    let unacked: String = row.get("unacked_labels");
+                    let status: String = row.get("status");
+                    LedgerRow {
+                        connector: row.get("connector"),
+                        source_id: row.get("source_id"),
+                        golden_id: row.get("golden_id"),
+                        tier: row.get("tier"),
+                        desired_label: row.get("desired_label"),
+                        acked_label: row.get("acked_label"),
+                        // Written by save_ledger; unreadable text (edited by
+                        // hand) reads as nothing unacknowledged.
+                        unacked_labels: serde_json::from_str(&unacked).unwrap_or_default(),
+                        rules_version: row.get("rules_version"),
+                        status: LedgerStatus::parse(&status),
+                        attempts: row.get("attempts"),
+                        last_error: row.get("last_error"),
+                    }
                 }).collect())
             }
 
-            async fn save_ledger(&self, rows: &[LedgerRow]) -> StoreResult<()> {
+            async fn save_ledger(&self, update: &LedgerUpdate) -> StoreResult<()> {
                 let now: DateTime<Utc> = Utc::now();
-                let mut tx = self.pool.begin().await.map_err(query_error("saving the push ledger"))?;
-                for row in rows {
+                let action = "saving the push ledger";
+                let mut tx = self.pool.begin().await.map_err(query_error(action))?;
+                for row in &update.rows {
+                    let unacked = serde_json::to_string(&row.unacked_labels).unwrap_or_else(|_| "[]".to_string());
                     sqlx::query(
-                        "INSERT INTO push_ledger (connector, source_id, desired_label, acked_label, rules_version,
-                                                  status, attempts, last_error, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                         ON CONFLICT (connector, source_id) DO UPDATE SET desired_label = excluded.desired_label,
-                           acked_label = excluded.acked_label, rules_version = excluded.rules_version,
-                           status = excluded.status, attempts = excluded.attempts,
-                           last_error = excluded.last_error, updated_at = excluded.updated_at",
+                        "INSERT INTO push_ledger (connector, source_id, golden_id, tier, desired_label, acked_label,
+                                                  unacked_labels, rules_version, status, attempts, last_error, updated_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                         ON CONFLICT (connector, source_id) DO UPDATE SET golden_id = excluded.golden_id,
+                           tier = excluded.tier, desired_label = excluded.desired_label,
+                           acked_label = excluded.acked_label, unacked_labels = excluded.unacked_labels,
+                           rules_version = excluded.rules_version, status = excluded.status,
+                           attempts = excluded.attempts, last_error = excluded.last_error,
+                           updated_at = excluded.updated_at",
                     )
                     .bind(&row.connector)
                     .bind(&row.source_id)
+                    .bind(&row.golden_id)
+                    .bind(&row.tier)
                     .bind(&row.desired_label)
                     .bind(&row.acked_label)
+                    .bind(unacked)
                     .bind(&row.rules_version)
-                    .bind(&row.status)
+                    .bind(row.status.as_str())
                     .bind(row.attempts)
                     .bind(&row.last_error)
                     .bind(now)
                     .execute(&mut *tx)
                     .await
-                    .map_err(query_error("saving the push ledger"))?;
+                    .map_err(query_error(action))?;
                 }
-                tx.commit().await.map_err(query_error("saving the push ledger"))?;
+                for letter in &update.dead_letters {
+                    let updated = sqlx::query(
+                        "UPDATE dead_letters SET label = $1, request = $2, response = $3, reason = $4,
+                                attempts = $5, updated_at = $6
+                         WHERE connector = $7 AND source_id = $8 AND resolved_at IS NULL AND dropped_at IS NULL",
+                    )
+                    .bind(&letter.label)
+                    .bind(without_nul(&letter.request).as_ref())
+                    .bind(letter.response.as_deref().map(without_nul).as_deref())
+                    .bind(without_nul(&letter.reason).as_ref())
+                    .bind(letter.attempts)
+                    .bind(now)
+                    .bind(&letter.connector)
+                    .bind(&letter.source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error(action))?;
+                    if updated.rows_affected() == 0 {
+                        sqlx::query(
+                            "INSERT INTO dead_letters (connector, source_id, label, request, response, reason,
+                                                       attempts, created_at, updated_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                        )
+                        .bind(&letter.connector)
+                        .bind(&letter.source_id)
+                        .bind(&letter.label)
+                        .bind(without_nul(&letter.request).as_ref())
+                        .bind(letter.response.as_deref().map(without_nul).as_deref())
+                        .bind(without_nul(&letter.reason).as_ref())
+                        .bind(letter.attempts)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(query_error(action))?;
+                    }
+                }
+                for (connector, source_id) in &update.resolved {
+                    sqlx::query(
+                        "UPDATE dead_letters SET resolved_at = $1, updated_at = $1
+                         WHERE connector = $2 AND source_id = $3 AND resolved_at IS NULL",
+                    )
+                    .bind(now)
+                    .bind(connector)
+                    .bind(source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error(action))?;
+                }
+                tx.commit().await.map_err(query_error(action))?;
                 Ok(())
+            }
+
+            async fn dead_letters(
+                &self,
+                connector: Option<&str>,
+                open_only: bool,
+            ) -> StoreResult<Vec<DeadLetter>> {
+                let rows = sqlx::query(
+                    "SELECT id, connector, source_id, label, request, response, reason, attempts, created_at,
+                            updated_at, resolved_at, dropped_at, dropped_by, drop_reason
+                     FROM dead_letters
+                     WHERE ($1 IS NULL OR connector = $1)
+                       AND (NOT $2 OR (resolved_at IS NULL AND dropped_at IS NULL))
+                     ORDER BY id DESC",
+                )
+                .bind(connector)
+                .bind(open_only)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("listing dead letters"))?;
+                Ok(rows.into_iter().map(dead_letter_from_row).collect())
+            }
+
+            async fn drop_dead_letters(
+                &self,
+                ids: &[i64],
+                actor: &str,
+                reason: &str,
+            ) -> StoreResult<Vec<DeadLetter>> {
+                let action = "dropping dead letters";
+                let now: DateTime<Utc> = Utc::now();
+                let mut tx = self.pool.begin().await.map_err(query_error(action))?;
+                let mut dropped = Vec::new();
+                for id in ids {
+                    let row = sqlx::query(
+                        "UPDATE dead_letters SET dropped_at = $1, dropped_by = $2, drop_reason = $3, updated_at = $1
+                         WHERE id = $4 AND resolved_at IS NULL AND dropped_at IS NULL
+                         RETURNING id, connector, source_id, label, request, response, reason, attempts, created_at,
+                                   updated_at, resolved_at, dropped_at, dropped_by, drop_reason",
+                    )
+                    .bind(now)
+                    .bind(actor)
+                    .bind(reason)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(query_error(action))?;
+                    let Some(row) = row else { continue };
+                    let letter = dead_letter_from_row(row);
+                    sqlx::query(
+                        "UPDATE push_ledger SET status = 'dropped', updated_at = $1
+                         WHERE connector = $2 AND source_id = $3 AND status IN ('failed', 'pending')",
+                    )
+                    .bind(now)
+                    .bind(&letter.letter.connector)
+                    .bind(&letter.letter.source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error(action))?;
+                    dropped.push(letter);
+                }
+                tx.commit().await.map_err(query_error(action))?;
+                Ok(dropped)
+            }
+
+            async fn retry_dead_letters(&self, ids: &[i64]) -> StoreResult<Vec<DeadLetter>> {
+                let action = "reopening dead letters";
+                let now: DateTime<Utc> = Utc::now();
+                let mut tx = self.pool.begin().await.map_err(query_error(action))?;
+                let mut reopened = Vec::new();
+                for id in ids {
+                    let row = sqlx::query(
+                        "UPDATE dead_letters SET dropped_at = NULL, dropped_by = NULL, drop_reason = NULL, updated_at = $1
+                         WHERE id = $2 AND resolved_at IS NULL
+                           AND NOT EXISTS (SELECT 1 FROM dead_letters other
+                                           WHERE other.connector = dead_letters.connector
+                                             AND other.source_id = dead_letters.source_id
+                                             AND other.id <> dead_letters.id
+                                             AND other.resolved_at IS NULL AND other.dropped_at IS NULL)
+                         RETURNING id, connector, source_id, label, request, response, reason, attempts, created_at,
+                                   updated_at, resolved_at, dropped_at, dropped_by, drop_reason",
+                    )
+                    .bind(now)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(query_error(action))?;
+                    let Some(row) = row else { continue };
+                    let letter = dead_letter_from_row(row);
+                    sqlx::query(
+                        "UPDATE push_ledger SET status = 'pending', updated_at = $1
+                         WHERE connector = $2 AND source_id = $3 AND status IN ('failed', 'dropped')",
+                    )
+                    .bind(now)
+                    .bind(&letter.letter.connector)
+                    .bind(&letter.letter.source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error(action))?;
+                    reopened.push(letter);
+                }
+                tx.commit().await.map_err(query_error(action))?;
+                Ok(reopened)
+            }
+
+            async fn push_status(&self) -> StoreResult<Vec<PushStatus>> {
+                let action = "counting the push ledger";
+                let mut by_connector: BTreeMap<String, PushStatus> = BTreeMap::new();
+                let rows = sqlx::query(
+                    "SELECT connector, status, COUNT(*) AS n FROM push_ledger GROUP BY connector, status",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error(action))?;
+                for row in rows {
+                    let connector: String = row.get("connector");
+                    let status: String = row.get("status");
+                    let entry = by_connector.entry(connector.clone()).or_insert_with(|| PushStatus {
+                        connector,
+                        ..PushStatus::default()
+                    });
+                    *entry.rows.entry(LedgerStatus::parse(&status)).or_default() += row.get::<i64, _>("n");
+                }
+                let rows = sqlx::query(
+                    "SELECT connector, COUNT(*) AS n FROM dead_letters
+                     WHERE resolved_at IS NULL AND dropped_at IS NULL GROUP BY connector",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error(action))?;
+                for row in rows {
+                    let connector: String = row.get("connector");
+                    by_connector.entry(connector.clone()).or_insert_with(|| PushStatus {
+                        connector,
+                        ..PushStatus::default()
+                    }).open_dead_letters = row.get("n");
+                }
+                Ok(by_connector.into_values().collect())
             }
 
             async fn status(&self) -> StoreResult<StoreStatus> {

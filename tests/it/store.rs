@@ -16,14 +16,17 @@ use tierlink::model::{
     Call, Entity, Message, Order, OrderStatus, Party, PartyKey, PartyKind, Ticket,
 };
 use tierlink::store::{
-    ConnectorCounts, GoldenCustomer, GoldenLink, IdLineage, LedgerRow, MappedRecord, OrderFact,
-    PushTarget, Rejection, ResolutionChanges, SourceRecord, StageCounts, StagedBatch, StagedRecord,
-    Store, StoreStatus, TierAssignment, TierChange,
+    ConnectorCounts, GoldenCustomer, GoldenLink, IdLineage, LedgerRow, LedgerStatus, LedgerUpdate,
+    MappedRecord, NewDeadLetter, OrderFact, PushTarget, Rejection, ResolutionChanges, SourceRecord,
+    StageCounts, StagedBatch, StagedRecord, Store, StoreStatus, TierAssignment, TierChange,
 };
 
 use crate::support::store_stories;
 
 store_stories! {
+    dead_letters_open_update_resolve_drop_and_reopen
+        => dead_letters_open_update_resolve_drop_and_reopen_sqlite,
+           dead_letters_open_update_resolve_drop_and_reopen_postgres;
     oversized_records_are_rejected_with_the_reason
         => oversized_records_are_rejected_with_the_reason_sqlite,
            oversized_records_are_rejected_with_the_reason_postgres;
@@ -164,16 +167,26 @@ fn tier_change(
     }
 }
 
-fn ledger_row(source_id: &str, label: &str, status: &str) -> LedgerRow {
+fn ledger_row(source_id: &str, label: &str, status: LedgerStatus) -> LedgerRow {
     LedgerRow {
         connector: "crm".to_string(),
         source_id: source_id.to_string(),
-        desired_label: label.to_string(),
+        golden_id: Some(format!("G-{source_id}")),
+        tier: Some(label.to_string()),
+        desired_label: Some(label.to_string()),
         acked_label: None,
+        unacked_labels: vec![label.to_string()],
         rules_version: "rules-1".to_string(),
-        status: status.to_string(),
+        status,
         attempts: 0,
         last_error: None,
+    }
+}
+
+fn rows(rows: &[LedgerRow]) -> LedgerUpdate {
+    LedgerUpdate {
+        rows: rows.to_vec(),
+        ..LedgerUpdate::default()
     }
 }
 
@@ -978,21 +991,21 @@ async fn push_targets_and_ledger_follow_links_and_tiers(store: Arc<dyn Store>) {
     // First save: both pending; another connector's row stays separate.
     let shop_row = LedgerRow {
         connector: "shop".to_string(),
-        ..ledger_row("s-1", "gold", "pending")
+        ..ledger_row("s-1", "gold", LedgerStatus::Pending)
     };
     store
-        .save_ledger(&[
-            ledger_row("c-2", "silver", "pending"),
-            ledger_row("c-1", "gold", "pending"),
+        .save_ledger(&rows(&[
+            ledger_row("c-2", "silver", LedgerStatus::Pending),
+            ledger_row("c-1", "gold", LedgerStatus::Pending),
             shop_row.clone(),
-        ])
+        ]))
         .await
         .expect("saving the ledger");
     assert_eq!(
         store.ledger("crm").await.expect("ledger"),
         vec![
-            ledger_row("c-1", "gold", "pending"),
-            ledger_row("c-2", "silver", "pending"),
+            ledger_row("c-1", "gold", LedgerStatus::Pending),
+            ledger_row("c-2", "silver", LedgerStatus::Pending),
         ],
         "sorted by source id"
     );
@@ -1000,16 +1013,17 @@ async fn push_targets_and_ledger_follow_links_and_tiers(store: Arc<dyn Store>) {
     // Second save overwrites: c-1 was delivered, c-2 keeps failing.
     let delivered = LedgerRow {
         acked_label: Some("gold".to_string()),
+        unacked_labels: Vec::new(),
         attempts: 1,
-        ..ledger_row("c-1", "gold", "delivered")
+        ..ledger_row("c-1", "gold", LedgerStatus::Delivered)
     };
     let failed = LedgerRow {
         attempts: 3,
         last_error: Some("HTTP 503 from crm".to_string()),
-        ..ledger_row("c-2", "silver", "failed")
+        ..ledger_row("c-2", "silver", LedgerStatus::Failed)
     };
     store
-        .save_ledger(&[delivered.clone(), failed.clone()])
+        .save_ledger(&rows(&[delivered.clone(), failed.clone()]))
         .await
         .expect("saving the ledger");
     assert_eq!(
@@ -1021,13 +1035,14 @@ async fn push_targets_and_ledger_follow_links_and_tiers(store: Arc<dyn Store>) {
     // not kept.
     let recovered = LedgerRow {
         acked_label: Some("silver".to_string()),
+        unacked_labels: Vec::new(),
         attempts: 4,
         last_error: None,
         rules_version: "rules-2".to_string(),
-        ..ledger_row("c-2", "silver", "delivered")
+        ..ledger_row("c-2", "silver", LedgerStatus::Delivered)
     };
     store
-        .save_ledger(std::slice::from_ref(&recovered))
+        .save_ledger(&rows(std::slice::from_ref(&recovered)))
         .await
         .expect("saving the ledger");
     assert_eq!(
@@ -1316,15 +1331,18 @@ async fn chinese_text_and_emoji_survive_every_round_trip(store: Arc<dyn Store>) 
     let row = LedgerRow {
         connector: "客户系统".to_string(),
         source_id: "客户-001".to_string(),
-        desired_label: "金卡 🥇".to_string(),
+        golden_id: Some("G-张伟".to_string()),
+        tier: Some("金卡 🥇".to_string()),
+        desired_label: Some("金卡 🥇".to_string()),
         acked_label: Some("银卡 🥈".to_string()),
+        unacked_labels: vec!["金卡 🥇".to_string(), "铜卡".to_string()],
         rules_version: "规则-v1".to_string(),
-        status: "failed".to_string(),
+        status: LedgerStatus::Failed,
         attempts: 2,
         last_error: Some("接口返回错误：标签不存在 ❌".to_string()),
     };
     store
-        .save_ledger(std::slice::from_ref(&row))
+        .save_ledger(&rows(std::slice::from_ref(&row)))
         .await
         .expect("saving the ledger");
     assert_eq!(store.ledger("客户系统").await.expect("ledger"), vec![row]);
@@ -1638,4 +1656,124 @@ async fn tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds(store: Arc
         })
         .collect();
     assert_eq!(rows, [("G-1", "r1"), ("G-2", "r2")]);
+}
+
+fn letter(source_id: &str, reason: &str, attempts: i64) -> NewDeadLetter {
+    NewDeadLetter {
+        connector: "crm".to_string(),
+        source_id: source_id.to_string(),
+        label: Some("gold".to_string()),
+        request: format!("PUT /customers/{source_id}"),
+        response: Some("{\"error\":\"boom\"}".to_string()),
+        reason: reason.to_string(),
+        attempts,
+    }
+}
+
+/// A failed record has one open dead letter, updated on each failure; a
+/// delivery resolves it; a steward can drop one (its ledger row is then
+/// blocked) and reopen it (pending again).
+async fn dead_letters_open_update_resolve_drop_and_reopen(store: Arc<dyn Store>) {
+    let failed = |id: &str, attempts| LedgerRow {
+        attempts,
+        ..ledger_row(id, "gold", LedgerStatus::Failed)
+    };
+    store
+        .save_ledger(&LedgerUpdate {
+            rows: vec![failed("c-1", 1), failed("c-2", 1)],
+            dead_letters: vec![letter("c-1", "HTTP 503", 1), letter("c-2", "HTTP 422", 1)],
+            resolved: Vec::new(),
+        })
+        .await
+        .expect("first failures");
+    // c-1 fails again: the same letter, updated, not a second one.
+    store
+        .save_ledger(&LedgerUpdate {
+            rows: vec![failed("c-1", 2)],
+            dead_letters: vec![letter("c-1", "HTTP 504", 2)],
+            resolved: Vec::new(),
+        })
+        .await
+        .expect("second failure");
+    let open = store.dead_letters(None, true).await.expect("open letters");
+    assert_eq!(open.len(), 2, "{open:?}");
+    let c1 = open
+        .iter()
+        .find(|l| l.letter.source_id == "c-1")
+        .expect("c-1");
+    assert_eq!(
+        (c1.letter.reason.as_str(), c1.letter.attempts),
+        ("HTTP 504", 2)
+    );
+    assert_eq!(c1.letter.response.as_deref(), Some("{\"error\":\"boom\"}"));
+    let status = store.push_status().await.expect("push status");
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].rows.get(&LedgerStatus::Failed), Some(&2));
+    assert_eq!(status[0].open_dead_letters, 2);
+
+    // c-1 is delivered: its letter is resolved.
+    let delivered = LedgerRow {
+        acked_label: Some("gold".to_string()),
+        unacked_labels: Vec::new(),
+        ..ledger_row("c-1", "gold", LedgerStatus::Delivered)
+    };
+    store
+        .save_ledger(&LedgerUpdate {
+            rows: vec![delivered],
+            dead_letters: Vec::new(),
+            resolved: vec![("crm".to_string(), "c-1".to_string())],
+        })
+        .await
+        .expect("delivery");
+    let open = store.dead_letters(Some("crm"), true).await.expect("open");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].letter.source_id, "c-2");
+    let all = store.dead_letters(None, false).await.expect("all");
+    assert!(all
+        .iter()
+        .any(|l| l.letter.source_id == "c-1" && l.resolved_at.is_some()));
+    assert!(store
+        .dead_letters(Some("shop"), false)
+        .await
+        .expect("none")
+        .is_empty());
+
+    // A steward drops c-2: blocked, and dropping again does nothing.
+    let dropped = store
+        .drop_dead_letters(&[open[0].id], "王芳", "customer asked not to be tagged")
+        .await
+        .expect("drop");
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(dropped[0].dropped_by.as_deref(), Some("王芳"));
+    assert!(store
+        .drop_dead_letters(&[open[0].id], "x", "y")
+        .await
+        .expect("again")
+        .is_empty());
+    let ledger = store.ledger("crm").await.expect("ledger");
+    assert_eq!(ledger[1].status, LedgerStatus::Dropped);
+    assert!(store
+        .dead_letters(None, true)
+        .await
+        .expect("open")
+        .is_empty());
+
+    // Reopened: open again, the row pending.
+    let reopened = store
+        .retry_dead_letters(&[open[0].id])
+        .await
+        .expect("retry");
+    assert_eq!(reopened.len(), 1);
+    assert!(reopened[0].dropped_at.is_none());
+    assert_eq!(
+        store.ledger("crm").await.expect("ledger")[1].status,
+        LedgerStatus::Pending
+    );
+    assert_eq!(store.dead_letters(None, true).await.expect("open").len(), 1);
+    // A resolved letter cannot be reopened.
+    assert!(store
+        .retry_dead_letters(&[c1.id])
+        .await
+        .expect("resolved")
+        .is_empty());
 }

@@ -182,7 +182,7 @@ pub enum Placement {
     Query,
 }
 
-/// HTTP methods a stream or token request uses.
+/// HTTP methods a stream, token request or push-back call uses.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 pub enum HttpMethod {
     /// `GET`.
@@ -192,6 +192,12 @@ pub enum HttpMethod {
     /// `POST`.
     #[serde(rename = "POST", alias = "post")]
     Post,
+    /// `PUT`.
+    #[serde(rename = "PUT", alias = "put")]
+    Put,
+    /// `DELETE`.
+    #[serde(rename = "DELETE", alias = "delete")]
+    Delete,
 }
 
 /// The request rate allowed on a credential.
@@ -313,6 +319,11 @@ pub struct ErrorSignals {
     /// Error names worth retrying, e.g. a serialization failure.
     #[serde(default)]
     pub retryable_names: Vec<String>,
+    /// Error names meaning "too many requests", e.g. Shopify GraphQL's
+    /// `THROTTLED`: the credential pauses `rate_limited_pause_secs`, then the
+    /// request is retried.
+    #[serde(default)]
+    pub rate_limited_names: Vec<String>,
 }
 
 impl Default for ErrorSignals {
@@ -328,6 +339,7 @@ impl Default for ErrorSignals {
             message_paths: default_message_paths(),
             name_path: None,
             retryable_names: Vec::new(),
+            rate_limited_names: Vec::new(),
         }
     }
 }

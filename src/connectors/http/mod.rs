@@ -10,6 +10,7 @@
 //! - `incremental`: the formats of incremental cursors.
 //! - `source`: the [`HttpSource`]: check, and pull with committed cursors.
 
+mod api;
 mod auth;
 pub mod config;
 mod incremental;
@@ -25,6 +26,7 @@ mod tests;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,6 +43,8 @@ use retry::Redactor;
 use source::{Inner, Stream};
 use template::{json_placeholders, placeholders, toml_to_json, Vars};
 
+pub use api::HttpApi;
+pub use config::HttpMethod;
 pub use source::HttpSource;
 
 /// Builds an http source from its connector file, reporting every problem
@@ -51,6 +55,13 @@ pub use source::HttpSource;
 /// is the only problem, the build fails with no problems of its own.
 pub fn build(definition: &ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Problem>> {
     build_with_env(definition, &env::process_env).map(|source| Arc::new(source) as Arc<dyn Source>)
+}
+
+/// The connector's request handle, for push-back: built from the same file
+/// as its source, so it authenticates, rate-limits (sharing the limiter with
+/// the pulls) and retries the same way.
+pub fn api(definition: &ConnectorDefinition) -> Result<HttpApi, Vec<Problem>> {
+    build_with_env(definition, &env::process_env).map(|source| source.api())
 }
 
 /// What [`build`] does, with the environment lookup given.
@@ -399,6 +410,7 @@ impl Builder<'_> {
             redactor,
             concurrency: Semaphore::new(config.max_concurrency.max(1)),
             max_concurrency: config.max_concurrency.max(1),
+            throttled: AtomicU64::new(0),
         })
     }
 

@@ -79,6 +79,15 @@ impl Session {
             inner.rate_limit.requests_per_second,
             inner.rate_limit.burst,
         );
+        Session::with_limiter(inner, context, limiter)
+    }
+
+    /// A session for `inner` throttled by `limiter`.
+    pub fn with_limiter(
+        inner: Arc<Inner>,
+        context: &SourceContext,
+        limiter: Arc<RateLimiter>,
+    ) -> Session {
         Session {
             inner,
             context: context.clone(),
@@ -187,6 +196,8 @@ impl Session {
         let method = match spec.method {
             HttpMethod::Get => reqwest::Method::GET,
             HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Delete => reqwest::Method::DELETE,
         };
         let what = format!("{label}: {method} {shown}");
         let mut request = self
@@ -241,6 +252,9 @@ impl Session {
             || status == StatusCode::REQUEST_TIMEOUT
         {
             let reason = format!("{what} answered HTTP {status}: {}", excerpt());
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                inner.throttled.fetch_add(1, Ordering::Relaxed);
+            }
             return match retry_after(&headers) {
                 Some(wait) if wait > Duration::from_secs(inner.retry.max_retry_after_secs) => {
                     Outcome::Fail(ConnectorError::external(
@@ -290,6 +304,7 @@ impl Session {
         match classify(&inner.errors, &body) {
             Signal::Ok => {}
             Signal::RateLimited(message) => {
+                inner.throttled.fetch_add(1, Ordering::Relaxed);
                 let wait = Duration::from_secs_f64(inner.errors.rate_limited_pause_secs.max(0.0));
                 self.limiter.pause_for(wait);
                 return Outcome::Retry {
@@ -521,6 +536,9 @@ pub(super) fn classify(signals: &ErrorSignals, body: &Value) -> Signal {
                 .and_then(scalar_text);
             let message = format!("the answer carries {path}: {}", details());
             return match name {
+                Some(name) if signals.rate_limited_names.contains(&name) => {
+                    Signal::RateLimited(message)
+                }
                 Some(name) if signals.retryable_names.contains(&name) => Signal::Retryable(message),
                 _ => Signal::Error(message),
             };
@@ -708,6 +726,20 @@ mod tests {
             classify(&odoo, &json!({"result": [], "error": null})),
             Signal::Ok
         );
+        let shopify = ErrorSignals {
+            error_path: Some("errors".into()),
+            name_path: Some("errors[0].extensions.code".into()),
+            rate_limited_names: vec!["THROTTLED".into()],
+            ..ErrorSignals::default()
+        };
+        let throttled =
+            json!({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}]});
+        assert!(matches!(
+            classify(&shopify, &throttled),
+            Signal::RateLimited(_)
+        ));
+        let invalid = json!({"errors": [{"message": "Invalid id", "extensions": {"code": "BAD"}}]});
+        assert!(matches!(classify(&shopify, &invalid), Signal::Error(_)));
     }
 
     #[test]

@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::fmt;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +74,8 @@ pub(super) struct Inner {
     /// Bounds the requests in flight.
     pub concurrency: Semaphore,
     pub max_concurrency: usize,
+    /// Answers that said "slow down", for push metrics.
+    pub throttled: AtomicU64,
 }
 
 /// A source reading a JSON HTTP API as declared in its connector file.
@@ -139,6 +142,11 @@ impl HttpSource {
         HttpSource {
             inner: Arc::new(inner),
         }
+    }
+
+    /// The connector's request handle, for push-back.
+    pub fn api(&self) -> super::HttpApi {
+        super::HttpApi::new(self.inner.clone())
     }
 
     fn stream_index(&self, name: &str) -> Result<usize, ConnectorError> {

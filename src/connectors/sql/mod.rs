@@ -20,6 +20,7 @@ mod config;
 mod decode;
 mod query;
 mod source;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ pub use config::{
 };
 pub use query::Dialect;
 pub use source::{redact, ConnectionUrl, SqlConnection, SqlSource};
+pub use write::{ColumnWrite, LabelColumn};
 
 /// Builds a sql source from its connector file, reporting every problem
 /// in the connection and every stream at once.
@@ -99,7 +101,7 @@ pub fn build(definition: &ConnectorDefinition) -> Result<Arc<dyn Source>, Vec<Pr
 
 /// Resolves the connection string and password; `None` when they are
 /// unusable (the problems say why).
-fn connection_from(
+pub(crate) fn connection_from(
     definition: &ConnectorDefinition,
     config: SqlConnectionConfig,
     problems: &mut Vec<Problem>,

@@ -138,7 +138,7 @@ pub fn url_password(url: &str) -> Option<&str> {
 
 /// A pool of connections to one of the three databases.
 #[derive(Debug, Clone)]
-enum SqlPool {
+pub(super) enum SqlPool {
     Postgres(PgPool),
     MySql(MySqlPool),
     Sqlite(SqlitePool),
@@ -280,79 +280,7 @@ impl SqlSource {
     }
 
     async fn connect(&self) -> Result<SqlPool, ConnectorError> {
-        let connection = &self.connection;
-        let url = match &connection.url {
-            ConnectionUrl::Secret(secret) => secret.expose().to_string(),
-            ConnectionUrl::Plain(url) => url.clone(),
-        };
-        let bad_url = |error: sqlx::Error| {
-            ConnectorError::config(connection.scrub(format!(
-                "connector {}: {} is not a valid connection string: {error}",
-                self.id,
-                connection.display()
-            )))
-        };
-        let unreachable = |error: sqlx::Error| {
-            ConnectorError::external(
-                connection.scrub(format!(
-                    "connector {}: cannot connect to {}: {error}",
-                    self.id,
-                    connection.display()
-                )),
-                true,
-            )
-        };
-        let password = connection.password.as_ref().map(Secret::expose);
-        let max = connection.max_connections.max(1);
-        match connection.dialect {
-            Dialect::Postgres => {
-                let mut options = PgConnectOptions::from_str(&url).map_err(bad_url)?;
-                if let Some(password) = password {
-                    options = options.password(password);
-                }
-                // tierlink only reads; make the session refuse writes too.
-                let options = options.options([("default_transaction_read_only", "on")]);
-                PgPoolOptions::new()
-                    .max_connections(max)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map(SqlPool::Postgres)
-                    .map_err(unreachable)
-            }
-            Dialect::MySql => {
-                let url = match url.split_once("://") {
-                    Some(("mariadb", rest)) => format!("mysql://{rest}"),
-                    _ => url,
-                };
-                let mut options = MySqlConnectOptions::from_str(&url).map_err(bad_url)?;
-                if let Some(password) = password {
-                    options = options.password(password);
-                }
-                MySqlPoolOptions::new()
-                    .max_connections(max)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map(SqlPool::MySql)
-                    .map_err(unreachable)
-            }
-            Dialect::Sqlite => {
-                let url = crate::store::resolve_sqlite_path(&url, &connection.base_dir);
-                let options = SqliteConnectOptions::from_str(&url)
-                    .map_err(bad_url)?
-                    .read_only(true)
-                    .create_if_missing(false)
-                    .busy_timeout(Duration::from_secs(30));
-                SqlitePoolOptions::new()
-                    .max_connections(if url.contains(":memory:") { 1 } else { max })
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map(SqlPool::Sqlite)
-                    .map_err(unreachable)
-            }
-        }
+        open_pool(&self.id, &self.connection, true).await
     }
 
     /// Checks that the stream's table and columns exist, learns their
@@ -971,6 +899,89 @@ impl Source for SqlSource {
                 self.pull_sweep(context, pool, &ready, stored, &batches)
                     .await
             }
+        }
+    }
+}
+
+/// Opens a pool on `connection`; a `read_only` one refuses writes (the
+/// sources), a writable one serves the `sql` push sink.
+pub(super) async fn open_pool(
+    id: &str,
+    connection: &SqlConnection,
+    read_only: bool,
+) -> Result<SqlPool, ConnectorError> {
+    let url = match &connection.url {
+        ConnectionUrl::Secret(secret) => secret.expose().to_string(),
+        ConnectionUrl::Plain(url) => url.clone(),
+    };
+    let bad_url = |error: sqlx::Error| {
+        ConnectorError::config(connection.scrub(format!(
+            "connector {}: {} is not a valid connection string: {error}",
+            id,
+            connection.display()
+        )))
+    };
+    let unreachable = |error: sqlx::Error| {
+        ConnectorError::external(
+            connection.scrub(format!(
+                "connector {}: cannot connect to {}: {error}",
+                id,
+                connection.display()
+            )),
+            true,
+        )
+    };
+    let password = connection.password.as_ref().map(Secret::expose);
+    let max = connection.max_connections.max(1);
+    match connection.dialect {
+        Dialect::Postgres => {
+            let mut options = PgConnectOptions::from_str(&url).map_err(bad_url)?;
+            if let Some(password) = password {
+                options = options.password(password);
+            }
+            // Sources only read; make their sessions refuse writes too.
+            if read_only {
+                options = options.options([("default_transaction_read_only", "on")]);
+            }
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map(SqlPool::Postgres)
+                .map_err(unreachable)
+        }
+        Dialect::MySql => {
+            let url = match url.split_once("://") {
+                Some(("mariadb", rest)) => format!("mysql://{rest}"),
+                _ => url,
+            };
+            let mut options = MySqlConnectOptions::from_str(&url).map_err(bad_url)?;
+            if let Some(password) = password {
+                options = options.password(password);
+            }
+            MySqlPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map(SqlPool::MySql)
+                .map_err(unreachable)
+        }
+        Dialect::Sqlite => {
+            let url = crate::store::resolve_sqlite_path(&url, &connection.base_dir);
+            let options = SqliteConnectOptions::from_str(&url)
+                .map_err(bad_url)?
+                .read_only(read_only)
+                .create_if_missing(false)
+                .busy_timeout(Duration::from_secs(30));
+            SqlitePoolOptions::new()
+                .max_connections(if url.contains(":memory:") { 1 } else { max })
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map(SqlPool::Sqlite)
+                .map_err(unreachable)
         }
     }
 }

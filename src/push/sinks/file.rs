@@ -1,0 +1,193 @@
+//! The `file` sink: a label export for systems without an API. The file
+//! holds every labelled record of the connector (source id, label, golden
+//! id, tier, rules version), as CSV or JSON Lines, and is replaced
+//! atomically (written aside, synced, renamed) on every push that changes
+//! something.
+//!
+//! ```toml
+//! [push]
+//! sink = "file"
+//! format = "csv"                      # or "jsonl"
+//! path = "out/labels/erp.csv"         # default: <paths.output>/labels/<id>.<format>
+//! ```
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::{BatchOutcome, Carried, Failure, LabelChange, Sink, SinkDefinition};
+use crate::config::Problem;
+use crate::connectors::{ConnectorError, SourceContext};
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Format {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    #[serde(default = "default_format")]
+    format: Format,
+    path: Option<PathBuf>,
+}
+
+fn default_format() -> Format {
+    Format::Csv
+}
+
+pub fn build(definition: &SinkDefinition) -> Result<Arc<dyn Sink>, Vec<Problem>> {
+    let settings: Settings = definition.settings()?;
+    let extension = match settings.format {
+        Format::Csv => "csv",
+        Format::Jsonl => "jsonl",
+    };
+    let path = match settings.path {
+        Some(path) if path.is_absolute() => path,
+        Some(path) => definition.connector.base_dir.join(path),
+        None => definition
+            .output_dir
+            .join("labels")
+            .join(format!("{}.{extension}", definition.connector.id)),
+    };
+    Ok(Arc::new(FileSink {
+        path,
+        format: settings.format,
+    }))
+}
+
+#[derive(Debug)]
+struct FileSink {
+    path: PathBuf,
+    format: Format,
+}
+
+/// One line of the export.
+#[derive(serde::Serialize, Deserialize)]
+struct Line {
+    source_id: String,
+    label: String,
+    golden_id: String,
+    tier: String,
+    rules_version: String,
+}
+
+impl FileSink {
+    fn write(&self, changes: &[LabelChange]) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut partial = self.path.clone().into_os_string();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let mut lines: Vec<Line> = changes
+            .iter()
+            .filter_map(|change| {
+                Some(Line {
+                    source_id: change.source_id.clone(),
+                    label: change.label.clone()?,
+                    golden_id: change.golden_id.clone().unwrap_or_default(),
+                    tier: change.tier.clone().unwrap_or_default(),
+                    rules_version: change.rules_version.clone(),
+                })
+            })
+            .collect();
+        lines.sort_by(|a, b| a.source_id.cmp(&b.source_id));
+        let file = std::fs::File::create(&partial)?;
+        let mut out = std::io::BufWriter::new(file);
+        match self.format {
+            Format::Csv => {
+                let mut writer = csv::Writer::from_writer(&mut out);
+                for line in &lines {
+                    writer.serialize(line)?;
+                }
+                writer.flush()?;
+            }
+            Format::Jsonl => {
+                for line in &lines {
+                    serde_json::to_writer(&mut out, line)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        let file = out.into_inner().map_err(|error| error.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, &self.path)
+    }
+
+    fn read(&self) -> Result<Vec<Line>, String> {
+        let text = std::fs::read_to_string(&self.path).map_err(|error| error.to_string())?;
+        match self.format {
+            Format::Csv => csv::Reader::from_reader(text.as_bytes())
+                .deserialize()
+                .collect::<Result<_, _>>()
+                .map_err(|error| error.to_string()),
+            Format::Jsonl => text
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| serde_json::from_str(line).map_err(|error| error.to_string()))
+                .collect(),
+        }
+    }
+}
+
+fn shown(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn batch_size(&self) -> usize {
+        usize::MAX
+    }
+
+    fn snapshot(&self) -> bool {
+        true
+    }
+
+    fn read_batch_size(&self) -> usize {
+        usize::MAX
+    }
+
+    async fn apply(&self, _context: &SourceContext, changes: &[LabelChange]) -> BatchOutcome {
+        match self.write(changes) {
+            Ok(()) => Ok(vec![Ok(()); changes.len()]),
+            Err(error) => Err(Failure {
+                retryable: true,
+                ..Failure::refused(
+                    format!("writing {} failed: {error}", shown(&self.path)),
+                    format!("write {} labels to {}", changes.len(), shown(&self.path)),
+                )
+            }),
+        }
+    }
+
+    async fn read_labels(
+        &self,
+        _context: &SourceContext,
+        source_ids: &[String],
+    ) -> Result<Vec<Carried>, ConnectorError> {
+        let lines = self.read().map_err(|error| {
+            ConnectorError::external(
+                format!("reading {} failed: {error}", shown(&self.path)),
+                false,
+            )
+        })?;
+        let by_id: std::collections::HashMap<&str, &str> = lines
+            .iter()
+            .map(|line| (line.source_id.as_str(), line.label.as_str()))
+            .collect();
+        Ok(source_ids
+            .iter()
+            .map(|id| match by_id.get(id.as_str()) {
+                Some(label) => Carried::Labels(vec![label.to_string()]),
+                None => Carried::Labels(Vec::new()),
+            })
+            .collect())
+    }
+}
