@@ -180,10 +180,10 @@ pub fn write_project(
     let connectors: Vec<(&str, String)> = vec![
         (
             "wecom",
-            presets::with_base_url(
+            unlimited(presets::with_base_url(
                 find("wecom").connector,
                 &format!("{}/cgi-bin", systems.wecom.base_url),
-            )?,
+            )?),
         ),
         (
             "shopify",

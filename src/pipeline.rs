@@ -124,6 +124,33 @@ pub async fn run_full(
     .await
 }
 
+/// Pushes labels (every connector with a `[push]` sink, or only `only`)
+/// as a run of its own in the run log.
+pub async fn run_push(
+    project: &Project,
+    context: &SourceContext,
+    only: Option<&str>,
+    progress: &ProgressBar,
+) -> Result<RunReport, RunError> {
+    record_run(&context.store, "push", |run_id| async move {
+        let push = push_all(
+            project,
+            context,
+            only,
+            &push::PushOptions::default(),
+            progress,
+        )
+        .await?;
+        progress.finish_and_clear();
+        Ok(RunReport {
+            run_id,
+            push,
+            ..RunReport::default()
+        })
+    })
+    .await
+}
+
 /// Syncs and maps one connector; with `full`, its cursors are reset first
 /// so everything is read again (unchanged records stay unchanged).
 pub async fn run_sync(

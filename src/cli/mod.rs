@@ -3,6 +3,7 @@
 
 mod init;
 mod output;
+mod push;
 mod segment;
 mod steward;
 
@@ -167,6 +168,9 @@ pub enum Command {
     /// Steward decisions: list them, undo one, verify the audit log.
     #[command(subcommand)]
     Decision(steward::DecisionCommand),
+    /// Deliver tier labels into the source systems (`--dry-run` to see what
+    /// would change), handle dead letters, verify what the systems carry.
+    Push(push::PushArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -490,6 +494,12 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Decision(command) => {
             let (store, rules) = open_for_steward(&cli.config).await?;
             steward::decision(store.as_ref(), &rules, command).await
+        }
+        Command::Push(args) => {
+            let project = load_project(&cli.config)?;
+            let store = open_store(&project).await?;
+            let progress = progress_bar(args.json);
+            push::push_command(&project, store, args, progress).await
         }
         Command::Segment {
             dry_run,
