@@ -33,6 +33,10 @@ pub struct DemoOptions {
     pub seed: u64,
     /// The evaluation date of the world and of the tiers.
     pub as_of: NaiveDate,
+    /// Put before the names of the credential variables the project's
+    /// connectors read (`WECOM_SECRET` ...), so several demo projects can
+    /// share one process; empty for the demo itself.
+    pub credential_prefix: String,
 }
 
 /// The simulators the demo started, stopped when dropped.
@@ -41,6 +45,16 @@ pub struct RunningSystems {
     pub shopify: RunningSimulator,
     pub zendesk: RunningSimulator,
     pub odoo: RunningSimulator,
+    /// The simulators themselves, to look at their state.
+    pub simulators: Simulators,
+}
+
+/// The four API simulators, built from a world.
+pub struct Simulators {
+    pub wecom: wecom::WecomSimulator,
+    pub shopify: shopify::ShopifySimulator,
+    pub zendesk: zendesk::ZendeskSimulator,
+    pub odoo: odoo::OdooSimulator,
 }
 
 /// Environment variables the demo's connectors read their credentials from.
@@ -81,48 +95,54 @@ pub fn ensure_world(options: &DemoOptions, progress: &mut dyn FnMut(u64)) -> any
     Ok(true)
 }
 
-/// Starts the four API simulators on loopback from the world's data. Rate
-/// limits are off so the demo runs at full speed; everything else (paging,
-/// auth, error shapes) behaves as the real systems do.
+impl Simulators {
+    /// The simulators of a world with their rate limits off, so the demo
+    /// runs at full speed; everything else (paging, auth, error shapes)
+    /// behaves as the real systems do.
+    pub fn from_world(world: &World) -> anyhow::Result<Simulators> {
+        Ok(Simulators {
+            wecom: wecom::WecomSimulator::new(
+                wecom::WecomData::from_world(world)?,
+                wecom::WecomSettings {
+                    calls_per_minute: None,
+                    ..wecom::WecomSettings::default()
+                },
+            )?,
+            shopify: shopify::ShopifySimulator::new(
+                shopify::ShopifyData::from_world(world)?,
+                shopify::ShopifySettings {
+                    rest_bucket: None,
+                    graphql_bucket: None,
+                    ..shopify::ShopifySettings::default()
+                },
+            )?,
+            zendesk: zendesk::ZendeskSimulator::new(
+                zendesk::ZendeskData::from_world(world)?,
+                zendesk::ZendeskSettings::unlimited(),
+            )?,
+            odoo: odoo::OdooSimulator::new(
+                odoo::OdooData::from_world(world)?,
+                odoo::OdooSettings::default(),
+            )?,
+        })
+    }
+
+    /// Serves each simulator on its own loopback port.
+    pub async fn serve(self) -> anyhow::Result<RunningSystems> {
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
+        Ok(RunningSystems {
+            wecom: self.wecom.serve(loopback).await?,
+            shopify: self.shopify.serve(loopback).await?,
+            zendesk: self.zendesk.serve(loopback).await?,
+            odoo: self.odoo.serve(loopback).await?,
+            simulators: self,
+        })
+    }
+}
+
+/// Starts the four API simulators of a world on loopback, rate limits off.
 pub async fn start_systems(world: &World) -> anyhow::Result<RunningSystems> {
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("a socket address");
-    let wecom = wecom::WecomSimulator::new(
-        wecom::WecomData::from_world(world)?,
-        wecom::WecomSettings {
-            calls_per_minute: None,
-            ..wecom::WecomSettings::default()
-        },
-    )?
-    .serve(loopback)
-    .await?;
-    let shopify = shopify::ShopifySimulator::new(
-        shopify::ShopifyData::from_world(world)?,
-        shopify::ShopifySettings {
-            rest_bucket: None,
-            graphql_bucket: None,
-            ..shopify::ShopifySettings::default()
-        },
-    )?
-    .serve(loopback)
-    .await?;
-    let zendesk = zendesk::ZendeskSimulator::new(
-        zendesk::ZendeskData::from_world(world)?,
-        zendesk::ZendeskSettings::unlimited(),
-    )?
-    .serve(loopback)
-    .await?;
-    let odoo = odoo::OdooSimulator::new(
-        odoo::OdooData::from_world(world)?,
-        odoo::OdooSettings::default(),
-    )?
-    .serve(loopback)
-    .await?;
-    Ok(RunningSystems {
-        wecom,
-        shopify,
-        zendesk,
-        odoo,
-    })
+    Simulators::from_world(world)?.serve().await
 }
 
 /// Writes the demo project into `options.dir`: `tierlink.toml`, the tier
@@ -146,8 +166,14 @@ pub fn write_project(
         credentials.odoo.uid.to_string(),
         credentials.odoo.api_key.clone(),
     ];
+    let prefix = &options.credential_prefix;
     for (name, value) in CREDENTIAL_VARIABLES.iter().zip(values) {
-        std::env::set_var(name, value);
+        let name = format!("{prefix}{name}");
+        // Unchanged values are not written again: other threads may be
+        // reading them.
+        if std::env::var(&name).ok().as_deref() != Some(value.as_str()) {
+            std::env::set_var(name, value);
+        }
     }
 
     let dir = &options.dir;
@@ -170,7 +196,8 @@ pub fn write_project(
         "# The demo systems' credentials, for tierlink commands on this project:\n# set -a; . ./demo.env; set +a\n",
     );
     for name in CREDENTIAL_VARIABLES {
-        let value = std::env::var(name).unwrap_or_default();
+        let name = format!("{prefix}{name}");
+        let value = std::env::var(&name).unwrap_or_default();
         let _ = writeln!(env_file, "{name}={value}");
     }
     std::fs::write(dir.join("demo.env"), env_file)?;
@@ -240,7 +267,10 @@ pub fn write_project(
             )?,
         ),
     ];
-    for (id, text) in connectors {
+    for (id, mut text) in connectors {
+        for name in CREDENTIAL_VARIABLES {
+            text = text.replace(&format!("${{{name}}}"), &format!("${{{prefix}{name}}}"));
+        }
         std::fs::write(dir.join(format!("connectors/{id}.toml")), text)?;
         std::fs::write(dir.join(format!("mappings/{id}.toml")), find(id).mapping)?;
     }

@@ -402,6 +402,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 customers,
                 seed,
                 as_of,
+                credential_prefix: String::new(),
             };
             let progress = progress_bar(json);
             let demo = crate::demo::run(&options, &progress).await?;

@@ -1,6 +1,7 @@
 mod cli;
 mod http;
 mod presets;
+mod push;
 mod segment;
 mod sql;
 mod steward;

@@ -289,7 +289,12 @@ impl Session {
                 false,
             ));
         }
+        // A write may answer with no body at all (Zendesk's DELETE of tags:
+        // 204 No Content); an empty page of a pull is a cut-off answer.
+        let no_content = bytes.iter().all(u8::is_ascii_whitespace)
+            && (status == StatusCode::NO_CONTENT || spec.method != HttpMethod::Get);
         let body: Value = match serde_json::from_slice(&bytes) {
+            _ if no_content => Value::Null,
             Ok(body) => body,
             Err(error) => {
                 return Outcome::Retry {

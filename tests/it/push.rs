@@ -1,0 +1,605 @@
+//! Push-back against the WeCom, Shopify, Zendesk and Odoo simulators over
+//! real HTTP, on a generated world: every linked record ends up carrying
+//! exactly its tier label and nothing else in the systems changes; a tier
+//! change moves the label; a re-run writes nothing; a fifth of requests
+//! failing loses nothing; a push killed mid-way and restarted neither loses
+//! nor doubles an effect; `push verify` sees labels changed by hand.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, Utc};
+use indicatif::ProgressBar;
+use serde_json::{json, Value};
+use tierlink::config::Project;
+use tierlink::connectors::SourceContext;
+use tierlink::demo::{self, DemoOptions, RunningSystems, Simulators};
+use tierlink::pipeline::{self, RunReport};
+use tierlink::push::{self, verify::tier_labels, PushOptions};
+use tierlink::simulators::{zendesk, FaultConfig, FaultKind, World};
+use tierlink::store::{LedgerStatus, Store, TierAssignment, TierChange};
+
+/// The variables the test projects read their credentials from; one world
+/// for every test, so their values never differ.
+const PREFIX: &str = "TIERLINK_TEST_PUSH_";
+
+fn as_of() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date")
+}
+
+/// One generated world, shared read-only by the tests.
+fn world_dir() -> &'static Path {
+    static WORLD: OnceLock<tempfile::TempDir> = OnceLock::new();
+    WORLD
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let options = tierlink::world::GenerateOptions {
+                customers: 160,
+                seed: 5,
+                as_of: as_of(),
+                noise: tierlink::world::Noise::default(),
+            };
+            tierlink::world::generate(&options, dir.path(), &mut |_| {}).expect("world");
+            dir
+        })
+        .path()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    project: Project,
+    store: Arc<dyn Store>,
+    systems: RunningSystems,
+    world: World,
+}
+
+/// A demo project over fresh simulators of the shared world. `fast_pauses`
+/// shortens the pauses after body-level rate limits (a minute for WeCom),
+/// and makes Zendesk's fault answers ask for no wait, for fault tests.
+async fn setup(fast_pauses: bool) -> Setup {
+    let world = World::new(world_dir().to_path_buf());
+    let mut simulators = Simulators::from_world(&world).expect("simulators");
+    if fast_pauses {
+        simulators.zendesk = zendesk::ZendeskSimulator::new(
+            zendesk::ZendeskData::from_world(&world).expect("zendesk data"),
+            zendesk::ZendeskSettings {
+                fault_retry_after_secs: 0,
+                ..zendesk::ZendeskSettings::unlimited()
+            },
+        )
+        .expect("zendesk");
+    }
+    let systems = simulators.serve().await.expect("serve");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let erp = dir.path().join("erp.db");
+    tierlink::world::load_erp(&world.dir, &format!("sqlite://{}", erp.display()))
+        .await
+        .expect("erp");
+    let options = DemoOptions {
+        dir: dir.path().to_path_buf(),
+        customers: 160,
+        seed: 5,
+        as_of: as_of(),
+        credential_prefix: PREFIX.to_string(),
+    };
+    let config = demo::write_project(&options, &world, &systems, &erp).expect("project");
+    if fast_pauses {
+        for (id, from, to) in [
+            (
+                "wecom",
+                "rate_limited_pause_secs = 60",
+                "rate_limited_pause_secs = 0.05",
+            ),
+            (
+                "shopify",
+                "rate_limited_pause_secs = 2",
+                "rate_limited_pause_secs = 0.05",
+            ),
+        ] {
+            let file = dir.path().join(format!("connectors/{id}.toml"));
+            let text = std::fs::read_to_string(&file).expect("connector");
+            assert!(text.contains(from), "{id}: {from}");
+            std::fs::write(&file, text.replace(from, to)).expect("write");
+        }
+    }
+    let project = Project::load(&config).unwrap_or_else(|problems| panic!("{problems}"));
+    let store = demo::open_store(&project).await.expect("store");
+    Setup {
+        dir,
+        project,
+        store,
+        systems,
+        world,
+    }
+}
+
+const SYSTEMS: [&str; 4] = ["wecom", "shopify", "zendesk", "odoo"];
+
+impl Setup {
+    async fn run(&self) -> RunReport {
+        pipeline::run_full(&self.project, &self.store, &ProgressBar::hidden())
+            .await
+            .expect("run")
+    }
+
+    async fn push(&self) -> RunReport {
+        let context = SourceContext::new(self.store.clone());
+        pipeline::run_push(&self.project, &context, None, &ProgressBar::hidden())
+            .await
+            .expect("push")
+    }
+
+    fn set_faults(&self, faults: FaultConfig) {
+        let simulators = &self.systems.simulators;
+        simulators.wecom.core().faults.set(faults.clone());
+        simulators.shopify.core().faults.set(faults.clone());
+        simulators.zendesk.core().faults.set(faults.clone());
+        simulators.odoo.core().faults.set(faults);
+    }
+
+    /// Write calls the four systems received, per system.
+    fn writes(&self) -> BTreeMap<&'static str, usize> {
+        let simulators = &self.systems.simulators;
+        BTreeMap::from([
+            ("wecom", simulators.wecom.core().writes.len()),
+            ("shopify", simulators.shopify.core().writes.len()),
+            ("zendesk", simulators.zendesk.core().writes.len()),
+            ("odoo", simulators.odoo.core().writes.len()),
+        ])
+    }
+
+    fn clear_writes(&self) {
+        let simulators = &self.systems.simulators;
+        simulators.wecom.core().writes.clear();
+        simulators.shopify.core().writes.clear();
+        simulators.zendesk.core().writes.clear();
+        simulators.odoo.core().writes.clear();
+    }
+
+    /// Every record's labels in every system: (system, record) -> labels.
+    /// A WeCom record is one (contact, follow member) relationship,
+    /// `"<external_userid>|<member>"`.
+    fn labels(&self) -> BTreeMap<(String, String), BTreeSet<String>> {
+        let simulators = &self.systems.simulators;
+        let mut labels = BTreeMap::new();
+        let tag_names: HashMap<String, String> = simulators
+            .wecom
+            .tag_groups()
+            .into_iter()
+            .flat_map(|group| group.tags)
+            .map(|tag| (tag.id, tag.name))
+            .collect();
+        for contact in self
+            .world
+            .read_jsonl("wecom/contacts.jsonl")
+            .expect("contacts")
+        {
+            let id = contact["external_contact"]["external_userid"]
+                .as_str()
+                .expect("id");
+            for follow in contact["follow_info"].as_array().expect("follows") {
+                let member = follow["userid"].as_str().expect("member");
+                let tags = simulators
+                    .wecom
+                    .relationship_tags(member, id)
+                    .expect("relationship");
+                labels.insert(
+                    ("wecom".to_string(), format!("{id}|{member}")),
+                    tags.iter().map(|tag| tag_names[tag].clone()).collect(),
+                );
+            }
+        }
+        for customer in self
+            .world
+            .read_jsonl("shopify/customers.jsonl")
+            .expect("customers")
+        {
+            let id = customer["id"].as_u64().expect("id");
+            let tags = simulators.shopify.customer_tags(id).expect("customer");
+            labels.insert(
+                ("shopify".to_string(), id.to_string()),
+                tags.into_iter().collect(),
+            );
+        }
+        for user in self.world.read_jsonl("zendesk/users.jsonl").expect("users") {
+            let id = user["id"].as_i64().expect("id");
+            let tags = simulators.zendesk.user_tags(id).expect("user");
+            labels.insert(
+                ("zendesk".to_string(), id.to_string()),
+                tags.into_iter().collect(),
+            );
+        }
+        let categories: HashMap<i64, String> = simulators.odoo.categories().into_iter().collect();
+        for partner in self
+            .world
+            .read_jsonl("odoo/res.partner.jsonl")
+            .expect("partners")
+        {
+            let id = partner["id"].as_i64().expect("id");
+            let tags = simulators.odoo.partner_categories(id).expect("partner");
+            labels.insert(
+                ("odoo".to_string(), id.to_string()),
+                tags.iter().map(|tag| categories[tag].clone()).collect(),
+            );
+        }
+        labels
+    }
+
+    /// The label each linked record of the API systems should carry now.
+    async fn desired(&self) -> HashMap<(String, String), String> {
+        let mut desired = HashMap::new();
+        for system in SYSTEMS {
+            let connector = self.project.connector(system).expect("connector");
+            for target in self.store.push_targets(system).await.expect("targets") {
+                let label = self
+                    .project
+                    .tiers
+                    .label_for(&target.tier, system, &connector.kind)
+                    .expect("label");
+                desired.insert((system.to_string(), target.party.source_id), label);
+            }
+        }
+        desired
+    }
+
+    fn tier_labels(&self) -> BTreeSet<String> {
+        SYSTEMS
+            .iter()
+            .flat_map(|system| {
+                tier_labels(
+                    &self.project.tiers,
+                    self.project.connector(system).expect("connector"),
+                )
+            })
+            .collect()
+    }
+
+    /// Each record carries its own labels from `before` minus any tier
+    /// label, plus exactly its desired tier label.
+    async fn assert_exactly_current_labels(
+        &self,
+        before: &BTreeMap<(String, String), BTreeSet<String>>,
+    ) {
+        let desired = self.desired().await;
+        let tier_labels = self.tier_labels();
+        let after = self.labels();
+        let mut linked = BTreeMap::<&str, usize>::new();
+        for ((system, record), labels) in &after {
+            let source_id = record.split('|').next().expect("id");
+            let wanted = desired.get(&(system.clone(), source_id.to_string()));
+            let mut expected: BTreeSet<String> = before[&(system.clone(), record.clone())]
+                .iter()
+                .filter(|label| !tier_labels.contains(*label))
+                .cloned()
+                .collect();
+            if let Some(label) = wanted {
+                expected.insert(label.clone());
+                *linked.entry(system.as_str()).or_default() += 1;
+            }
+            assert_eq!(labels, &expected, "{system} {record}");
+        }
+        for system in SYSTEMS {
+            assert!(
+                linked.get(system).copied().unwrap_or(0) > 10,
+                "{system}: {linked:?}"
+            );
+        }
+    }
+}
+
+fn assert_all_delivered(report: &RunReport) {
+    assert_eq!(report.push.len(), 5, "{:?}", report.push);
+    for sink in &report.push {
+        assert_eq!(sink.failed, 0, "{sink:?}");
+    }
+}
+
+/// Moves every tiered customer to the next tier of the rules.
+async fn rotate_tiers(setup: &Setup) {
+    let tiers: Vec<String> = setup
+        .project
+        .tiers
+        .tiers
+        .iter()
+        .map(|tier| tier.key.clone())
+        .collect();
+    let changes: Vec<TierChange> = setup
+        .store
+        .tier_assignments()
+        .await
+        .expect("assignments")
+        .into_iter()
+        .map(|current| {
+            let at = tiers
+                .iter()
+                .position(|tier| *tier == current.tier)
+                .expect("tier");
+            TierChange {
+                from_tier: Some(current.tier.clone()),
+                assignment: TierAssignment {
+                    tier: tiers[(at + 1) % tiers.len()].clone(),
+                    rule: "moved by the test".to_string(),
+                    reason: json!({}),
+                    assigned_at: Utc::now(),
+                    ..current
+                },
+            }
+        })
+        .collect();
+    setup
+        .store
+        .save_tier_changes(&changes)
+        .await
+        .expect("tier changes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_linked_record_carries_exactly_its_tier_label_and_a_tier_change_moves_it() {
+    let setup = setup(false).await;
+    let before = setup.labels();
+
+    let report = setup.run().await;
+    assert_all_delivered(&report);
+    for sink in &report.push {
+        assert!(sink.acknowledged > 10, "{sink:?}");
+    }
+    setup.assert_exactly_current_labels(&before).await;
+    assert!(setup.dir.path().join("out/labels/erp.csv").exists());
+
+    // Nothing changed: the next run makes no write call anywhere (the
+    // labels it pushed come back in the sync as changed records).
+    setup.clear_writes();
+    let again = setup.run().await;
+    assert!(
+        again.push.iter().all(|sink| sink.sent == 0),
+        "{:?}",
+        again.push
+    );
+    assert!(
+        setup.writes().values().all(|count| *count == 0),
+        "{:?}",
+        setup.writes()
+    );
+
+    // Every customer moves tier: the old label goes, the new one comes, in
+    // every system.
+    rotate_tiers(&setup).await;
+    let moved = setup.push().await;
+    assert_all_delivered(&moved);
+    assert!(
+        moved.push.iter().all(|sink| sink.counts.update > 10),
+        "{:?}",
+        moved.push
+    );
+    setup.assert_exactly_current_labels(&before).await;
+
+    // The dry run after it has nothing left to do.
+    let context = SourceContext::new(setup.store.clone());
+    let options = PushOptions {
+        dry_run: true,
+        ..PushOptions::default()
+    };
+    let dry = pipeline::push_all(
+        &setup.project,
+        &context,
+        None,
+        &options,
+        &ProgressBar::hidden(),
+    )
+    .await
+    .expect("dry run");
+    for sink in &dry {
+        assert_eq!(
+            (sink.counts.create, sink.counts.update, sink.sent),
+            (0, 0, 0),
+            "{sink:?}"
+        );
+        assert!(sink.counts.unchanged > 10, "{sink:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_a_fifth_of_requests_failing_every_label_still_arrives() {
+    let setup = setup(true).await;
+    let before = setup.labels();
+    setup.set_faults(FaultConfig {
+        rate: 0.2,
+        kinds: vec![
+            FaultKind::RateLimit,
+            FaultKind::BodyRateLimit,
+            FaultKind::ServerError,
+            FaultKind::Slow,
+        ],
+        slow_ms: 20,
+        seed: 17,
+    });
+    let report = setup.run().await;
+    assert!(report.failed_connectors.is_empty(), "{report:?}");
+    assert!(
+        report.push.iter().any(|sink| sink.throttled > 0),
+        "faults were drawn: {:?}",
+        report.push
+    );
+    // A label that ran out of retries is a dead letter, retried by the
+    // next push; a few pushes deliver everything.
+    let mut pushes = 1;
+    while report_pending(&setup).await > 0 {
+        assert!(pushes < 5, "labels still pending after {pushes} pushes");
+        setup.push().await;
+        pushes += 1;
+    }
+    setup.set_faults(FaultConfig::default());
+    setup.assert_exactly_current_labels(&before).await;
+    assert!(setup
+        .store
+        .dead_letters(None, true)
+        .await
+        .expect("letters")
+        .is_empty());
+}
+
+/// Ledger rows not delivered.
+async fn report_pending(setup: &Setup) -> i64 {
+    setup
+        .store
+        .push_status()
+        .await
+        .expect("status")
+        .iter()
+        .flat_map(|status| status.rows.iter())
+        .filter(|(status, _)| **status != LedgerStatus::Delivered)
+        .map(|(_, count)| *count)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_killed_mid_way_and_restarted_neither_loses_nor_doubles_a_label() {
+    let setup = setup(false).await;
+    let before = setup.labels();
+    assert_all_delivered(&setup.run().await);
+
+    // Every customer changes tier, and the push of those changes is killed
+    // (SIGKILL) part of the way through: some labels are applied but not
+    // acknowledged.
+    rotate_tiers(&setup).await;
+    setup.clear_writes();
+    setup.set_faults(FaultConfig {
+        rate: 1.0,
+        kinds: vec![FaultKind::Slow],
+        slow_ms: 15,
+        seed: 1,
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tierlink"))
+        .arg("--config")
+        .arg(setup.dir.path().join("tierlink.toml"))
+        .arg("push")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start tierlink push");
+    let started = Instant::now();
+    while setup.writes().values().sum::<usize>() < 40 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the push never got going: {:?}",
+            setup.writes()
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the push ended before the kill"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    let pending = report_pending(&setup).await;
+    assert!(pending > 0, "the kill came too late to test anything");
+
+    // Before the restart every customer moves again: a label applied but
+    // never acknowledged must go as well, or the record would carry two.
+    rotate_tiers(&setup).await;
+    setup.set_faults(FaultConfig::default());
+    assert_all_delivered(&setup.push().await);
+    setup.assert_exactly_current_labels(&before).await;
+    assert_eq!(report_pending(&setup).await, 0);
+}
+
+/// Sends a request as a client of the simulated Zendesk would.
+async fn zendesk_call(setup: &Setup, method: reqwest::Method, path: &str, body: Value) {
+    let credentials = setup.world.credentials().expect("credentials").zendesk;
+    let response = reqwest::Client::new()
+        .request(
+            method,
+            format!("{}/api/v2{path}", setup.systems.zendesk.base_url),
+        )
+        .basic_auth(
+            format!("{}/token", credentials.email),
+            Some(credentials.api_token),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("zendesk call");
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_verify_sees_labels_changed_by_hand_and_repair_puts_back_only_its_own() {
+    let setup = setup(false).await;
+    assert_all_delivered(&setup.run().await);
+    let zendesk = setup.project.connector("zendesk").expect("zendesk");
+    let settings = zendesk.push.as_ref().expect("push");
+    let context = SourceContext::new(setup.store.clone());
+    let verify =
+        |repair| push::verify_connector(&context, zendesk, settings, &setup.project.tiers, repair);
+
+    let clean = verify(false).await.expect("verify");
+    assert!(clean.clean(), "{clean:?}");
+    assert!(
+        clean.checked > 10 && clean.matching == clean.checked,
+        "{clean:?}"
+    );
+
+    // Someone removes one user's tier tag, and adds a second tier tag to
+    // another user, by hand.
+    let ledger = setup.store.ledger("zendesk").await.expect("ledger");
+    let (lost, doubled) = (&ledger[0], &ledger[1]);
+    let lost_label = lost.acked_label.clone().expect("label");
+    let other_label = setup
+        .tier_labels()
+        .into_iter()
+        .find(|label| Some(label) != doubled.acked_label.as_ref() && label.starts_with("tier_"))
+        .expect("another zendesk label");
+    zendesk_call(
+        &setup,
+        reqwest::Method::DELETE,
+        &format!("/users/{}/tags.json", lost.source_id),
+        json!({"tags": [lost_label]}),
+    )
+    .await;
+    zendesk_call(
+        &setup,
+        reqwest::Method::PUT,
+        &format!("/users/{}/tags.json", doubled.source_id),
+        json!({"tags": [other_label]}),
+    )
+    .await;
+
+    let drift = verify(false).await.expect("verify");
+    assert_eq!(drift.missing_count, 1, "{drift:?}");
+    assert_eq!(drift.missing[0].source_id, lost.source_id);
+    assert_eq!(drift.missing[0].expected, lost_label);
+    assert_eq!(drift.extra_count, 1, "{drift:?}");
+    assert_eq!(drift.extra[0].source_id, doubled.source_id);
+    assert_eq!(drift.checked, clean.checked);
+
+    // Repair puts the removed label back and leaves the hand-added one.
+    let repair = verify(true).await.expect("repair");
+    assert_eq!(repair.marked_for_repair, 1);
+    let pushed = pipeline::run_push(
+        &setup.project,
+        &context,
+        Some("zendesk"),
+        &ProgressBar::hidden(),
+    )
+    .await
+    .expect("push");
+    assert_eq!(pushed.push[0].acknowledged, 1, "{:?}", pushed.push);
+    let after = verify(false).await.expect("verify");
+    assert_eq!(
+        (after.missing_count, after.extra_count),
+        (0, 1),
+        "{after:?}"
+    );
+    let id: i64 = doubled.source_id.parse().expect("id");
+    let tags = setup
+        .systems
+        .simulators
+        .zendesk
+        .user_tags(id)
+        .expect("user");
+    assert!(tags.contains(&other_label), "{tags:?}");
+}
