@@ -299,15 +299,17 @@ fn assert_all_delivered(report: &RunReport) {
 
 /// Moves every tiered customer to the next tier of the rules.
 async fn rotate_tiers(setup: &Setup) {
-    let tiers: Vec<String> = setup
-        .project
+    rotate_tiers_in(&setup.project, &setup.store).await;
+}
+
+async fn rotate_tiers_in(project: &Project, store: &Arc<dyn Store>) {
+    let tiers: Vec<String> = project
         .tiers
         .tiers
         .iter()
         .map(|tier| tier.key.clone())
         .collect();
-    let changes: Vec<TierChange> = setup
-        .store
+    let changes: Vec<TierChange> = store
         .tier_assignments()
         .await
         .expect("assignments")
@@ -329,8 +331,7 @@ async fn rotate_tiers(setup: &Setup) {
             }
         })
         .collect();
-    setup
-        .store
+    store
         .save_tier_changes(&changes)
         .await
         .expect("tier changes");
@@ -602,4 +603,184 @@ async fn push_verify_sees_labels_changed_by_hand_and_repair_puts_back_only_its_o
         .user_tags(id)
         .expect("user");
     assert!(tags.contains(&other_label), "{tags:?}");
+}
+
+/// The ERP preset reading `database_url`, pushing into a `customer_tier`
+/// column of its customers table through the `sql` sink.
+fn erp_pushing_into_a_column(variable: &str) -> (&'static str, String, String) {
+    let preset = tierlink::presets::find("erp").expect("erp preset");
+    let text = preset
+        .connector
+        .replace("${ERP_DATABASE_URL}", &format!("${{{variable}}}"));
+    let file_sink = "\n[push]\nsink = \"file\"\n";
+    assert!(text.contains(file_sink));
+    let text = text.replace(
+        file_sink,
+        "\n[push]\nsink = \"sql\"\ntable = \"customers\"\nkey_column = \"id\"\nkey_type = \"integer\"\nlabel_column = \"customer_tier\"\n",
+    );
+    ("erp", text, preset.mapping.to_string())
+}
+
+/// A database of the ERP world, reached by sqlx in the test.
+enum ErpDatabase {
+    Sqlite(sqlx::SqlitePool),
+    MySql(sqlx::MySqlPool),
+}
+
+impl ErpDatabase {
+    async fn execute(&self, sql: &str) {
+        match self {
+            ErpDatabase::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            ErpDatabase::MySql(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        }
+        .expect(sql);
+    }
+
+    async fn tiers(&self) -> BTreeMap<String, Option<String>> {
+        let sql = "SELECT CAST(id AS CHAR) AS id, customer_tier FROM customers";
+        let rows: Vec<(String, Option<String>)> = match self {
+            ErpDatabase::Sqlite(pool) => sqlx::query_as(&sql.replace("CHAR", "TEXT"))
+                .fetch_all(pool)
+                .await
+                .expect(sql),
+            ErpDatabase::MySql(pool) => sqlx::query_as(sql).fetch_all(pool).await.expect(sql),
+        };
+        rows.into_iter().collect()
+    }
+}
+
+/// The ERP's label column holds each customer's current label, except the
+/// row somebody else wrote, which is left alone and dead-lettered.
+async fn sql_sink_writes_the_column(database_url: &str, database: ErpDatabase, variable: &str) {
+    tierlink::world::load_erp(world_dir(), database_url)
+        .await
+        .expect("erp");
+    database
+        .execute("ALTER TABLE customers ADD COLUMN customer_tier VARCHAR(64)")
+        .await;
+    let foreign_id = database
+        .tiers()
+        .await
+        .keys()
+        .next()
+        .expect("a customer")
+        .clone();
+    database
+        .execute(&format!(
+            "UPDATE customers SET customer_tier = 'VIP (set by sales)' WHERE id = {foreign_id}"
+        ))
+        .await;
+    std::env::set_var(variable, database_url);
+    let dir = crate::presets::project_with(&[erp_pushing_into_a_column(variable)]);
+    let project = crate::presets::load(dir.path());
+    let store = crate::presets::open_store(&project).await;
+
+    for round in 0..2 {
+        if round == 1 {
+            rotate_tiers_in(&project, &store).await;
+        }
+        let context = SourceContext::new(store.clone());
+        let report = if round == 0 {
+            pipeline::run_full(&project, &store, &ProgressBar::hidden()).await
+        } else {
+            pipeline::run_push(&project, &context, None, &ProgressBar::hidden()).await
+        }
+        .expect("run");
+        let sink = &report.push[0];
+        assert_eq!(sink.failed, 1, "round {round}: {sink:?}");
+        let connector = project.connector("erp").expect("erp");
+        let desired: HashMap<String, String> = store
+            .push_targets("erp")
+            .await
+            .expect("targets")
+            .into_iter()
+            .map(|target| {
+                let label = project
+                    .tiers
+                    .label_for(&target.tier, "erp", &connector.kind)
+                    .expect("label");
+                (target.party.source_id, label)
+            })
+            .collect();
+        let column = database.tiers().await;
+        assert_eq!(column.len(), desired.len());
+        for (id, value) in &column {
+            if *id == foreign_id {
+                assert_eq!(value.as_deref(), Some("VIP (set by sales)"));
+            } else {
+                assert_eq!(
+                    value.as_ref(),
+                    desired.get(id),
+                    "round {round}, customer {id}"
+                );
+            }
+        }
+        let letters = store
+            .dead_letters(Some("erp"), true)
+            .await
+            .expect("letters");
+        assert_eq!(letters.len(), 1);
+        assert_eq!(letters[0].letter.source_id, foreign_id);
+        assert!(
+            letters[0].letter.reason.contains("VIP (set by sales)"),
+            "{:?}",
+            letters[0]
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_sql_sink_writes_a_label_column_in_sqlite_and_leaves_foreign_values() {
+    let database = tempfile::tempdir().expect("temp dir");
+    let path = database.path().join("erp.db");
+    let url = format!("sqlite://{}", path.display());
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options)
+        .await
+        .expect("sqlite");
+    sql_sink_writes_the_column(
+        &url,
+        ErpDatabase::Sqlite(pool),
+        "TIERLINK_TEST_PUSH_ERP_SQLITE",
+    )
+    .await;
+}
+
+/// On MariaDB when `TIERLINK_TEST_MYSQL_URL` names a server (CI sets it), in
+/// a database made for this test and dropped after it.
+#[tokio::test]
+async fn the_sql_sink_writes_a_label_column_in_mariadb() {
+    use sqlx::Connection;
+    let Ok(server) = std::env::var("TIERLINK_TEST_MYSQL_URL") else {
+        eprintln!("TIERLINK_TEST_MYSQL_URL is not set: the MariaDB run of the sql sink is skipped");
+        return;
+    };
+    let name = format!("tierlink_push_{}", std::process::id());
+    let mut admin = sqlx::MySqlConnection::connect(&server)
+        .await
+        .expect("mariadb");
+    sqlx::query(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        .execute(&mut admin)
+        .await
+        .expect("create database");
+    let url = format!("{}/{name}", server.trim_end_matches('/'));
+    let outcome = tokio::spawn(async move {
+        let pool = sqlx::MySqlPool::connect(&url).await.expect("pool");
+        sql_sink_writes_the_column(
+            &url,
+            ErpDatabase::MySql(pool),
+            "TIERLINK_TEST_PUSH_ERP_MYSQL",
+        )
+        .await;
+    })
+    .await;
+    sqlx::query(&format!("DROP DATABASE `{name}`"))
+        .execute(&mut admin)
+        .await
+        .expect("drop database");
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
 }
