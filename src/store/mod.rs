@@ -777,8 +777,9 @@ pub trait Store: Send + Sync {
         actor: &str,
         reason: &str,
     ) -> StoreResult<Vec<DeadLetter>>;
-    /// Reopens dead letters (dropped or open, not resolved) and makes their
-    /// ledger rows pending again. Returns the letters reopened.
+    /// Reopens dead letters (dropped or open, not resolved): their ledger
+    /// rows are failed again, so the next push retries them and a delivery
+    /// resolves them. Returns the letters reopened.
     async fn retry_dead_letters(&self, ids: &[i64]) -> StoreResult<Vec<DeadLetter>>;
     /// Ledger counts per connector.
     async fn push_status(&self) -> StoreResult<Vec<PushStatus>>;

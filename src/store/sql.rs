@@ -1806,8 +1806,8 @@ macro_rules! impl_store {
                     let Some(row) = row else { continue };
                     let letter = dead_letter_from_row(row);
                     sqlx::query(
-                        "UPDATE push_ledger SET status = 'pending', updated_at = $1
-                         WHERE connector = $2 AND source_id = $3 AND status IN ('failed', 'dropped')",
+                        "UPDATE push_ledger SET status = 'failed', updated_at = $1
+                         WHERE connector = $2 AND source_id = $3 AND status = 'dropped'",
                     )
                     .bind(now)
                     .bind(&letter.letter.connector)

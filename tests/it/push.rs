@@ -784,3 +784,185 @@ async fn the_sql_sink_writes_a_label_column_in_mariadb() {
         std::panic::resume_unwind(panic.into_panic());
     }
 }
+
+/// What the test's webhook receiver got, and which record it refuses.
+#[derive(Default)]
+struct Receiver {
+    /// (signature valid, delivery id matches the body, body)
+    requests: std::sync::Mutex<Vec<(bool, bool, Value)>>,
+    refuse: std::sync::Mutex<Option<String>>,
+}
+
+const WEBHOOK_SECRET: &str = "webhook-secret-for-the-push-test";
+
+async fn receive(
+    axum::extract::State(receiver): axum::extract::State<Arc<Receiver>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    use hmac::Mac;
+    use sha2::Digest;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
+    mac.update(format!("{}.", header("X-Signature-Timestamp")).as_bytes());
+    mac.update(&body);
+    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    let signed = header("X-Signature-256") == expected;
+    let delivery = header("X-Delivery-Id") == hex::encode(sha2::Sha256::digest(&body));
+    let value: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let refused = receiver.refuse.lock().expect("lock").clone();
+    let refuse = refused.is_some_and(|id| {
+        value["changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|change| change["source_id"] == id.as_str())
+    });
+    receiver
+        .requests
+        .lock()
+        .expect("lock")
+        .push((signed, delivery, value));
+    if refuse {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    }
+}
+
+async fn tierlink_cli(dir: &Path, args: &[&str]) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tierlink"));
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("TIERLINK_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run tierlink");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_label_is_dead_lettered_retried_dropped_and_reopened_from_the_cli() {
+    let receiver = Arc::new(Receiver::default());
+    let router = axum::Router::new()
+        .route("/tiers", axum::routing::post(receive))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let project = crate::support::sample_project();
+    let shop = project.path().join("connectors/shop.toml");
+    let text = std::fs::read_to_string(&shop).expect("shop connector");
+    let file_sink = "[push]\nsink = \"file\"\n";
+    assert!(text.contains(file_sink));
+    std::fs::write(
+        &shop,
+        text.replace(
+            file_sink,
+            &format!(
+                "[push]\nsink = \"webhook\"\nurl = \"http://{address}/tiers\"\nsecret = \"${{TIERLINK_TEST_WEBHOOK_SECRET}}\"\nbatch_size = 50\nmax_attempts = 2\n"
+            ),
+        ),
+    )
+    .expect("write");
+    let refused = "7000000";
+    *receiver.refuse.lock().expect("lock") = Some(refused.to_string());
+
+    // The run delivers every label but the refused one, which becomes a
+    // dead letter (its batch was refused, then sent one by one).
+    let (ok, text) = tierlink_cli(project.path(), &["run"]).await;
+    assert!(!ok, "a refused label fails the run:\n{text}");
+    assert!(text.contains("1 dead-lettered"), "{text}");
+    let (ok, text) = tierlink_cli(project.path(), &["push", "dead-letters", "list"]).await;
+    assert!(ok, "{text}");
+    assert!(text.contains(refused) && text.contains("422"), "{text}");
+    let id = text
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .expect("a dead letter id")
+        .to_string();
+
+    // A dry run sends nothing and shows it will be retried.
+    let sent = receiver.requests.lock().expect("lock").len();
+    let (ok, text) = tierlink_cli(
+        project.path(),
+        &["push", "--dry-run", "--connector", "shop"],
+    )
+    .await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("nothing was sent") && text.contains(refused),
+        "{text}"
+    );
+    assert_eq!(receiver.requests.lock().expect("lock").len(), sent);
+
+    // Dropped: no longer retried, shown as blocked.
+    let (ok, text) = tierlink_cli(
+        project.path(),
+        &[
+            "push",
+            "dead-letters",
+            "drop",
+            &id,
+            "--reason",
+            "test customer",
+            "--actor",
+            "tester",
+        ],
+    )
+    .await;
+    assert!(ok, "{text}");
+    let (ok, text) = tierlink_cli(project.path(), &["push", "--json"]).await;
+    assert!(ok, "{text}");
+    let reports: Value = serde_json::from_str(&text).expect("json");
+    let shop_report = reports
+        .as_array()
+        .expect("reports")
+        .iter()
+        .find(|report| report["connector"] == "shop")
+        .expect("shop");
+    assert_eq!(shop_report["counts"]["blocked"], 1, "{shop_report}");
+    assert_eq!(shop_report["sent"], 0, "{shop_report}");
+
+    // Reopened once the receiver takes it: delivered, the letter resolved.
+    *receiver.refuse.lock().expect("lock") = None;
+    let (ok, text) = tierlink_cli(project.path(), &["push", "dead-letters", "retry", &id]).await;
+    assert!(ok, "{text}");
+    assert!(text.contains("1 acknowledged"), "{text}");
+    let (_, text) = tierlink_cli(project.path(), &["push", "dead-letters", "list"]).await;
+    assert!(text.contains("no dead letters"), "{text}");
+    let (ok, text) = tierlink_cli(project.path(), &["push", "status"]).await;
+    assert!(ok && text.contains("shop"), "{text}");
+
+    // Every request was signed and carried its delivery id; every shop
+    // record's label arrived.
+    let requests = receiver.requests.lock().expect("lock");
+    assert!(requests
+        .iter()
+        .all(|(signed, delivery, _)| *signed && *delivery));
+    let accepted: BTreeSet<String> = requests
+        .iter()
+        .flat_map(|(_, _, body)| body["changes"].as_array().cloned().unwrap_or_default())
+        .filter_map(|change| change["source_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(accepted.contains(refused));
+    assert!(accepted.len() > 100, "{}", accepted.len());
+}

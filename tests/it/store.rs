@@ -1758,7 +1758,7 @@ async fn dead_letters_open_update_resolve_drop_and_reopen(store: Arc<dyn Store>)
         .expect("open")
         .is_empty());
 
-    // Reopened: open again, the row pending.
+    // Reopened: open again, the row failed (retried by the next push).
     let reopened = store
         .retry_dead_letters(&[open[0].id])
         .await
@@ -1767,7 +1767,7 @@ async fn dead_letters_open_update_resolve_drop_and_reopen(store: Arc<dyn Store>)
     assert!(reopened[0].dropped_at.is_none());
     assert_eq!(
         store.ledger("crm").await.expect("ledger")[1].status,
-        LedgerStatus::Pending
+        LedgerStatus::Failed
     );
     assert_eq!(store.dead_letters(None, true).await.expect("open").len(), 1);
     // A resolved letter cannot be reopened.
