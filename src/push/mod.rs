@@ -132,3 +132,66 @@ pub fn build(
         concurrency: common.concurrency,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(connector_kind: &str, push: &str) -> Vec<Problem> {
+        let table: toml::Table = toml::from_str(push).expect("toml");
+        let definition = ConnectorDefinition {
+            id: "shop",
+            file: Path::new("connectors/shop.toml"),
+            base_dir: Path::new("."),
+            table: toml::Table::new(),
+        };
+        match build(&definition, connector_kind, table, Path::new("out")) {
+            Ok(settings) => panic!("expected problems, built {settings:?}"),
+            Err(problems) => problems,
+        }
+    }
+
+    #[test]
+    fn a_bad_push_table_names_the_field_and_what_to_do() {
+        let unknown = problems("file", "sink = \"wecomm\"");
+        assert_eq!(unknown[0].field, "push.sink");
+        assert!(unknown[0]
+            .hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("\"wecom\""));
+
+        let wrong_connector = problems("file", "sink = \"wecom\"");
+        assert_eq!(wrong_connector[0].field, "push.sink");
+        assert!(wrong_connector[0].message.contains("http connector"));
+
+        let typo = problems("file", "sink = \"file\"\nformat = \"xml\"");
+        assert_eq!(typo[0].field, "push.format");
+
+        let zero = problems("file", "sink = \"file\"\nconcurrency = 0");
+        assert_eq!(zero[0].field, "push.concurrency");
+
+        let webhook = problems(
+            "file",
+            "sink = \"webhook\"\nurl = \"not a url\"\nsecret = \"${TIERLINK_UNIT_UNSET_SECRET}\"",
+        );
+        assert!(
+            webhook.iter().any(|p| p.field.starts_with("push.")),
+            "{webhook:?}"
+        );
+    }
+
+    #[test]
+    fn the_file_sink_builds_with_its_default_path() {
+        let definition = ConnectorDefinition {
+            id: "erp",
+            file: Path::new("connectors/erp.toml"),
+            base_dir: Path::new("."),
+            table: toml::Table::new(),
+        };
+        let table: toml::Table = toml::from_str("sink = \"file\"\nconcurrency = 2").expect("toml");
+        let settings = build(&definition, "sql", table, Path::new("out")).expect("builds");
+        assert_eq!((settings.kind.as_str(), settings.concurrency), ("file", 2));
+        assert!(settings.sink.snapshot());
+    }
+}

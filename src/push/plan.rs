@@ -225,3 +225,166 @@ pub fn failed(planned: &PlannedChange, reason: &str) -> LedgerRow {
         ..planned.row.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::PartyKey;
+
+    fn rules() -> TierRules {
+        let file = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tiers.toml"));
+        TierRules::load(file, &[]).expect("the shipped rules")
+    }
+
+    fn target(id: &str, tier: &str) -> PushTarget {
+        PushTarget {
+            party: PartyKey {
+                connector: "shop".to_string(),
+                source_id: id.to_string(),
+            },
+            golden_id: format!("G-{id}"),
+            tier: tier.to_string(),
+            rules_version: "v1".to_string(),
+        }
+    }
+
+    fn row(id: &str, acked: Option<&str>, unacked: &[&str], status: LedgerStatus) -> LedgerRow {
+        LedgerRow {
+            connector: "shop".to_string(),
+            source_id: id.to_string(),
+            golden_id: Some(format!("G-{id}")),
+            tier: None,
+            desired_label: acked.map(str::to_string),
+            acked_label: acked.map(str::to_string),
+            unacked_labels: unacked.iter().map(|l| l.to_string()).collect(),
+            rules_version: "v1".to_string(),
+            status,
+            attempts: 1,
+            last_error: None,
+        }
+    }
+
+    fn plan(targets: &[PushTarget], ledger: Vec<LedgerRow>) -> PushPlan {
+        // The shipped rules label the shop by its kind's fallback: `label`.
+        plan_push("shop", "file", targets, ledger, &rules(), true)
+    }
+
+    const HIGH: &str = "tier:high-value";
+    const DEV: &str = "tier:developing";
+    const LOW: &str = "tier:new-low-value";
+
+    #[test]
+    fn a_record_without_a_ledger_row_gets_its_first_label() {
+        let plan = plan(&[target("1", "high-value")], Vec::new());
+        assert_eq!(plan.counts.create, 1);
+        let planned = &plan.changes[0];
+        assert_eq!(planned.change.label.as_deref(), Some(HIGH));
+        assert!(planned.change.remove.is_empty());
+        // Written ahead: the label may be applied from here on.
+        assert_eq!(planned.row.unacked_labels, [HIGH]);
+        assert_eq!(planned.row.status, LedgerStatus::Pending);
+        assert_eq!(acknowledged(planned).acked_label.as_deref(), Some(HIGH));
+        assert!(acknowledged(planned).unacked_labels.is_empty());
+    }
+
+    #[test]
+    fn a_delivered_label_is_unchanged_and_kept_for_snapshots() {
+        let plan = plan(
+            &[target("1", "high-value")],
+            vec![row("1", Some(HIGH), &[], LedgerStatus::Delivered)],
+        );
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.counts.unchanged, 1);
+        assert_eq!(plan.unchanged[0].label.as_deref(), Some(HIGH));
+    }
+
+    #[test]
+    fn a_tier_change_removes_only_the_label_tierlink_wrote() {
+        let plan = plan(
+            &[target("1", "developing")],
+            vec![row("1", Some(HIGH), &[], LedgerStatus::Delivered)],
+        );
+        assert_eq!(plan.counts.update, 1);
+        assert_eq!(plan.changes[0].change.label.as_deref(), Some(DEV));
+        assert_eq!(plan.changes[0].change.remove, [HIGH]);
+    }
+
+    #[test]
+    fn labels_sent_without_an_answer_are_removed_too() {
+        // Killed after sending DEV: the next tier change takes DEV away as
+        // well, or the record would carry two tier labels.
+        let plan = plan(
+            &[target("1", "new-low-value")],
+            vec![row("1", Some(HIGH), &[DEV], LedgerStatus::Pending)],
+        );
+        assert_eq!(plan.changes[0].change.remove, [HIGH, DEV]);
+        assert_eq!(plan.changes[0].row.unacked_labels, [DEV, LOW]);
+        // The same label resent after a kill removes nothing it wants.
+        let plan = plan_push(
+            "shop",
+            "file",
+            &[target("1", "developing")],
+            vec![row("1", Some(HIGH), &[DEV], LedgerStatus::Pending)],
+            &rules(),
+            false,
+        );
+        assert_eq!(plan.changes[0].change.remove, [HIGH]);
+        assert_eq!(plan.changes[0].change.label.as_deref(), Some(DEV));
+    }
+
+    #[test]
+    fn a_record_no_longer_tiered_loses_its_label() {
+        let plan = plan(&[], vec![row("9", Some(LOW), &[], LedgerStatus::Delivered)]);
+        assert_eq!(plan.counts.remove, 1);
+        assert_eq!(plan.changes[0].change.label, None);
+        assert_eq!(plan.changes[0].change.remove, [LOW]);
+        // Once removed, there is nothing left to do.
+        let done = LedgerRow {
+            acked_label: None,
+            desired_label: None,
+            ..row("9", None, &[], LedgerStatus::Delivered)
+        };
+        let plan = plan_push("shop", "file", &[], vec![done], &rules(), false);
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.counts.unchanged, 1);
+    }
+
+    #[test]
+    fn failed_rows_are_retried_and_dropped_ones_wait_for_a_new_label() {
+        let failed = LedgerRow {
+            desired_label: Some(DEV.to_string()),
+            ..row("1", Some(HIGH), &[DEV], LedgerStatus::Failed)
+        };
+        let dropped = LedgerRow {
+            desired_label: Some(DEV.to_string()),
+            ..row("2", Some(HIGH), &[DEV], LedgerStatus::Dropped)
+        };
+        let moved_on = LedgerRow {
+            desired_label: Some(DEV.to_string()),
+            ..row("3", Some(HIGH), &[DEV], LedgerStatus::Dropped)
+        };
+        let plan = plan(
+            &[
+                target("1", "developing"),
+                target("2", "developing"),
+                target("3", "new-low-value"),
+            ],
+            vec![failed, dropped, moved_on],
+        );
+        assert_eq!(plan.counts.blocked, 1);
+        assert_eq!(plan.counts.update, 2);
+        let ids: Vec<&str> = plan
+            .changes
+            .iter()
+            .map(|p| p.change.source_id.as_str())
+            .collect();
+        assert_eq!(ids, ["1", "3"]);
+        assert!(plan.changes[0].was_failed);
+        // A retry of the same label counts its attempts on.
+        assert_eq!(plan.changes[0].row.attempts, 1);
+        assert_eq!(plan.changes[1].row.attempts, 0);
+        let failure = super::failed(&plan.changes[0], "HTTP 503");
+        assert_eq!(failure.status, LedgerStatus::Failed);
+        assert_eq!(failure.unacked_labels, [DEV]);
+    }
+}
