@@ -226,3 +226,43 @@ impl Sink for WebhookSink {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::webhook::{parse, verify_signature};
+
+    #[test]
+    fn a_tierlink_webhook_connector_verifies_what_the_sink_signs() {
+        std::env::set_var("TIERLINK_UNIT_PUSH_WEBHOOK_SECRET", "shared secret 共享");
+        let receiver = parse(
+            std::path::Path::new("connectors/tiers-in.toml"),
+            &toml::from_str(
+                "secret = \"${TIERLINK_UNIT_PUSH_WEBHOOK_SECRET}\"\n\
+                 signature_prefix = \"sha256=\"\n\
+                 timestamp_header = \"X-Signature-Timestamp\"\n\
+                 [streams.tiers]\nrecords_path = \"changes\"\nprimary_key = \"source_id\"\n",
+            )
+            .expect("toml"),
+        )
+        .expect("receiver config");
+        let body = br#"{"connector":"shop","changes":[]}"#;
+        let now = chrono::Utc::now().timestamp();
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert(
+            SIGNATURE_HEADER,
+            signature("shared secret 共享", now, body)
+                .parse()
+                .expect("header"),
+        );
+        headers.insert(TIMESTAMP_HEADER, now.to_string().parse().expect("header"));
+        assert!(verify_signature(&receiver, &headers, body, now).is_ok());
+        // Another body, or another secret, does not verify.
+        assert!(verify_signature(&receiver, &headers, b"{}", now).is_err());
+        headers.insert(
+            SIGNATURE_HEADER,
+            signature("wrong", now, body).parse().expect("header"),
+        );
+        assert!(verify_signature(&receiver, &headers, body, now).is_err());
+    }
+}
