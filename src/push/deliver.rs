@@ -83,17 +83,41 @@ pub async fn push_connector(
     progress: &ProgressBar,
 ) -> Result<SinkReport, StoreError> {
     let store = &context.store;
-    let targets = store.push_targets(&connector.id).await?;
-    let ledger = store.ledger(&connector.id).await?;
     let snapshot = push.sink.snapshot();
-    let plan = plan_push(
-        &connector.id,
-        &connector.kind,
-        &targets,
-        ledger,
-        rules,
-        snapshot,
-    );
+    let plan = if snapshot {
+        // A snapshot holds every label: plan over everything.
+        let targets = store.push_targets(&connector.id).await?;
+        let ledger = store.ledger(&connector.id).await?;
+        plan_push(
+            &connector.id,
+            &connector.kind,
+            &targets,
+            ledger,
+            rules,
+            true,
+        )
+    } else {
+        // The database leaves out the records already in place.
+        let labels: Vec<(String, String)> = rules
+            .tiers
+            .iter()
+            .filter_map(|tier| {
+                let label = rules.label_for(&tier.key, &connector.id, &connector.kind)?;
+                Some((tier.key.clone(), label))
+            })
+            .collect();
+        let candidates = store.push_candidates(&connector.id, &labels).await?;
+        let mut plan = plan_push(
+            &connector.id,
+            &connector.kind,
+            &candidates.targets,
+            candidates.ledger,
+            rules,
+            false,
+        );
+        plan.counts.unchanged += candidates.in_place;
+        plan
+    };
     let mut report = SinkReport {
         connector: connector.id.clone(),
         sink: push.kind.clone(),

@@ -420,6 +420,16 @@ pub struct PushTarget {
     pub rules_version: String,
 }
 
+/// What [`Store::push_candidates`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PushCandidates {
+    pub targets: Vec<PushTarget>,
+    pub ledger: Vec<LedgerRow>,
+    /// Records carrying their acknowledged label, and ledger rows without
+    /// a customer and without a label: nothing to do for them.
+    pub in_place: usize,
+}
+
 /// Where a ledger row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -757,6 +767,17 @@ pub trait Store: Send + Sync {
     /// The tier each party should carry, for every party of a tiered golden
     /// customer in `connector`.
     async fn push_targets(&self, connector: &str) -> StoreResult<Vec<PushTarget>>;
+    /// What a push of `connector` has to look at, diffed in the database:
+    /// the linked records of tiered customers whose label (`labels`: tier
+    /// -> label) is not acknowledged in the ledger, their ledger rows, the
+    /// ledger rows no tiered customer claims that still hold a label, and
+    /// how many records are in place. Only these need planning, so the
+    /// diff of a large ledger reads only what changed.
+    async fn push_candidates(
+        &self,
+        connector: &str,
+        labels: &[(String, String)],
+    ) -> StoreResult<PushCandidates>;
     /// The push ledger of one connector, by source id.
     async fn ledger(&self, connector: &str) -> StoreResult<Vec<LedgerRow>>;
     /// Upserts ledger rows, upserts the open dead letter of each failed

@@ -42,6 +42,7 @@ pub(crate) const STAGE_CHUNK: usize = 500;
 macro_rules! impl_store {
     ($store:ty, $backend:expr, $db:ty) => {
         use std::collections::BTreeMap;
+        use std::fmt::Write as _;
 
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
@@ -53,7 +54,7 @@ macro_rules! impl_store {
         use crate::store::{
             AuditEntry, Backend, ConnectorCounts, CustomerActivity, Decision, GoldenCustomer,
             DeadLetter, GoldenIdRecord, GoldenLink, IdLineage, LedgerRow, LedgerStatus, LedgerUpdate, MappedRecord, NewDecision, OrderFact,
-            PushStatus, PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
+            PushCandidates, PushStatus, PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
             StageCounts, StagedBatch, StagedRecord, StewardDecision, Store, StoreResult,
             StoreStatus, StoredParty, TierAssignment, TierChange, TierEvent,
         };
@@ -115,6 +116,32 @@ macro_rules! impl_store {
             }
         }
 
+
+        fn ledger_row_from_row<R: Row>(row: &R) -> LedgerRow
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            let unacked: String = row.get("unacked_labels");
+            let status: String = row.get("status");
+            LedgerRow {
+                connector: row.get("connector"),
+                source_id: row.get("source_id"),
+                golden_id: row.get("golden_id"),
+                tier: row.get("tier"),
+                desired_label: row.get("desired_label"),
+                acked_label: row.get("acked_label"),
+                // Written by save_ledger; unreadable text (edited by hand)
+                // reads as nothing unacknowledged.
+                unacked_labels: serde_json::from_str(&unacked).unwrap_or_default(),
+                rules_version: row.get("rules_version"),
+                status: LedgerStatus::parse(&status),
+                attempts: row.get("attempts"),
+                last_error: row.get("last_error"),
+            }
+        }
 
         fn dead_letter_from_row<R: Row>(row: R) -> DeadLetter
         where
@@ -1602,6 +1629,94 @@ macro_rules! impl_store {
                 }).collect())
             }
 
+            async fn push_candidates(
+                &self,
+                connector: &str,
+                labels: &[(String, String)],
+            ) -> StoreResult<PushCandidates> {
+                let action = "diffing the push ledger";
+                // The label of each tier, as bound parameters from $2 on.
+                let mut label_of_tier = String::from("CASE t.tier");
+                for index in 0..labels.len() {
+                    let _ = write!(
+                        label_of_tier,
+                        " WHEN ${} THEN CAST(${} AS TEXT)",
+                        2 + 2 * index,
+                        3 + 2 * index
+                    );
+                }
+                label_of_tier.push_str(" ELSE CAST(NULL AS TEXT) END");
+                let linked = "SELECT 1 FROM golden_links l JOIN tier_assignments t ON t.golden_id = l.golden_id
+                              WHERE l.connector = p.connector AND l.source_id = p.source_id";
+                let targets_query = format!(
+                    "SELECT l.source_id AS target_id, l.golden_id AS target_golden_id, t.tier AS target_tier,
+                            t.rules_version AS target_rules_version,
+                            p.connector, p.source_id, p.golden_id, p.tier, p.desired_label, p.acked_label,
+                            p.unacked_labels, p.rules_version, p.status, p.attempts, p.last_error
+                     FROM golden_links l
+                     JOIN tier_assignments t ON t.golden_id = l.golden_id
+                     LEFT JOIN push_ledger p ON p.connector = l.connector AND p.source_id = l.source_id
+                     WHERE l.connector = $1
+                       AND NOT COALESCE(p.status IN ('delivered', 'dropped') AND p.unacked_labels = '[]'
+                                        AND p.acked_label = {label_of_tier}, FALSE)
+                     ORDER BY l.source_id"
+                );
+                let mut query = sqlx::query(&targets_query).bind(connector);
+                for (tier, label) in labels {
+                    query = query.bind(tier).bind(label);
+                }
+                let rows = query.fetch_all(&self.pool).await.map_err(query_error(action))?;
+                let mut candidates = PushCandidates::default();
+                for row in rows {
+                    let source_id: String = row.get("target_id");
+                    candidates.targets.push(PushTarget {
+                        party: PartyKey {
+                            connector: connector.to_string(),
+                            source_id,
+                        },
+                        golden_id: row.get("target_golden_id"),
+                        tier: row.get("target_tier"),
+                        rules_version: row.get("target_rules_version"),
+                    });
+                    if row.get::<Option<String>, _>("connector").is_some() {
+                        candidates.ledger.push(ledger_row_from_row(&row));
+                    }
+                }
+                let orphans = sqlx::query(&format!(
+                    "SELECT connector, source_id, golden_id, tier, desired_label, acked_label, unacked_labels,
+                            rules_version, status, attempts, last_error
+                     FROM push_ledger p
+                     WHERE p.connector = $1 AND NOT EXISTS ({linked})
+                       AND (p.acked_label IS NOT NULL OR p.unacked_labels <> '[]')
+                     ORDER BY p.source_id"
+                ))
+                .bind(connector)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error(action))?;
+                candidates.ledger.extend(orphans.iter().map(ledger_row_from_row));
+                let total: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM golden_links l JOIN tier_assignments t ON t.golden_id = l.golden_id
+                     WHERE l.connector = $1",
+                )
+                .bind(connector)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_error(action))?;
+                let quiet_orphans: i64 = sqlx::query_scalar(&format!(
+                    "SELECT COUNT(*) FROM push_ledger p
+                     WHERE p.connector = $1 AND NOT EXISTS ({linked})
+                       AND p.acked_label IS NULL AND p.unacked_labels = '[]'"
+                ))
+                .bind(connector)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(query_error(action))?;
+                candidates.in_place = (total as usize).saturating_sub(candidates.targets.len())
+                    + quiet_orphans as usize;
+                Ok(candidates)
+            }
+
             async fn ledger(&self, connector: &str) -> StoreResult<Vec<LedgerRow>> {
                 let rows = sqlx::query(
                     "SELECT connector, source_id, golden_id, tier, desired_label, acked_label, unacked_labels,
@@ -1612,25 +1727,7 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(query_error("loading the push ledger"))?;
-                Ok(rows.into_iter().map(|row| {
-                    let unacked: String = row.get("unacked_labels");
-                    let status: String = row.get("status");
-                    LedgerRow {
-                        connector: row.get("connector"),
-                        source_id: row.get("source_id"),
-                        golden_id: row.get("golden_id"),
-                        tier: row.get("tier"),
-                        desired_label: row.get("desired_label"),
-                        acked_label: row.get("acked_label"),
-                        // Written by save_ledger; unreadable text (edited by
-                        // hand) reads as nothing unacknowledged.
-                        unacked_labels: serde_json::from_str(&unacked).unwrap_or_default(),
-                        rules_version: row.get("rules_version"),
-                        status: LedgerStatus::parse(&status),
-                        attempts: row.get("attempts"),
-                        last_error: row.get("last_error"),
-                    }
-                }).collect())
+                Ok(rows.iter().map(ledger_row_from_row).collect())
             }
 
             async fn save_ledger(&self, update: &LedgerUpdate) -> StoreResult<()> {

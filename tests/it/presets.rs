@@ -232,7 +232,7 @@ use tierlink::simulators::{shopify, wecom, FaultConfig, FaultKind, RunningSimula
 const LOOPBACK: &str = "127.0.0.1:0";
 
 /// Faults on a fifth of all requests, of every kind, with short slow answers.
-fn a_fifth_of_requests_fail(seed: u64) -> FaultConfig {
+pub fn a_fifth_of_requests_fail(seed: u64) -> FaultConfig {
     FaultConfig {
         rate: 0.2,
         kinds: vec![

@@ -406,17 +406,7 @@ async fn every_linked_record_carries_exactly_its_tier_label_and_a_tier_change_mo
 async fn at_a_fifth_of_requests_failing_every_label_still_arrives() {
     let setup = setup(true).await;
     let before = setup.labels();
-    setup.set_faults(FaultConfig {
-        rate: 0.2,
-        kinds: vec![
-            FaultKind::RateLimit,
-            FaultKind::BodyRateLimit,
-            FaultKind::ServerError,
-            FaultKind::Slow,
-        ],
-        slow_ms: 20,
-        seed: 17,
-    });
+    setup.set_faults(crate::presets::a_fifth_of_requests_fail(17));
     let report = setup.run().await;
     assert!(report.failed_connectors.is_empty(), "{report:?}");
     assert!(

@@ -1047,10 +1047,70 @@ async fn push_targets_and_ledger_follow_links_and_tiers(store: Arc<dyn Store>) {
         .expect("saving the ledger");
     assert_eq!(
         store.ledger("crm").await.expect("ledger"),
-        vec![delivered, recovered]
+        vec![delivered.clone(), recovered]
     );
-    assert_eq!(store.ledger("shop").await.expect("ledger"), vec![shop_row]);
+    assert_eq!(
+        store.ledger("shop").await.expect("ledger"),
+        vec![shop_row.clone()]
+    );
     assert!(store.ledger("erp").await.expect("ledger").is_empty());
+
+    // The diff in the database: records whose acknowledged label is the
+    // one their tier gives are left out; the rest come with their rows.
+    let labels = |gold: &str| {
+        vec![
+            ("gold".to_string(), gold.to_string()),
+            ("silver".to_string(), "silver".to_string()),
+        ]
+    };
+    let in_place = store
+        .push_candidates("crm", &labels("gold"))
+        .await
+        .expect("candidates");
+    assert!(
+        in_place.targets.is_empty() && in_place.ledger.is_empty(),
+        "{in_place:?}"
+    );
+    assert_eq!(in_place.in_place, 2);
+    let renamed = store
+        .push_candidates("crm", &labels("GOLD"))
+        .await
+        .expect("candidates");
+    assert_eq!(
+        renamed.targets,
+        vec![target("crm", "c-1", "G-1", "gold", "rules-1")]
+    );
+    assert_eq!(renamed.ledger, vec![delivered.clone()]);
+    assert_eq!(renamed.in_place, 1);
+    let pending = store
+        .push_candidates("shop", &labels("gold"))
+        .await
+        .expect("candidates");
+    assert_eq!(pending.targets.len(), 1);
+    assert_eq!(pending.ledger, vec![shop_row]);
+    // A ledger row no tiered customer claims comes back while it still
+    // holds a label; without one it is in place.
+    let orphan = LedgerRow {
+        acked_label: Some("bronze".to_string()),
+        unacked_labels: Vec::new(),
+        ..ledger_row("c-9", "bronze", LedgerStatus::Delivered)
+    };
+    let cleared = LedgerRow {
+        desired_label: None,
+        unacked_labels: Vec::new(),
+        ..ledger_row("c-8", "bronze", LedgerStatus::Delivered)
+    };
+    store
+        .save_ledger(&rows(&[orphan.clone(), cleared]))
+        .await
+        .expect("saving the ledger");
+    let orphans = store
+        .push_candidates("crm", &labels("gold"))
+        .await
+        .expect("candidates");
+    assert!(orphans.targets.is_empty());
+    assert_eq!(orphans.ledger, vec![orphan]);
+    assert_eq!(orphans.in_place, 3);
 }
 
 /// `status` counts what each connector holds in every table, active golden
