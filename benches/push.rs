@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench push` (release build). Environment:
 //! - `PUSH_CUSTOMERS` (default 20000): true customers of the generated world
-//!   whose records are pushed;
+//!   whose records are pushed (0 skips the throughput part);
 //! - `PUSH_LEDGER_ROWS` (default 1000000): rows of the diff measurement.
 //!
 //! Throughput: the world goes through one full run (sync, resolve, tier,
@@ -16,9 +16,12 @@
 //! and a tag delete; Shopify: 10 customers per GraphQL request; Odoo: one
 //! `write` per group of partners making the same move).
 //!
-//! Diff: one million ledger rows are written to a SQLite store, read back
-//! (`Store::ledger`) and diffed against one million targets of which one in
-//! ten changed tier (`plan_push`), the two parts timed separately.
+//! Diff: one million linked records of tiered customers and a ledger that
+//! acknowledged each one's label, one customer in ten moved to another
+//! tier. Timed: the diff in the database (`Store::push_candidates`, which
+//! returns only what is not in place) and the plan of those (`plan_push`);
+//! for comparison, reading all targets and the whole ledger and diffing in
+//! memory, as a snapshot sink does.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,7 +31,6 @@ use indicatif::ProgressBar;
 use tierlink::config::Project;
 use tierlink::connectors::SourceContext;
 use tierlink::demo::{self, DemoOptions};
-use tierlink::model::PartyKey;
 use tierlink::pipeline;
 use tierlink::push::{plan_push, PushOptions};
 use tierlink::simulators::World;
@@ -48,7 +50,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(throughput(env_number("PUSH_CUSTOMERS", 20_000) as u64));
+    let customers = env_number("PUSH_CUSTOMERS", 20_000) as u64;
+    if customers > 0 {
+        runtime.block_on(throughput(customers));
+    }
     runtime.block_on(diff(env_number("PUSH_LEDGER_ROWS", 1_000_000)));
 }
 
@@ -152,6 +157,44 @@ async fn diff(rows: usize) {
     .expect("rules");
     let tiers: Vec<String> = rules.tiers.iter().map(|t| t.key.clone()).collect();
     let label = |tier: &str| rules.label_for(tier, "shop", "http").expect("label");
+    let started = Instant::now();
+    // Setup: a million linked records of tiered customers, written straight
+    // into the tables, and a ledger that acknowledged each one's label; then
+    // one customer in ten moves to the next tier.
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new().filename(dir.path().join("ledger.db")),
+    )
+    .await
+    .expect("pool");
+    let now = Utc::now().to_rfc3339();
+    for start in (0..rows).step_by(10_000) {
+        let mut tx = pool.begin().await.expect("tx");
+        for index in start..(start + 10_000).min(rows) {
+            let moved = index % 10 == 0;
+            let at = index % tiers.len();
+            let tier = if moved {
+                &tiers[(at + 1) % tiers.len()]
+            } else {
+                &tiers[at]
+            };
+            let golden_id = format!("g_{index:016x}");
+            sqlx::query("INSERT INTO golden_links (connector, source_id, golden_id, linked_at) VALUES ('shop', $1, $2, $3)")
+                .bind(format!("{:012}", index * 7 + 1))
+                .bind(&golden_id)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .expect("link");
+            sqlx::query("INSERT INTO tier_assignments (golden_id, tier, rule, rules_version, assigned_at) VALUES ($1, $2, 'bench', 'v1', $3)")
+                .bind(&golden_id)
+                .bind(tier)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .expect("tier");
+        }
+        tx.commit().await.expect("commit");
+    }
     let ledger: Vec<LedgerRow> = (0..rows)
         .map(|index| {
             let tier = &tiers[index % tiers.len()];
@@ -170,7 +213,6 @@ async fn diff(rows: usize) {
             }
         })
         .collect();
-    let started = Instant::now();
     for chunk in ledger.chunks(50_000) {
         store
             .save_ledger(&LedgerUpdate {
@@ -180,46 +222,57 @@ async fn diff(rows: usize) {
             .await
             .expect("save");
     }
+    sqlx::query("ANALYZE")
+        .execute(&pool)
+        .await
+        .expect("analyze");
     println!(
-        "ledger: {rows} rows written in {:.1} s (setup, not timed)",
+        "ledger: {rows} linked records, tiers and ledger rows written in {:.1} s (setup, not timed)",
         started.elapsed().as_secs_f64()
     );
-    // One target in ten changed tier.
-    let targets: Vec<PushTarget> = ledger
-        .iter()
-        .enumerate()
-        .map(|(index, row)| {
-            let at = index % tiers.len();
-            let tier = if index % 10 == 0 {
-                &tiers[(at + 1) % tiers.len()]
-            } else {
-                &tiers[at]
-            };
-            PushTarget {
-                party: PartyKey {
-                    connector: "shop".to_string(),
-                    source_id: row.source_id.clone(),
-                },
-                golden_id: row.golden_id.clone().unwrap_or_default(),
-                tier: tier.clone(),
-                rules_version: "v1".to_string(),
-            }
-        })
-        .collect();
-    drop(ledger);
 
+    // The diff a push makes: in the database, then the plan of what differs.
+    let labels: Vec<(String, String)> = tiers
+        .iter()
+        .map(|tier| (tier.clone(), label(tier)))
+        .collect();
     let started = Instant::now();
-    let loaded = store.ledger("shop").await.expect("ledger");
-    let load_seconds = started.elapsed().as_secs_f64();
+    let candidates = store
+        .push_candidates("shop", &labels)
+        .await
+        .expect("candidates");
+    let query_seconds = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let plan = plan_push("shop", "http", &targets, loaded, &rules, false);
-    let diff_seconds = started.elapsed().as_secs_f64();
+    let mut plan = plan_push(
+        "shop",
+        "http",
+        &candidates.targets,
+        candidates.ledger,
+        &rules,
+        false,
+    );
+    plan.counts.unchanged += candidates.in_place;
+    let plan_seconds = started.elapsed().as_secs_f64();
     assert_eq!(plan.counts.update, rows.div_ceil(10));
     assert_eq!(plan.counts.unchanged, rows - rows.div_ceil(10));
     println!(
-        "diff: {rows} ledger rows loaded in {load_seconds:.2} s, diffed in {diff_seconds:.2} s \
+        "diff: {rows} ledger rows: database diff {query_seconds:.2} s, plan {plan_seconds:.2} s \
          ({} to send), {:.2} s in all",
         plan.changes.len(),
-        load_seconds + diff_seconds
+        query_seconds + plan_seconds
+    );
+
+    // For comparison: reading the whole ledger and the targets, diffing in
+    // memory (what a snapshot sink does).
+    let started = Instant::now();
+    let targets: Vec<PushTarget> = store.push_targets("shop").await.expect("targets");
+    let ledger = store.ledger("shop").await.expect("ledger");
+    let load_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let full = plan_push("shop", "http", &targets, ledger, &rules, false);
+    assert_eq!(full.counts, plan.counts);
+    println!(
+        "full load: targets and ledger read in {load_seconds:.2} s, diffed in memory in {:.2} s",
+        started.elapsed().as_secs_f64()
     );
 }
