@@ -425,8 +425,9 @@ pub struct PushTarget {
 pub struct PushCandidates {
     pub targets: Vec<PushTarget>,
     pub ledger: Vec<LedgerRow>,
-    /// Records carrying their acknowledged label, and ledger rows without
-    /// a customer and without a label: nothing to do for them.
+    /// Records with nothing to do: linked records carrying their
+    /// acknowledged label (or of customers without a tier), and ledger rows
+    /// without a customer and without a label.
     pub in_place: usize,
 }
 

@@ -1682,38 +1682,39 @@ macro_rules! impl_store {
                         candidates.ledger.push(ledger_row_from_row(&row));
                     }
                 }
+                // Ledger rows no tiered customer claims: those still holding
+                // a label come back; the others only count.
                 let orphans = sqlx::query(&format!(
                     "SELECT connector, source_id, golden_id, tier, desired_label, acked_label, unacked_labels,
                             rules_version, status, attempts, last_error
                      FROM push_ledger p
                      WHERE p.connector = $1 AND NOT EXISTS ({linked})
-                       AND (p.acked_label IS NOT NULL OR p.unacked_labels <> '[]')
                      ORDER BY p.source_id"
                 ))
                 .bind(connector)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(query_error(action))?;
-                candidates.ledger.extend(orphans.iter().map(ledger_row_from_row));
-                let total: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM golden_links l JOIN tier_assignments t ON t.golden_id = l.golden_id
-                     WHERE l.connector = $1",
-                )
-                .bind(connector)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(query_error(action))?;
-                let quiet_orphans: i64 = sqlx::query_scalar(&format!(
-                    "SELECT COUNT(*) FROM push_ledger p
-                     WHERE p.connector = $1 AND NOT EXISTS ({linked})
-                       AND p.acked_label IS NULL AND p.unacked_labels = '[]'"
-                ))
-                .bind(connector)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(query_error(action))?;
-                candidates.in_place = (total as usize).saturating_sub(candidates.targets.len())
-                    + quiet_orphans as usize;
+                let mut quiet_orphans = 0;
+                for row in &orphans {
+                    let row = ledger_row_from_row(row);
+                    if row.acked_label.is_none() && row.unacked_labels.is_empty() {
+                        quiet_orphans += 1;
+                    } else {
+                        candidates.ledger.push(row);
+                    }
+                }
+                // Every linked record not sent back as a candidate needs
+                // nothing (those of customers without a tier included).
+                let linked_records: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM golden_links WHERE connector = $1")
+                        .bind(connector)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(query_error(action))?;
+                candidates.in_place = (linked_records as usize)
+                    .saturating_sub(candidates.targets.len())
+                    + quiet_orphans;
                 Ok(candidates)
             }
 
