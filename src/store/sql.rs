@@ -1665,7 +1665,26 @@ macro_rules! impl_store {
                 for (tier, label) in labels {
                     query = query.bind(tier).bind(label);
                 }
-                let rows = query.fetch_all(&self.pool).await.map_err(query_error(action))?;
+                // Ledger rows no tiered customer claims: those still holding
+                // a label come back; the others only count.
+                let orphans_query = format!(
+                    "SELECT connector, source_id, golden_id, tier, desired_label, acked_label, unacked_labels,
+                            rules_version, status, attempts, last_error
+                     FROM push_ledger p
+                     WHERE p.connector = $1 AND NOT EXISTS ({linked})
+                     ORDER BY p.source_id"
+                );
+                let orphans = sqlx::query(&orphans_query).bind(connector);
+                let linked_records =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM golden_links WHERE connector = $1")
+                        .bind(connector);
+                // Three reads at once, on connections of their own.
+                let (rows, orphans, linked_records): (_, _, i64) = tokio::try_join!(
+                    query.fetch_all(&self.pool),
+                    orphans.fetch_all(&self.pool),
+                    linked_records.fetch_one(&self.pool),
+                )
+                .map_err(query_error(action))?;
                 let mut candidates = PushCandidates::default();
                 for row in rows {
                     let source_id: String = row.get("target_id");
@@ -1682,19 +1701,6 @@ macro_rules! impl_store {
                         candidates.ledger.push(ledger_row_from_row(&row));
                     }
                 }
-                // Ledger rows no tiered customer claims: those still holding
-                // a label come back; the others only count.
-                let orphans = sqlx::query(&format!(
-                    "SELECT connector, source_id, golden_id, tier, desired_label, acked_label, unacked_labels,
-                            rules_version, status, attempts, last_error
-                     FROM push_ledger p
-                     WHERE p.connector = $1 AND NOT EXISTS ({linked})
-                     ORDER BY p.source_id"
-                ))
-                .bind(connector)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(query_error(action))?;
                 let mut quiet_orphans = 0;
                 for row in &orphans {
                     let row = ledger_row_from_row(row);
@@ -1706,12 +1712,6 @@ macro_rules! impl_store {
                 }
                 // Every linked record not sent back as a candidate needs
                 // nothing (those of customers without a tier included).
-                let linked_records: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM golden_links WHERE connector = $1")
-                        .bind(connector)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(query_error(action))?;
                 candidates.in_place = (linked_records as usize)
                     .saturating_sub(candidates.targets.len())
                     + quiet_orphans;
