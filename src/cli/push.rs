@@ -216,6 +216,13 @@ pub async fn push_command(
                 let Some(settings) = &config.push else {
                     continue;
                 };
+                if !settings.sink.readable() {
+                    eprintln!(
+                        "{}: a {} sink cannot be read back; not verified",
+                        config.id, settings.kind
+                    );
+                    continue;
+                }
                 progress.set_message(format!("reading labels back from {}", config.id));
                 let report =
                     push::verify_connector(&context, config, settings, &project.tiers, repair)

@@ -105,6 +105,12 @@ pub trait Sink: Send + Sync + fmt::Debug {
     /// Applies a batch of changes.
     async fn apply(&self, context: &SourceContext, changes: &[LabelChange]) -> BatchOutcome;
 
+    /// Whether [`Sink::read_labels`] can read anything back (a webhook
+    /// receiver cannot).
+    fn readable(&self) -> bool {
+        true
+    }
+
     /// Reads back what the records carry, one answer per source id.
     async fn read_labels(
         &self,

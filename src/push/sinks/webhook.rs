@@ -215,6 +215,10 @@ impl Sink for WebhookSink {
         }
     }
 
+    fn readable(&self) -> bool {
+        false
+    }
+
     async fn read_labels(
         &self,
         _context: &SourceContext,
