@@ -191,3 +191,59 @@ impl Sink for FileSink {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(id: &str, label: Option<&str>) -> LabelChange {
+        LabelChange {
+            source_id: id.to_string(),
+            golden_id: Some(format!("G-{id}")),
+            tier: Some("high-value".to_string()),
+            label: label.map(str::to_string),
+            remove: Vec::new(),
+            rules_version: "v1".to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn both_formats_write_every_label_and_read_them_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = crate::store::open("sqlite::memory:", dir.path())
+            .await
+            .expect("store");
+        let context = SourceContext::new(store);
+        for format in [Format::Csv, Format::Jsonl] {
+            let sink = FileSink {
+                path: dir.path().join(format!("labels/erp.{format:?}")),
+                format,
+            };
+            let changes = [
+                change("b-2", Some("高价值客户")),
+                change("a-1", Some("tier:high-value, \"quoted\"")),
+                change("c-3", None),
+            ];
+            let outcomes = sink.apply(&context, &changes).await.expect("written");
+            assert_eq!(outcomes.len(), 3);
+            let ids = ["a-1".to_string(), "b-2".to_string(), "c-3".to_string()];
+            let carried = sink.read_labels(&context, &ids).await.expect("read");
+            assert_eq!(
+                carried,
+                [
+                    Carried::Labels(vec!["tier:high-value, \"quoted\"".to_string()]),
+                    Carried::Labels(vec!["高价值客户".to_string()]),
+                    // A record without a label is not in the file.
+                    Carried::Labels(Vec::new()),
+                ],
+                "{format:?}"
+            );
+            let text = std::fs::read_to_string(&sink.path).expect("file");
+            assert!(text.find("a-1") < text.find("b-2"), "sorted: {text}");
+            assert!(!dir
+                .path()
+                .join(format!("labels/erp.{format:?}.partial"))
+                .exists());
+        }
+    }
+}
