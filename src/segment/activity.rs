@@ -202,8 +202,18 @@ pub fn group_by_customer<'a>(
         .collect();
     let mut grouped: Vec<Activity<'a>> = vec![Activity::default(); golden_ids.len()];
     let slot = |golden_id: &str| index.get(golden_id).copied();
-    for order in orders {
-        if let Some(position) = slot(&order.golden_id) {
+    // Orders are the bulk: look each up once, then give every customer a
+    // list of the right size instead of growing a million small ones.
+    let slots: Vec<Option<usize>> = orders.iter().map(|order| slot(&order.golden_id)).collect();
+    let mut counts = vec![0usize; golden_ids.len()];
+    for position in slots.iter().flatten() {
+        counts[*position] += 1;
+    }
+    for (activity, count) in grouped.iter_mut().zip(counts) {
+        activity.orders.reserve_exact(count);
+    }
+    for (order, position) in orders.iter().zip(slots) {
+        if let Some(position) = position {
             grouped[position].orders.push(order);
         }
     }

@@ -304,22 +304,26 @@ pub fn distinct_orders<'a>(orders: &[&'a OrderFact]) -> Vec<&'a OrderFact> {
             cents(order.amount),
         )
     }
-    let mut sorted: Vec<&'a OrderFact> = orders.to_vec();
-    sorted.sort_by(|a, b| {
-        key(a)
-            .cmp(&key(b))
+    // Each order's key once, not once per comparison (its day is a
+    // calendar computation).
+    let mut keyed: Vec<((&str, NaiveDate, i64), &'a OrderFact)> =
+        orders.iter().map(|order| (key(order), *order)).collect();
+    keyed.sort_by(|(key_a, a), (key_b, b)| {
+        key_a
+            .cmp(key_b)
             .then_with(|| a.connector.cmp(&b.connector))
             .then_with(|| a.ordered_at.cmp(&b.ordered_at))
             .then_with(|| a.source_id.cmp(&b.source_id))
     });
+    let sorted: Vec<&'a OrderFact> = keyed.iter().map(|(_, order)| *order).collect();
     let mut kept = Vec::with_capacity(sorted.len());
     let mut start = 0;
     while start < sorted.len() {
-        let group_key = key(sorted[start]);
+        let group_key = keyed[start].0;
         let end = start
-            + sorted[start..]
+            + keyed[start..]
                 .iter()
-                .take_while(|order| key(order) == group_key)
+                .take_while(|(key, _)| *key == group_key)
                 .count();
         let group = &sorted[start..end];
         // Orders of one connector are contiguous in the group; the most any

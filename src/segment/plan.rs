@@ -187,19 +187,24 @@ pub fn plan_tiers(
     entered: &HashMap<String, DateTime<Utc>>,
     as_of: DateTime<Utc>,
 ) -> Result<TierPlan, String> {
-    let mut features: Vec<CustomerFeatures> = activities
-        .iter()
-        .map(|activity| customer_features(activity, &rules.features, &rules.custom_features, as_of))
-        .collect();
+    let mut features: Vec<CustomerFeatures> = on_every_core(activities, |activity| {
+        customer_features(activity, &rules.features, &rules.custom_features, as_of)
+    });
     add_rfm_scores(&mut features);
+    let outcomes = on_every_core(&features, |customer| rules.decide(customer));
     let current: HashMap<&str, &TierAssignment> = current
         .iter()
         .map(|assignment| (assignment.golden_id.as_str(), assignment))
         .collect();
     let dwell = Duration::days(i64::from(rules.dynamics.min_dwell_days));
     let mut decisions = Vec::with_capacity(golden_ids.len());
-    for ((golden_id, activity), customer) in golden_ids.iter().zip(activities).zip(&features) {
-        let outcome = rules.decide(customer)?;
+    for (((golden_id, activity), customer), outcome) in golden_ids
+        .iter()
+        .zip(activities)
+        .zip(&features)
+        .zip(outcomes)
+    {
+        let outcome = outcome?;
         let previous = current.get(golden_id.as_str()).copied();
         let mut reason = outcome.reason;
         let mut trigger = None;
@@ -259,12 +264,46 @@ pub fn plan_tiers(
     })
 }
 
+/// `work` applied to every item, the items split over the machine's cores;
+/// the results in the items' order. Pure per item, so the split never
+/// changes a result.
+fn on_every_core<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    if cores < 2 || items.len() < 1_000 {
+        return items.iter().map(&work).collect();
+    }
+    let chunk = items.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let work = &work;
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::segment::activity::TicketFact;
     use crate::store::OrderFact;
     use chrono::TimeZone;
+
+    #[test]
+    fn work_split_over_cores_keeps_the_order() {
+        let items: Vec<u64> = (0..10_001).collect();
+        let doubled: Vec<u64> = items.iter().map(|n| n * 2).collect();
+        assert_eq!(on_every_core(&items, |n| n * 2), doubled);
+        assert_eq!(on_every_core(&items[..3], |n| n * 2), doubled[..3]);
+    }
 
     const RULES: &str = r#"
 default = "low"
