@@ -15,13 +15,11 @@
 //! store: grouping activity per customer, features, RFM scores and segments,
 //! and the tier rules of the shipped `tiers.toml` with explanations.
 //!
-//! Measured 2026-11-23 on this 2-core machine while about six other builds
-//! ran (load average 15), release build, single-threaded: grouping 9.6 s,
-//! features + RFM + tiers 24.6 s, total 34.3 s for 1,000,000 customers and
-//! 10,000,000 orders; DuckDB 1.x (2 threads) ran the RFM query alone on the
-//! same data as Parquet in 19.6 s (CSV to Parquet 15.9 s, not counted);
-//! ratio tierlink / DuckDB 1.75. Both counted 900,379 buyers. The 10 s goal
-//! was not met under that load; measure again on a quiet machine.
+//! Measured 2026-11-24 on this 2-core machine, quiet, release build,
+//! features and rules over both cores: grouping 5.76 s, features + RFM +
+//! tiers 9.48 s, total 15.2 s for 1,000,000 customers and 10,000,000
+//! orders; DuckDB 2.0 (2 threads) ran the RFM query alone on the same data
+//! as Parquet in 6.9 s; both counted 900,379 buyers (BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::io::Write;
