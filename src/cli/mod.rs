@@ -325,6 +325,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 println!("{}", output::status_summary(&project, &status));
+                let push = store.push_status().await?;
+                if !push.is_empty() {
+                    println!("push ledger\n{}", output::push_status_table(&push));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -304,3 +304,24 @@ pub fn sink_line(sink: &crate::push::SinkReport) -> String {
     }
     line
 }
+
+/// The push ledger per system: `push status`, and the end of `status`.
+pub fn push_status_table(status: &[crate::store::PushStatus]) -> String {
+    use crate::store::LedgerStatus;
+    let mut text =
+        String::from("connector     pending  delivered  failed  dropped  dead letters\n");
+    for row in status {
+        let count = |status| row.rows.get(&status).copied().unwrap_or(0);
+        let _ = writeln!(
+            text,
+            "{:<12} {:>8} {:>10} {:>7} {:>8} {:>13}",
+            row.connector,
+            count(LedgerStatus::Pending),
+            count(LedgerStatus::Delivered),
+            count(LedgerStatus::Failed),
+            count(LedgerStatus::Dropped),
+            row.open_dead_letters
+        );
+    }
+    text
+}

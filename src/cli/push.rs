@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
-use super::output::sink_line;
+use super::output::{push_status_table, sink_line};
 use crate::config::Project;
 use crate::connectors::SourceContext;
 use crate::pipeline;
@@ -184,20 +184,7 @@ pub async fn push_command(
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
-                println!("connector     pending  delivered  failed  dropped  dead letters");
-                for row in &status {
-                    let count = |status| row.rows.get(&status).copied().unwrap_or(0);
-                    use crate::store::LedgerStatus::*;
-                    println!(
-                        "{:<12} {:>8} {:>10} {:>7} {:>8} {:>13}",
-                        row.connector,
-                        count(Pending),
-                        count(Delivered),
-                        count(Failed),
-                        count(Dropped),
-                        row.open_dead_letters
-                    );
-                }
+                print!("{}", push_status_table(&status));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -106,6 +106,27 @@ fn the_main_job_tiers_the_sample_and_a_second_run_changes_nothing() {
         );
     }
 
+    // `status` ends with the push ledger: every label delivered.
+    let text = stdout(&tierlink(project.path(), &["status"]));
+    let ledger = text
+        .split("push ledger\n")
+        .nth(1)
+        .expect("a push ledger table");
+    for connector in ["erp", "helpdesk", "shop"] {
+        let row = ledger
+            .lines()
+            .find(|line| line.starts_with(connector))
+            .unwrap_or_else(|| panic!("{connector} in:\n{ledger}"));
+        let numbers: Vec<i64> = row
+            .split_whitespace()
+            .skip(1)
+            .map(|number| number.parse().expect("a count"))
+            .collect();
+        let parties = status["connectors"][connector]["parties"].as_i64().unwrap();
+        // pending, delivered, failed, dropped, dead letters
+        assert_eq!(numbers, [0, parties, 0, 0, 0], "{connector}: {row}");
+    }
+
     let second = tierlink(project.path(), &["run"]);
     let text = stdout(&second);
     assert!(second.status.success(), "{text}");
