@@ -138,6 +138,10 @@ pub struct ConnectorError {
     pub message: String,
     /// Whether trying again later can help.
     pub retryable: bool,
+    /// The HTTP status the source refused the request with, if it did
+    /// (e.g. 404: the record is not there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
 }
 
 impl ConnectorError {
@@ -146,6 +150,7 @@ impl ConnectorError {
             domain: ErrorDomain::Config,
             message: message.into(),
             retryable: false,
+            http_status: None,
         }
     }
 
@@ -154,6 +159,15 @@ impl ConnectorError {
             domain: ErrorDomain::External,
             message: message.into(),
             retryable,
+            http_status: None,
+        }
+    }
+
+    /// The same error, noting the HTTP status the source answered.
+    pub fn with_http_status(self, status: u16) -> ConnectorError {
+        ConnectorError {
+            http_status: Some(status),
+            ..self
         }
     }
 
@@ -162,6 +176,7 @@ impl ConnectorError {
             domain: ErrorDomain::Internal,
             message: message.into(),
             retryable: false,
+            http_status: None,
         }
     }
 }

@@ -284,10 +284,13 @@ impl Session {
             ));
         }
         if !status.is_success() {
-            return Outcome::Fail(ConnectorError::external(
-                format!("{what} answered HTTP {status}: {}", excerpt()),
-                false,
-            ));
+            return Outcome::Fail(
+                ConnectorError::external(
+                    format!("{what} answered HTTP {status}: {}", excerpt()),
+                    false,
+                )
+                .with_http_status(status.as_u16()),
+            );
         }
         // A write may answer with no body at all (Zendesk's DELETE of tags:
         // 204 No Content); an empty page of a pull is a cut-off answer.

@@ -115,7 +115,7 @@ impl ZendeskSink {
 }
 
 fn is_not_found(error: &ConnectorError) -> bool {
-    error.message.contains("HTTP 404")
+    error.http_status == Some(404)
 }
 
 #[async_trait]
