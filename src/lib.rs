@@ -27,6 +27,8 @@
 //!   local simulators.
 //! - [`presets`]: ready-made connector and mapping files for common systems.
 //! - [`pipeline`]: one full run through every stage.
+//! - [`serve`]: `tierlink serve`: the HTTP API, web UI, metrics and the
+//!   scheduler, over the same library functions as the CLI.
 //! - [`cli`]: the command line; thin, it parses arguments and calls the library.
 //! - [`simulators`]: WeCom, Shopify, Zendesk and Odoo API simulators on
 //!   loopback, for tests, benchmarks and `tierlink demo`.
@@ -46,6 +48,7 @@ pub mod presets;
 pub mod push;
 pub mod resolve;
 pub mod segment;
+pub mod serve;
 pub mod simulators;
 pub mod steward;
 pub mod store;

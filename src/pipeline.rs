@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, NaiveTime, Utc};
 use indicatif::ProgressBar;
@@ -53,6 +54,10 @@ pub struct RunReport {
     pub tier_distribution: BTreeMap<String, usize>,
     /// What the push did in each system with a `[push]` sink.
     pub push: Vec<push::SinkReport>,
+    /// Seconds each stage took (sync, map, resolve, segment, push).
+    pub stage_seconds: BTreeMap<String, f64>,
+    /// Seconds each connector's sync took.
+    pub sync_seconds: BTreeMap<String, f64>,
 }
 
 impl RunReport {
@@ -67,6 +72,11 @@ impl RunReport {
             || self.mapped + self.mapping_rejected > 0
             || self.golden_changed + self.links_changed + self.merged + self.tiers_changed > 0
             || self.push.iter().any(|sink| sink.acknowledged > 0)
+    }
+
+    fn timed(&mut self, stage: &str, started: Instant) {
+        self.stage_seconds
+            .insert(stage.to_string(), started.elapsed().as_secs_f64());
     }
 
     /// Whether every connector and sink worked.
@@ -103,21 +113,115 @@ impl Scope<'_> {
     }
 }
 
-/// Runs the whole pipeline once over every connector.
+/// How a scheduled pipeline run reads its sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// Every connector's cursors are forgotten first, so every record is
+    /// read again (unchanged ones stay unchanged); then every stage runs.
+    Full,
+    /// Each connector reads from its cursor; resolution, tiering and push
+    /// run only when something new was staged or mapped.
+    Incremental,
+}
+
+impl RunKind {
+    /// The name in the run log and in schedules.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunKind::Full => "full",
+            RunKind::Incremental => "incremental",
+        }
+    }
+}
+
+/// Runs the whole pipeline once over every connector, each reading from
+/// its cursor: what `tierlink run` does.
 pub async fn run_full(
     project: &Project,
     store: &Arc<dyn Store>,
     progress: &ProgressBar,
 ) -> Result<RunReport, RunError> {
-    record_run(store, "full", |run_id| async move {
+    let context = SourceContext::new(store.clone());
+    record_run(store, "full", |run_id| {
+        every_stage(project, &context, run_id, false, progress)
+    })
+    .await
+}
+
+/// A scheduled run of `kind` (see [`RunKind`]).
+pub async fn run_scheduled(
+    project: &Project,
+    context: &SourceContext,
+    kind: RunKind,
+    progress: &ProgressBar,
+) -> Result<RunReport, RunError> {
+    record_run(&context.store, kind.name(), |run_id| async move {
+        if kind == RunKind::Full {
+            for connector in &project.connectors {
+                context.store.reset_cursors(&connector.id).await?;
+            }
+        }
+        every_stage(
+            project,
+            context,
+            run_id,
+            kind == RunKind::Incremental,
+            progress,
+        )
+        .await
+    })
+    .await
+}
+
+/// Every stage in order; with `only_on_news`, the stages after mapping are
+/// skipped when the sources brought nothing new.
+async fn every_stage(
+    project: &Project,
+    context: &SourceContext,
+    run_id: i64,
+    only_on_news: bool,
+    progress: &ProgressBar,
+) -> Result<RunReport, RunError> {
+    let mut report = RunReport {
+        run_id,
+        ..RunReport::default()
+    };
+    ingest_stages(project, context, Scope::Everything, progress, &mut report).await?;
+    if !only_on_news || report.changed_anything() {
+        let store = &context.store;
+        let started = Instant::now();
+        resolve_stage(project, store, progress, &mut report).await?;
+        report.timed("resolve", started);
+        let started = Instant::now();
+        segment_stage(project, store, progress, &mut report).await?;
+        report.timed("segment", started);
+        let started = Instant::now();
+        push_stage(project, context, progress, &mut report).await?;
+        report.timed("push", started);
+    }
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+/// Tiers every golden customer again and pushes the labels: what follows a
+/// steward's decision, which has already recomputed the golden customers.
+pub async fn run_retier(
+    project: &Project,
+    context: &SourceContext,
+    progress: &ProgressBar,
+) -> Result<RunReport, RunError> {
+    record_run(&context.store, "retier", |run_id| async move {
         let mut report = RunReport {
             run_id,
             ..RunReport::default()
         };
-        ingest_stages(project, store, Scope::Everything, progress, &mut report).await?;
-        resolve_stage(project, store, progress, &mut report).await?;
-        segment_stage(project, store, progress, &mut report).await?;
-        push_stage(project, store, progress, &mut report).await?;
+        let started = Instant::now();
+        segment_stage(project, &context.store, progress, &mut report).await?;
+        report.timed("segment", started);
+        let started = Instant::now();
+        push_stage(project, context, progress, &mut report).await?;
+        report.timed("push", started);
         progress.finish_and_clear();
         Ok(report)
     })
@@ -160,8 +264,20 @@ pub async fn run_sync(
     full: bool,
     progress: &ProgressBar,
 ) -> Result<RunReport, RunError> {
+    let context = SourceContext::new(store.clone());
+    run_sync_in(project, &context, connector_id, full, progress).await
+}
+
+/// [`run_sync`] with the caller's context (its rate limiters and shutdown).
+pub async fn run_sync_in(
+    project: &Project,
+    context: &SourceContext,
+    connector_id: &str,
+    full: bool,
+    progress: &ProgressBar,
+) -> Result<RunReport, RunError> {
     record_run(
-        store,
+        &context.store,
         &format!("sync:{connector_id}"),
         |run_id| async move {
             let mut report = RunReport {
@@ -169,11 +285,11 @@ pub async fn run_sync(
                 ..RunReport::default()
             };
             if full {
-                store.reset_cursors(connector_id).await?;
+                context.store.reset_cursors(connector_id).await?;
             }
             ingest_stages(
                 project,
-                store,
+                context,
                 Scope::Connector(connector_id),
                 progress,
                 &mut report,
@@ -213,29 +329,38 @@ where
 /// Sync then map: what every run does first.
 async fn ingest_stages(
     project: &Project,
-    store: &Arc<dyn Store>,
+    context: &SourceContext,
     scope: Scope<'_>,
     progress: &ProgressBar,
     report: &mut RunReport,
 ) -> Result<(), RunError> {
-    sync_stage(project, store, scope, progress, report).await?;
-    map_stage(project, store, scope, progress, report).await
+    let started = Instant::now();
+    sync_stage(project, context, scope, progress, report).await?;
+    report.timed("sync", started);
+    let started = Instant::now();
+    map_stage(project, &context.store, scope, progress, report).await?;
+    report.timed("map", started);
+    Ok(())
 }
 
 async fn sync_stage(
     project: &Project,
-    store: &Arc<dyn Store>,
+    context: &SourceContext,
     scope: Scope<'_>,
     progress: &ProgressBar,
     report: &mut RunReport,
 ) -> Result<(), RunError> {
-    let context = SourceContext::new(store.clone());
     for connector in project
         .connectors
         .iter()
         .filter(|connector| scope.includes(&connector.id))
     {
-        match sync_connector(&context, connector, progress, report.run_id).await {
+        let started = Instant::now();
+        let synced = sync_connector(context, connector, progress, report.run_id).await;
+        report
+            .sync_seconds
+            .insert(connector.id.clone(), started.elapsed().as_secs_f64());
+        match synced {
             Ok(streams) => {
                 report.sync.insert(connector.id.clone(), streams);
             }
@@ -358,14 +483,13 @@ async fn segment_stage(
 
 async fn push_stage(
     project: &Project,
-    store: &Arc<dyn Store>,
+    context: &SourceContext,
     progress: &ProgressBar,
     report: &mut RunReport,
 ) -> Result<(), RunError> {
-    let context = SourceContext::new(store.clone());
     report.push = push_all(
         project,
-        &context,
+        context,
         None,
         &push::PushOptions::default(),
         progress,

@@ -103,6 +103,14 @@ pub enum Command {
         /// Print the run report as JSON.
         #[arg(long)]
         json: bool,
+        /// Then keep the simulators running and serve the API and web UI
+        /// on the demo (with an admin, a steward and a viewer token made
+        /// for this session) until Ctrl-C.
+        #[arg(long)]
+        serve: bool,
+        /// The address to serve on, with --serve.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        address: String,
     },
     /// Ready-made connectors for common systems: list them, or add one to
     /// this project.
@@ -171,6 +179,33 @@ pub enum Command {
     /// Deliver tier labels into the source systems (`--dry-run` to see what
     /// would change), handle dead letters, verify what the systems carry.
     Push(push::PushArgs),
+    /// Run the service until Ctrl-C: the HTTP API, the web UI, Prometheus
+    /// metrics at /metrics and the scheduled runs of [schedule].
+    Serve {
+        /// The address to listen on (default: [server] address).
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// API tokens for `tierlink serve`.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Make a token: it is printed once, and only its SHA-256 is added to
+    /// tierlink.toml as a [[server.tokens]] table.
+    New {
+        /// Who holds it; the actor of their steward decisions.
+        #[arg(long)]
+        name: String,
+        /// viewer, steward or admin.
+        #[arg(long, value_enum)]
+        role: crate::config::Role,
+        /// Print the table instead of adding it to tierlink.toml.
+        #[arg(long)]
+        print_only: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -400,6 +435,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             as_of,
             json,
+            serve,
+            address,
         } => {
             let options = crate::demo::DemoOptions {
                 dir,
@@ -434,7 +471,13 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     "{}\n",
                     output::demo_archetypes(&demo.project, &demo.archetypes)
                 );
-                println!("{}", output::demo_next_steps(&options.dir));
+                if !serve {
+                    println!("{}", output::demo_next_steps(&options.dir));
+                }
+            }
+            if serve {
+                serve_demo(demo, &address).await?;
+                return Ok(ExitCode::SUCCESS);
             }
             Ok(if demo.report.succeeded() {
                 ExitCode::SUCCESS
@@ -520,6 +563,47 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(&project).await?;
             segment::report_command(&project, store.as_ref(), kind, since, json).await
         }
+        Command::Serve { address } => {
+            let project = load_project(&cli.config)?;
+            if project.settings.server.tokens.is_empty() {
+                anyhow::bail!(
+                    "{} has no API tokens, so nobody could use the service: make one with `tierlink token new --name YOU --role admin`",
+                    project.config_file.display()
+                );
+            }
+            let address = address.unwrap_or_else(|| project.settings.server.address.clone());
+            let store = open_store(&project).await?;
+            serve_until_ctrl_c(project, store, &address).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::New {
+            name,
+            role,
+            print_only,
+        }) => {
+            let token = crate::serve::auth::new_token()?;
+            let table = format!(
+                "\n[[server.tokens]]\nname = {}\nrole = \"{}\"\nsha256 = \"{}\"\n",
+                toml::Value::String(name.clone()),
+                role.name(),
+                crate::serve::auth::token_digest(&token)
+            );
+            if print_only {
+                println!("add to {}:{table}", cli.config.display());
+            } else {
+                use std::io::Write as _;
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&cli.config)
+                    .and_then(|mut file| file.write_all(table.as_bytes()))
+                    .map_err(|error| {
+                        anyhow::anyhow!("cannot add the token to {}: {error}", cli.config.display())
+                    })?;
+                println!("added {name} ({}) to {}", role.name(), cli.config.display());
+            }
+            println!("the token, shown only now (tierlink keeps its SHA-256 only):\n{token}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Listen { address } => {
             let project = load_project(&cli.config)?;
             let receivers = webhook::receivers(&project).map_err(|problems| {
@@ -552,6 +636,67 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Serves `project` on `address` until Ctrl-C.
+async fn serve_until_ctrl_c(
+    project: Project,
+    store: Arc<dyn Store>,
+    address: &str,
+) -> anyhow::Result<()> {
+    let state =
+        crate::serve::AppState::new(project, store, crate::serve::scheduler::Clock::System)?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!("cannot listen on {address}: {error}; pass another --address")
+        })?;
+    let local = listener.local_addr()?;
+    println!("serving on http://{local}  (web UI at /, API at /api/v1, OpenAPI at /api/openapi.json, metrics at /metrics)");
+    for job in state.schedules.iter() {
+        println!("  scheduled: {} at \"{}\"", job.job.name(), job.expression);
+    }
+    println!("Ctrl-C stops: requests in flight and the running job finish first");
+    crate::serve::serve(state, listener, async {
+        tokio::signal::ctrl_c().await.ok();
+        eprintln!(
+            "stopping: finishing the running job (up to {:?})",
+            crate::serve::SHUTDOWN_GRACE
+        );
+    })
+    .await?;
+    println!("stopped");
+    Ok(())
+}
+
+/// Serves the demo with tokens made for this session, keeping its
+/// simulators running so scheduled and on-demand runs reach them.
+async fn serve_demo(demo: crate::demo::DemoRun, address: &str) -> anyhow::Result<()> {
+    let mut project = demo.project;
+    let mut tokens = Vec::new();
+    for (name, role) in [
+        ("demo-admin", crate::config::Role::Admin),
+        ("demo-steward", crate::config::Role::Steward),
+        ("demo-viewer", crate::config::Role::Viewer),
+    ] {
+        let token = crate::serve::auth::new_token()?;
+        project
+            .settings
+            .server
+            .tokens
+            .push(crate::config::TokenSettings {
+                name: name.to_string(),
+                role,
+                sha256: crate::serve::auth::token_digest(&token),
+            });
+        tokens.push((name, token));
+    }
+    println!("\nsign in to the web UI with one of these tokens (valid while this process runs):");
+    for (name, token) in &tokens {
+        println!("  {name:<13} {token}");
+    }
+    let _systems = demo.systems;
+    serve_until_ctrl_c(project, demo.store, address).await
 }
 
 async fn rejected_command(store: &dyn Store, command: RejectedCommand) -> anyhow::Result<ExitCode> {

@@ -10,7 +10,7 @@ mod problems;
 mod secret;
 mod settings;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -18,7 +18,8 @@ use std::sync::Arc;
 pub use problems::{closest, deserialize_section, join_field, read_toml_table, Problem, Problems};
 pub use secret::{Secret, SecretError};
 pub use settings::{
-    PathSettings, ScheduleSettings, SegmentSettings, ServerSettings, Settings, StoreSettings,
+    PathSettings, Role, ScheduleSettings, SegmentSettings, ServerSettings, Settings, StoreSettings,
+    TokenSettings,
 };
 
 use crate::connectors::{self, ConnectorDefinition, Source};
@@ -37,6 +38,9 @@ pub struct ConnectorConfig {
     pub source: Arc<dyn Source>,
     /// Where tier labels go back into this system (`[push]`), if anywhere.
     pub push: Option<crate::push::PushSettings>,
+    /// When `tierlink serve` syncs this connector on its own (cron with
+    /// seconds), besides the pipeline's schedules.
+    pub schedule: Option<String>,
 }
 
 /// Everything configured, loaded and checked.
@@ -78,6 +82,7 @@ impl Project {
             }
         };
         check_schedules(config_file, &settings.schedule, &mut problems);
+        check_tokens(config_file, &settings.server.tokens, &mut problems);
         let paths = settings.paths.resolved_against(&base_dir);
 
         let (connectors, broken_connectors) =
@@ -174,15 +179,52 @@ fn check_schedules(config_file: &Path, schedule: &ScheduleSettings, problems: &m
         ("schedule.full", &schedule.full),
         ("schedule.incremental", &schedule.incremental),
     ] {
-        if let Some(expression) = expression {
-            if let Err(error) = cron::Schedule::from_str(expression) {
-                problems.push(
-                    Problem::new(config_file, field, format!("not a valid cron expression {expression:?}: {error}"))
-                        .with_hint("use six fields: sec min hour day-of-month month day-of-week, e.g. \"0 */5 * * * *\""),
-                );
-            }
+        if let Some(problem) = expression
+            .as_deref()
+            .and_then(|expression| cron_problem(config_file, field, expression))
+        {
+            problems.push(problem);
         }
     }
+}
+
+fn check_tokens(config_file: &Path, tokens: &[TokenSettings], problems: &mut Problems) {
+    let mut names = BTreeSet::new();
+    for (index, token) in tokens.iter().enumerate() {
+        let field = format!("server.tokens[{index}]");
+        if token.name.trim().is_empty() || !names.insert(token.name.as_str()) {
+            problems.push(
+                Problem::new(
+                    config_file,
+                    format!("{field}.name"),
+                    format!("{:?} is empty or used twice", token.name),
+                )
+                .with_hint("give every token its holder's own name"),
+            );
+        }
+        let digest = token.sha256.trim();
+        if digest.len() != 64 || !digest.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            problems.push(
+                Problem::new(config_file, format!("{field}.sha256"), "must be 64 hexadecimal digits, the SHA-256 of the token")
+                    .with_hint("make a token with `tierlink token new --name NAME --role ROLE` and paste the table it prints"),
+            );
+        }
+    }
+}
+
+/// The problem with a cron expression, if it does not parse.
+fn cron_problem(file: &Path, field: &str, expression: &str) -> Option<Problem> {
+    let error = cron::Schedule::from_str(expression).err()?;
+    Some(
+        Problem::new(
+            file,
+            field,
+            format!("not a valid cron expression {expression:?}: {error}"),
+        )
+        .with_hint(
+            "use six fields: sec min hour day-of-month month day-of-week, e.g. \"0 */5 * * * *\"",
+        ),
+    )
 }
 
 /// The `*.toml` files directly in `dir`, sorted by name.
@@ -261,6 +303,8 @@ struct ConnectorHeader {
     kind: String,
     /// What this source system is, for people reading the config.
     description: Option<String>,
+    /// A cron expression (with seconds) for syncing this connector alone.
+    schedule: Option<String>,
 }
 
 fn load_connector(
@@ -283,7 +327,7 @@ fn load_connector(
         }
     };
     let mut header = toml::Table::new();
-    for key in ["type", "description"] {
+    for key in ["type", "description", "schedule"] {
         if let Some(value) = table.remove(key) {
             header.insert(key.to_string(), value);
         }
@@ -295,6 +339,13 @@ fn load_connector(
             return Err(problems);
         }
     };
+    if let Some(problem) = header
+        .schedule
+        .as_deref()
+        .and_then(|expression| cron_problem(file, "schedule", expression))
+    {
+        problems.push(problem);
+    }
     let Some(kind) = connectors::find_kind(&header.kind) else {
         let known: Vec<&str> = connectors::registry()
             .iter()
@@ -334,6 +385,7 @@ fn load_connector(
         description: header.description,
         source,
         push,
+        schedule: header.schedule,
     })
 }
 

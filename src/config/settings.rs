@@ -102,12 +102,54 @@ pub struct ServerSettings {
     /// The address to listen on.
     #[serde(default = "default_server_address")]
     pub address: String,
+    /// Who may call the API and open the UI: one `[[server.tokens]]` table
+    /// per token, made with `tierlink token new`.
+    #[serde(default)]
+    pub tokens: Vec<TokenSettings>,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             address: default_server_address(),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// One API token. Only its SHA-256 is configured, so the file (and the
+/// process) never hold the token itself.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Who holds the token; the actor of their steward decisions.
+    pub name: String,
+    pub role: Role,
+    /// The token's SHA-256, 64 hexadecimal digits.
+    pub sha256: String,
+}
+
+/// What a token may do. Each role may do everything the roles before it may.
+#[derive(
+    Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads everything, with phones and e-mails masked.
+    Viewer,
+    /// Also sees phones and e-mails, decides review items, merges, splits,
+    /// sets fields and undoes decisions.
+    Steward,
+    /// Also starts runs and syncs and verifies what the systems carry.
+    Admin,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Steward => "steward",
+            Role::Admin => "admin",
         }
     }
 }

@@ -6,6 +6,7 @@
 //! that credential waits, not only the one that was refused.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub struct RateLimiter {
     rate: f64,
     burst: f64,
     state: Mutex<BucketState>,
+    /// How many times the system said "slow down" (each [`Self::pause_for`]).
+    throttled: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -40,6 +43,7 @@ impl RateLimiter {
                 refilled_at: Instant::now(),
                 paused_until: None,
             }),
+            throttled: AtomicU64::new(0),
         }
     }
 
@@ -57,6 +61,7 @@ impl RateLimiter {
     /// Holds every request on this credential back for `duration`, e.g. for
     /// a `Retry-After`. A shorter pause never shortens a longer one.
     pub fn pause_for(&self, duration: Duration) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
         let until = Instant::now() + duration;
         let mut state = self
             .state
@@ -115,6 +120,20 @@ impl RateLimiters {
             .or_insert_with(|| Arc::new(RateLimiter::new(rate, burst)))
             .clone()
     }
+
+    /// For each credential key, how many times its system said "slow down".
+    pub fn throttled(&self) -> Vec<(String, u64)> {
+        let limiters = self
+            .limiters
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts: Vec<(String, u64)> = limiters
+            .iter()
+            .map(|(key, limiter)| (key.clone(), limiter.throttled.load(Ordering::Relaxed)))
+            .collect();
+        counts.sort();
+        counts
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +161,7 @@ mod tests {
         let start = Instant::now();
         limiter.pause_for(Duration::from_secs(2));
         limiter.pause_for(Duration::from_millis(500));
+        assert_eq!(limiter.throttled.load(Ordering::Relaxed), 2);
         limiter.acquire().await;
         assert_eq!(start.elapsed().as_secs(), 2);
         limiter.acquire().await;

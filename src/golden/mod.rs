@@ -14,6 +14,7 @@
 //! that gave it.
 
 pub mod rules;
+pub mod search;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 

@@ -199,6 +199,16 @@ pub struct GoldenCustomer {
     pub lineage: BTreeMap<String, PartyKey>,
 }
 
+/// A golden customer found by a search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerHit {
+    pub golden_id: String,
+    pub fields: BTreeMap<String, serde_json::Value>,
+    pub tier: Option<String>,
+    /// Source records linked to it.
+    pub records: i64,
+}
+
 /// Everything one resolution pass changes, written in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ResolutionChanges {
@@ -695,6 +705,20 @@ pub trait Store: Send + Sync {
 
     /// The links of one golden customer, by party key.
     async fn golden_members(&self, golden_id: &str) -> StoreResult<Vec<GoldenLink>>;
+    /// The golden customer a source record is linked to.
+    async fn golden_id_of(&self, party: &PartyKey) -> StoreResult<Option<String>>;
+    /// Active golden customers with a search term starting with `prefix`
+    /// (see [`crate::golden::search`]), only those in `tier` if given;
+    /// without a prefix, the first by id. At most `limit`, by id.
+    async fn search_customers(
+        &self,
+        prefix: Option<&str>,
+        tier: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<CustomerHit>>;
+    /// Indexes every active golden customer for search if nothing is
+    /// indexed yet (a store from before search); how many were indexed.
+    async fn index_customers_for_search(&self) -> StoreResult<u64>;
     /// One golden customer, if it is active.
     async fn golden_customer(&self, golden_id: &str) -> StoreResult<Option<GoldenCustomer>>;
     /// The stored parties among `keys`, by key.
@@ -720,6 +744,11 @@ pub trait Store: Send + Sync {
     async fn open_review_items(&self, limit: i64) -> StoreResult<Vec<ReviewItem>>;
     /// One review item, open or decided.
     async fn review_item(&self, id: i64) -> StoreResult<Option<ReviewItem>>;
+    /// Per connector, its customers (golden customers with a record in
+    /// it) per tier.
+    async fn tiers_by_connector(&self) -> StoreResult<BTreeMap<String, BTreeMap<String, i64>>>;
+    /// How many review items wait for a steward.
+    async fn open_review_count(&self) -> StoreResult<i64>;
 
     /// Records a decision and its audit entry in one transaction. An
     /// accept or reject closes its review item; an undo marks its target

@@ -52,7 +52,7 @@ macro_rules! impl_store {
         use crate::model::{Call, Entity, Message, Party, PartyKey, PartyKind, Ticket};
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
-            AuditEntry, Backend, ConnectorCounts, CustomerActivity, Decision, GoldenCustomer,
+            AuditEntry, Backend, ConnectorCounts, CustomerActivity, CustomerHit, Decision, GoldenCustomer,
             DeadLetter, GoldenIdRecord, GoldenLink, IdLineage, LedgerRow, LedgerStatus, LedgerUpdate, MappedRecord, NewDecision, OrderFact,
             PushCandidates, PushStatus, PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
             StageCounts, StagedBatch, StagedRecord, StewardDecision, Store, StoreResult,
@@ -232,6 +232,43 @@ macro_rules! impl_store {
             match_weight, evidence, priority, status, created_at, decided_at, decision_id";
 
         impl $store {
+            /// Replaces the search terms of `customers` and removes those of
+            /// `removed`, inside a resolution's transaction.
+            async fn replace_search_terms(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                customers: &[GoldenCustomer],
+                removed: &[&str],
+            ) -> StoreResult<()> {
+                let mut ids: Vec<&str> = removed.to_vec();
+                ids.extend(customers.iter().map(|customer| customer.golden_id.as_str()));
+                for chunk in ids.chunks(STAGE_CHUNK) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new("DELETE FROM customer_search WHERE golden_id IN (");
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    query.push(")");
+                    query.build().persistent(false).execute(&mut **tx).await.map_err(query_error("indexing customers for search"))?;
+                }
+                let terms: Vec<(&str, String)> = customers
+                    .iter()
+                    .flat_map(|customer| {
+                        crate::golden::search::customer_terms(&customer.golden_id, &customer.fields)
+                            .into_iter()
+                            .map(move |term| (customer.golden_id.as_str(), term))
+                    })
+                    .collect();
+                for chunk in terms.chunks(STAGE_CHUNK) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new("INSERT INTO customer_search (term, golden_id) ");
+                    query.push_values(chunk, |mut row, (golden_id, term)| {
+                        row.push_bind(term.as_str()).push_bind(*golden_id);
+                    });
+                    query.push(" ON CONFLICT DO NOTHING");
+                    query.build().persistent(false).execute(&mut **tx).await.map_err(query_error("indexing customers for search"))?;
+                }
+                Ok(())
+            }
+
             /// Stages records and rejections and moves the cursor in one
             /// transaction, for [`Store::stage_batch`] and
             /// [`Store::stage_pushed`]. With an `event_id`, the event is
@@ -1016,8 +1053,89 @@ macro_rules! impl_store {
                     .await
                     .map_err(query_error("recording golden id lineage"))?;
                 }
+                let absorbed: Vec<&str> = changes.merged.iter().map(|(absorbed, _)| absorbed.as_str()).collect();
+                Self::replace_search_terms(&mut tx, &changes.upserted, &absorbed).await?;
                 tx.commit().await.map_err(query_error("saving golden records"))?;
                 Ok(())
+            }
+
+            async fn search_customers(
+                &self,
+                prefix: Option<&str>,
+                tier: Option<&str>,
+                limit: i64,
+            ) -> StoreResult<Vec<CustomerHit>> {
+                let select = "SELECT g.golden_id, g.fields, t.tier,
+                        (SELECT COUNT(*) FROM golden_links l WHERE l.golden_id = g.golden_id) AS records
+                     FROM golden_customers g LEFT JOIN tier_assignments t ON t.golden_id = g.golden_id";
+                let rows = match (prefix, tier) {
+                    (Some(prefix), tier) => {
+                        // Distinct customers among the first matching terms,
+                        // so a one-letter prefix stays a bounded range scan.
+                        sqlx::query(&format!(
+                            "{select} WHERE g.golden_id IN (SELECT DISTINCT golden_id FROM
+                                (SELECT golden_id FROM customer_search WHERE term >= $1 AND term < $2 ORDER BY term LIMIT $3) matched)
+                             AND g.status = 'active' AND ($4 = '' OR t.tier = $4)
+                             ORDER BY g.golden_id LIMIT $5"
+                        ))
+                        .bind(prefix)
+                        .bind(crate::golden::search::prefix_end(prefix))
+                        .bind(limit.saturating_mul(20).max(1000))
+                        .bind(tier.unwrap_or(""))
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await
+                    }
+                    (None, Some(tier)) => {
+                        sqlx::query(&format!(
+                            "{select} WHERE t.tier = $1 AND g.status = 'active' ORDER BY g.golden_id LIMIT $2"
+                        ))
+                        .bind(tier)
+                        .bind(limit)
+                        .fetch_all(&self.pool)
+                        .await
+                    }
+                    (None, None) => {
+                        sqlx::query(&format!("{select} WHERE g.status = 'active' ORDER BY g.golden_id LIMIT $1"))
+                            .bind(limit)
+                            .fetch_all(&self.pool)
+                            .await
+                    }
+                }
+                .map_err(query_error("searching customers"))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| CustomerHit {
+                        golden_id: row.get("golden_id"),
+                        fields: row.get::<Json<BTreeMap<String, serde_json::Value>>, _>("fields").0,
+                        tier: row.get("tier"),
+                        records: row.get("records"),
+                    })
+                    .collect())
+            }
+
+            async fn index_customers_for_search(&self) -> StoreResult<u64> {
+                let indexed: Option<String> = sqlx::query_scalar("SELECT golden_id FROM customer_search LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error("indexing customers for search"))?;
+                if indexed.is_some() {
+                    return Ok(0);
+                }
+                let customers = self.golden_customers().await?;
+                let mut tx = self.pool.begin().await.map_err(query_error("indexing customers for search"))?;
+                Self::replace_search_terms(&mut tx, &customers, &[]).await?;
+                tx.commit().await.map_err(query_error("indexing customers for search"))?;
+                Ok(customers.len() as u64)
+            }
+
+            async fn golden_id_of(&self, party: &PartyKey) -> StoreResult<Option<String>> {
+                sqlx::query_scalar("SELECT golden_id FROM golden_links WHERE connector = $1 AND source_id = $2")
+                    .bind(&party.connector)
+                    .bind(&party.source_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error("finding a record's golden customer"))
             }
 
             async fn golden_members(&self, golden_id: &str) -> StoreResult<Vec<GoldenLink>> {
@@ -1291,6 +1409,32 @@ macro_rules! impl_store {
                 .await
                 .map_err(query_error("listing review items"))?;
                 Ok(rows.iter().map(review_item_from_row).collect())
+            }
+
+            async fn tiers_by_connector(&self) -> StoreResult<BTreeMap<String, BTreeMap<String, i64>>> {
+                let rows = sqlx::query(
+                    "SELECT l.connector, t.tier, COUNT(DISTINCT l.golden_id) AS customers
+                     FROM golden_links l JOIN tier_assignments t ON t.golden_id = l.golden_id
+                     GROUP BY l.connector, t.tier",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("counting tiers per system"))?;
+                let mut counts: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+                for row in rows {
+                    counts
+                        .entry(row.get("connector"))
+                        .or_default()
+                        .insert(row.get("tier"), row.get("customers"));
+                }
+                Ok(counts)
+            }
+
+            async fn open_review_count(&self) -> StoreResult<i64> {
+                sqlx::query_scalar("SELECT COUNT(*) FROM review_queue WHERE status = 'open'")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(query_error("counting review items"))
             }
 
             async fn review_item(&self, id: i64) -> StoreResult<Option<ReviewItem>> {
