@@ -374,9 +374,11 @@ struct Reason {
     reason: Option<String>,
 }
 
-/// Body of a decision: optional, and then only a reason.
-fn reason(body: Option<Json<Reason>>) -> Option<String> {
-    body.and_then(|Json(body)| body.reason)
+/// The body of a decision: none, `null`, or an object with a reason.
+type ReasonBody = Option<Json<Option<Reason>>>;
+
+fn reason(body: ReasonBody) -> Option<String> {
+    body.and_then(|Json(body)| body?.reason)
         .filter(|reason| !reason.trim().is_empty())
 }
 
@@ -506,7 +508,7 @@ async fn accept_review(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    body: Option<Json<Reason>>,
+    body: ReasonBody,
 ) -> ApiResult<Json<DecisionOutcome>> {
     let outcome = steward(&state, &caller)?.accept(id, reason(body)).await?;
     Ok(decided(&state, outcome))
@@ -516,7 +518,7 @@ async fn reject_review(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    body: Option<Json<Reason>>,
+    body: ReasonBody,
 ) -> ApiResult<Json<DecisionOutcome>> {
     let outcome = steward(&state, &caller)?.reject(id, reason(body)).await?;
     Ok(decided(&state, outcome))
@@ -532,7 +534,7 @@ async fn undo_decision(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<i64>,
-    body: Option<Json<Reason>>,
+    body: ReasonBody,
 ) -> ApiResult<Json<DecisionOutcome>> {
     let outcome = steward(&state, &caller)?.undo(id, reason(body)).await?;
     Ok(decided(&state, outcome))

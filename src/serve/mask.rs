@@ -22,6 +22,14 @@ pub fn mask_contacts(value: &mut Value) {
             }
         }
         Value::Array(items) => items.iter_mut().for_each(mask_contacts),
+        // A blocking key in a link's evidence: `phone:+86...`, `email:...`.
+        Value::String(text) => {
+            if let Some((kind, contact)) = text.split_once(':') {
+                if is_contact_key(kind) {
+                    *text = format!("{kind}:{}", mask_one(contact));
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -83,6 +91,7 @@ mod tests {
                 "raw": {"customers": {"mobile": "13800138000", "note": "call 13800138000"}},
             }],
             "calls": [{"caller": "+8613800138000", "talk_seconds": 30}],
+            "evidence": {"shared_keys": ["phone:+8613800138000", "email:zhang@example.com", "name:zhangwei"]},
             "telemetry": "kept",
         });
         mask_contacts(&mut view);
@@ -97,6 +106,14 @@ mod tests {
         assert_eq!(view["records"][0]["raw"], json!({}));
         assert_eq!(view["calls"][0]["caller"], "+86138******00");
         assert_eq!(view["calls"][0]["talk_seconds"], 30);
+        assert_eq!(
+            view["evidence"]["shared_keys"],
+            json!([
+                "phone:+86138******00",
+                "email:z***@example.com",
+                "name:zhangwei"
+            ])
+        );
         assert_eq!(view["telemetry"], "kept");
         assert!(!view.to_string().contains("0013"));
     }

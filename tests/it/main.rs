@@ -3,6 +3,7 @@ mod http;
 mod presets;
 mod push;
 mod segment;
+mod serve;
 mod sql;
 mod steward;
 mod store;
