@@ -152,8 +152,12 @@ impl Driver {
     /// Replaces what the field holds with `text`, typed key by key.
     async fn type_into(&self, css: &str, text: &str) {
         let element = self.find(css).await;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/clear"), Some(json!({})))
-            .await;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        )
+        .await;
         self.command(
             reqwest::Method::POST,
             &format!("/element/{element}/value"),

@@ -680,3 +680,127 @@ fn the_demo_runs_the_whole_product_and_a_second_demo_changes_nothing() {
     assert!(share("churned", "dormant-at-risk") > 0.8, "{report}");
     assert!(share("new", "dormant-at-risk") < 0.2, "{report}");
 }
+
+#[test]
+fn the_service_needs_a_token_answers_with_it_and_stops_on_ctrl_c() {
+    let project = sample_project();
+    let dir = project.path();
+    let refused = tierlink(dir, &["serve"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("tierlink token new"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let made = tierlink(dir, &["token", "new", "--name", "ops", "--role", "admin"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let token = stdout(&made)
+        .lines()
+        .last()
+        .expect("the token")
+        .trim()
+        .to_string();
+    assert!(token.starts_with("tl_"), "{}", stdout(&made));
+    let config = std::fs::read_to_string(dir.join("tierlink.toml")).unwrap();
+    assert!(config.contains("[[server.tokens]]\nname = \"ops\"\nrole = \"admin\"\nsha256 = \""));
+    assert!(!config.contains(&token), "the token itself was stored");
+    assert!(tierlink(dir, &["validate"]).status.success());
+    assert!(tierlink(dir, &["run"]).status.success());
+
+    let mut service = Command::new(env!("CARGO_BIN_EXE_tierlink"))
+        .arg("--config")
+        .arg(dir.join("tierlink.toml"))
+        .args(["serve", "--address", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the service");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        service.stdout.take().expect("stdout"),
+    ));
+    let first = lines.next().expect("a line").expect("text");
+    let base = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .to_string();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (me, tiers) = runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let get =
+            |path: &str, token: &str| http.get(format!("{base}{path}")).bearer_auth(token).send();
+        let me: serde_json::Value = get("/api/v1/me", &token)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let refused = get("/api/v1/me", "tl_not_a_token").await.unwrap();
+        assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+        let tiers: serde_json::Value = get("/api/v1/tiers", &token)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (me, tiers)
+    });
+    assert_eq!(me, serde_json::json!({ "name": "ops", "role": "admin" }));
+    assert!(tiers["total"].as_i64().unwrap() > 0, "{tiers}");
+
+    // Ctrl-C: the service stops cleanly.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &service.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupted.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = service.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service did not stop"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
+}
+
+#[test]
+fn bad_tokens_and_schedules_are_problems_with_their_field() {
+    let project = sample_project();
+    let dir = project.path();
+    let config = std::fs::read_to_string(dir.join("tierlink.toml")).unwrap();
+    std::fs::write(
+        dir.join("tierlink.toml"),
+        format!("{config}\n[[server.tokens]]\nname = \"ops\"\nrole = \"admin\"\nsha256 = \"abc\"\n\n[[server.tokens]]\nname = \"ops\"\nrole = \"viewer\"\nsha256 = \"{}\"\n", "a".repeat(64)),
+    )
+    .unwrap();
+    let connector = dir.join("connectors/shop.toml");
+    let text = std::fs::read_to_string(&connector).unwrap();
+    std::fs::write(
+        &connector,
+        format!("schedule = \"every five minutes\"\n{text}"),
+    )
+    .unwrap();
+    let output = tierlink(dir, &["validate"]);
+    assert!(!output.status.success());
+    let problems = stderr(&output);
+    for expected in [
+        "server.tokens[0].sha256",
+        "server.tokens[1].name",
+        "tierlink token new",
+        "shop.toml",
+        "not a valid cron expression \"every five minutes\"",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "no {expected:?} in:\n{problems}"
+        );
+    }
+}
