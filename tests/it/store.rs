@@ -63,6 +63,9 @@ store_stories! {
     tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds
         => tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds_sqlite,
            tier_changes_fill_the_outbox_and_say_since_when_a_tier_holds_postgres;
+    customers_are_searched_by_prefix_and_tier_and_leave_the_index_when_merged
+        => customers_are_searched_by_prefix_and_tier_and_leave_the_index_when_merged_sqlite,
+           customers_are_searched_by_prefix_and_tier_and_leave_the_index_when_merged_postgres;
 }
 
 // ---------------------------------------------------------------------------
@@ -1837,4 +1840,157 @@ async fn dead_letters_open_update_resolve_drop_and_reopen(store: Arc<dyn Store>)
         .await
         .expect("resolved")
         .is_empty());
+}
+
+async fn customers_are_searched_by_prefix_and_tier_and_leave_the_index_when_merged(
+    store: Arc<dyn Store>,
+) {
+    let zhang = golden(
+        "G-1",
+        &[
+            ("name", json!("张伟"), key("crm", "c-1")),
+            ("phones", json!(["+8613800138000"]), key("crm", "c-1")),
+            (
+                "emails",
+                json!(["zhang.wei@example.com"]),
+                key("shop", "s-1"),
+            ),
+        ],
+    );
+    let firm = golden(
+        "G-2",
+        &[(
+            "company",
+            json!("北京字节跳动科技有限公司"),
+            key("erp", "e-1"),
+        )],
+    );
+    let zhao = golden("G-3", &[("name", json!("Zhao Wei"), key("shop", "s-3"))]);
+    store
+        .save_resolution(&ResolutionChanges {
+            upserted: vec![zhang.clone(), firm.clone(), zhao.clone()],
+            links: vec![
+                link("crm", "c-1", "G-1", json!({})),
+                link("shop", "s-1", "G-1", json!({})),
+                link("erp", "e-1", "G-2", json!({})),
+                link("shop", "s-3", "G-3", json!({})),
+            ],
+            merged: vec![],
+            id_lineage: vec![],
+        })
+        .await
+        .expect("saving golden customers");
+    store
+        .save_tier_changes(&[
+            tier_change("G-1", None, "gold", json!({}), "v1", "2026-01-01T00:00:00Z"),
+            tier_change(
+                "G-2",
+                None,
+                "silver",
+                json!({}),
+                "v1",
+                "2026-01-01T00:00:00Z",
+            ),
+            tier_change("G-3", None, "gold", json!({}), "v1", "2026-01-01T00:00:00Z"),
+        ])
+        .await
+        .expect("tiers");
+
+    let found = |prefix: &'static str, tier: Option<&'static str>| {
+        let store = store.clone();
+        async move {
+            store
+                .search_customers(Some(prefix), tier, 10)
+                .await
+                .expect("search")
+                .into_iter()
+                .map(|hit| hit.golden_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(found("张", None).await, vec!["G-1"]);
+    assert_eq!(found("zhangwei", None).await, vec!["G-1"]);
+    assert_eq!(found("138001", None).await, vec!["G-1"]);
+    assert_eq!(found("zhang.wei@", None).await, vec!["G-1"]);
+    assert_eq!(found("字节", None).await, vec!["G-2"]);
+    assert_eq!(
+        found("zh", None).await,
+        vec!["G-1", "G-3"],
+        "by id, each once"
+    );
+    assert_eq!(found("zh", Some("gold")).await, vec!["G-1", "G-3"]);
+    assert_eq!(found("zh", Some("silver")).await, Vec::<String>::new());
+    let hits = store
+        .search_customers(None, Some("gold"), 10)
+        .await
+        .expect("by tier");
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].golden_id, "G-1");
+    assert_eq!(hits[0].tier.as_deref(), Some("gold"));
+    assert_eq!(hits[0].records, 2);
+    assert_eq!(hits[0].fields, zhang.fields);
+    assert_eq!(
+        store
+            .search_customers(None, None, 2)
+            .await
+            .expect("first")
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .index_customers_for_search()
+            .await
+            .expect("indexed already"),
+        0
+    );
+
+    assert_eq!(
+        store
+            .golden_id_of(&key("shop", "s-1"))
+            .await
+            .expect("lookup")
+            .as_deref(),
+        Some("G-1")
+    );
+    assert_eq!(
+        store
+            .golden_id_of(&key("shop", "nope"))
+            .await
+            .expect("lookup"),
+        None
+    );
+    let by_connector = store.tiers_by_connector().await.expect("tiers per system");
+    assert_eq!(
+        by_connector["shop"],
+        BTreeMap::from([("gold".to_string(), 2)])
+    );
+    assert_eq!(
+        by_connector["crm"],
+        BTreeMap::from([("gold".to_string(), 1)])
+    );
+    assert_eq!(
+        by_connector["erp"],
+        BTreeMap::from([("silver".to_string(), 1)])
+    );
+
+    // Zhao merges into Zhang: found by both names, as one customer.
+    let mut merged = zhang.clone();
+    merged.fields.insert("name".into(), json!("Zhao Wei"));
+    store
+        .save_resolution(&ResolutionChanges {
+            upserted: vec![merged],
+            links: vec![link("shop", "s-3", "G-1", json!({}))],
+            merged: vec![("G-3".to_string(), "G-1".to_string())],
+            id_lineage: vec![],
+        })
+        .await
+        .expect("merging");
+    assert_eq!(found("zhao", None).await, vec!["G-1"]);
+    assert_eq!(found("zh", None).await, vec!["G-1"]);
+    assert_eq!(
+        found("张", None).await,
+        Vec::<String>::new(),
+        "the old name left the index"
+    );
 }
