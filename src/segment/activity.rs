@@ -186,6 +186,36 @@ pub fn link_activity(
     }
 }
 
+/// Where each order's customer is in `golden_ids`. The store gives both
+/// sorted by golden id; then one walk through both in step finds them all
+/// without hashing. In any other order, each id is looked up with `slot`.
+fn order_slots(
+    golden_ids: &[String],
+    orders: &[OrderFact],
+    slot: &dyn Fn(&str) -> Option<usize>,
+) -> Vec<Option<usize>> {
+    let sorted = golden_ids.windows(2).all(|pair| pair[0] < pair[1])
+        && orders
+            .windows(2)
+            .all(|pair| pair[0].golden_id <= pair[1].golden_id);
+    if !sorted {
+        return orders.iter().map(|order| slot(&order.golden_id)).collect();
+    }
+    let mut position = 0;
+    orders
+        .iter()
+        .map(|order| {
+            while golden_ids
+                .get(position)
+                .is_some_and(|id| *id < order.golden_id)
+            {
+                position += 1;
+            }
+            (golden_ids.get(position) == Some(&order.golden_id)).then_some(position)
+        })
+        .collect()
+}
+
 /// Groups orders, linked activity and party attributes by golden customer,
 /// one [`Activity`] per id in `golden_ids` (empty for a customer without any).
 pub fn group_by_customer<'a>(
@@ -195,16 +225,25 @@ pub fn group_by_customer<'a>(
     parties: &'a [Party],
     links: &'a [GoldenLink],
 ) -> Vec<Activity<'a>> {
-    let index: HashMap<&str, usize> = golden_ids
-        .iter()
-        .enumerate()
-        .map(|(position, id)| (id.as_str(), position))
-        .collect();
+    // Built on first use: sorted orders need no lookups.
+    let index: std::cell::OnceCell<HashMap<&str, usize>> = std::cell::OnceCell::new();
+    let slot = |golden_id: &str| {
+        index
+            .get_or_init(|| {
+                golden_ids
+                    .iter()
+                    .enumerate()
+                    .map(|(position, id)| (id.as_str(), position))
+                    .collect()
+            })
+            .get(golden_id)
+            .copied()
+    };
     let mut grouped: Vec<Activity<'a>> = vec![Activity::default(); golden_ids.len()];
-    let slot = |golden_id: &str| index.get(golden_id).copied();
-    // Orders are the bulk: look each up once, then give every customer a
-    // list of the right size instead of growing a million small ones.
-    let slots: Vec<Option<usize>> = orders.iter().map(|order| slot(&order.golden_id)).collect();
+    // Orders are the bulk: find each one's customer once, then give every
+    // customer a list of the right size instead of growing a million small
+    // ones.
+    let slots = order_slots(golden_ids, orders, &slot);
     let mut counts = vec![0usize; golden_ids.len()];
     for position in slots.iter().flatten() {
         counts[*position] += 1;
@@ -388,5 +427,57 @@ mod tests {
         assert_eq!(grouped[1].parties.len(), 1);
         assert!(grouped[2].parties.is_empty() && grouped[2].calls.is_empty());
         assert!(linked.tickets[0].is_open());
+    }
+
+    #[test]
+    fn orders_group_the_same_whether_or_not_they_come_sorted_by_customer() {
+        let order = |golden_id: &str, source_id: &str| OrderFact {
+            golden_id: golden_id.into(),
+            connector: "erp".into(),
+            source_id: source_id.into(),
+            amount: 1.0,
+            status: "paid".into(),
+            ordered_at: Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap(),
+        };
+        let golden_ids: Vec<String> = ["G1", "G2", "G4"].map(String::from).to_vec();
+        // Sorted as the store gives them, with an order of a customer that
+        // is not in the list (merged away) before, between and after.
+        let sorted = vec![
+            order("G0", "a"),
+            order("G1", "b"),
+            order("G1", "c"),
+            order("G3", "d"),
+            order("G4", "e"),
+            order("G9", "f"),
+        ];
+        let mut shuffled = sorted.clone();
+        shuffled.reverse();
+        let linked = LinkedActivity::default();
+        let ids_of = |orders: &[OrderFact]| -> Vec<Vec<String>> {
+            group_by_customer(&golden_ids, orders, &linked, &[], &[])
+                .iter()
+                .map(|activity| {
+                    let mut ids: Vec<String> = activity
+                        .orders
+                        .iter()
+                        .map(|order| order.source_id.clone())
+                        .collect();
+                    ids.sort();
+                    ids
+                })
+                .collect()
+        };
+        let expected = vec![
+            vec!["b".to_string(), "c".to_string()],
+            vec![],
+            vec!["e".to_string()],
+        ];
+        assert_eq!(ids_of(&sorted), expected);
+        assert_eq!(ids_of(&shuffled), expected);
+        // Ids out of order fall back to lookups.
+        let unsorted_ids: Vec<String> = ["G4", "G1", "G2"].map(String::from).to_vec();
+        let grouped = group_by_customer(&unsorted_ids, &sorted, &linked, &[], &[]);
+        assert_eq!(grouped[0].orders.len(), 1);
+        assert_eq!(grouped[1].orders.len(), 2);
     }
 }

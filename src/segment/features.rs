@@ -297,16 +297,18 @@ fn cents(amount: f64) -> i64 {
 /// two. The first connector by name keeps its orders; the result is sorted
 /// by time.
 pub fn distinct_orders<'a>(orders: &[&'a OrderFact]) -> Vec<&'a OrderFact> {
-    fn key(order: &OrderFact) -> (&str, NaiveDate, i64) {
+    // Day and amount first: they almost always tell orders apart, so the
+    // status text is rarely compared.
+    fn key(order: &OrderFact) -> (NaiveDate, i64, &str) {
         (
-            order.status.as_str(),
             order.ordered_at.date_naive(),
             cents(order.amount),
+            order.status.as_str(),
         )
     }
     // Each order's key once, not once per comparison (its day is a
     // calendar computation).
-    let mut keyed: Vec<((&str, NaiveDate, i64), &'a OrderFact)> =
+    let mut keyed: Vec<((NaiveDate, i64, &str), &'a OrderFact)> =
         orders.iter().map(|order| (key(order), *order)).collect();
     keyed.sort_by(|(key_a, a), (key_b, b)| {
         key_a
@@ -319,9 +321,12 @@ pub fn distinct_orders<'a>(orders: &[&'a OrderFact]) -> Vec<&'a OrderFact> {
     let mut kept = Vec::with_capacity(sorted.len());
     let mut start = 0;
     while start < sorted.len() {
+        // The group's first order is not compared with itself: most groups
+        // are one order, decided by the day alone.
         let group_key = keyed[start].0;
         let end = start
-            + keyed[start..]
+            + 1
+            + keyed[start + 1..]
                 .iter()
                 .take_while(|(key, _)| *key == group_key)
                 .count();
@@ -333,7 +338,8 @@ pub fn distinct_orders<'a>(orders: &[&'a OrderFact]) -> Vec<&'a OrderFact> {
         while from < group.len() {
             let connector = &group[from].connector;
             let to = from
-                + group[from..]
+                + 1
+                + group[from + 1..]
                     .iter()
                     .take_while(|order| &order.connector == connector)
                     .count();
