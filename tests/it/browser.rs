@@ -262,6 +262,12 @@ async fn sign_in(driver: &Driver, base: &str, token: &str) {
     driver.go(&format!("{base}/#/login")).await;
     driver.type_into("input#token", token).await;
     driver.click("button#login").await;
+    // Signed in once the app has left the login page for its start page.
+    let started = Instant::now();
+    while driver.script("return location.hash").await == "#/login" {
+        assert!(started.elapsed() < PATIENCE, "sign-in did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

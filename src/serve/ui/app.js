@@ -49,6 +49,12 @@ const I18N = {
     "review.against": "← against a match",
     "review.for": "for a match →",
     "review.noExplanation": "No field contributions recorded.",
+    "review.odds": "Each weight moves the odds of a match: +1 doubles them, −1 halves them.",
+    "review.prior": "Starting weight {0}, plus the fields {1}, gives the match weight {2}.",
+    "review.formatOnly": "same apart from formatting",
+    "review.sameAs": "The other record has {0}, written differently.",
+    "review.onlyHere": "Not on the other record.",
+    "review.fullWidth": "Written in full-width characters; this is the ordinary form.",
     "review.reason": "Reason (optional)",
     "review.reasonHint": "why you decided so",
     "review.accept": "Accept",
@@ -57,7 +63,7 @@ const I18N = {
     "review.undo": "Undo",
     "review.next": "Next item",
     "review.readOnly": "Your role can view the queue but not decide.",
-    "review.decided": "This item is {0} ({1}, decision #{2}).",
+    "review.decided": "This item was {0} on {1} (decision #{2}).",
     "review.queueDone": "No other open items.",
     "status.open": "open",
     "status.accepted": "accepted",
@@ -99,19 +105,28 @@ const I18N = {
     "col.actor": "By",
     "col.records": "Records",
     "col.tier": "Tier",
+    "col.why": "Why",
     "customers.title": "Customers",
     "customers.search": "Search",
     "customers.placeholder": "name, phone, e-mail or company",
     "customers.tier": "Tier",
     "customers.allTiers": "All tiers",
     "customers.go": "Search",
-    "customers.count": "{0} customers shown (at most 50)",
+    "customers.count": "{0} customers",
+    "customers.limited": "The first {0} matches are shown; narrow the search to find others.",
     "customers.empty": "No customer matches.",
     "customer.fields": "Golden record",
     "customer.pinned": "steward decision",
     "customer.tier": "Tier",
     "customer.noTier": "No tier assigned yet.",
-    "customer.assigned": "Rule {0} · rules version {1} · assigned {2}",
+    "customer.rule": "Rule",
+    "customer.assignedAt": "Assigned",
+    "customer.rulesVersion": "Rules version",
+    "customer.condition": "Condition",
+    "customer.features": "Values the condition read",
+    "customer.defaultRule": "No rule matched, so the default tier applies.",
+    "customer.defaultShort": "no rule matched",
+    "customer.noValue": "no value",
     "customer.history": "Tier history",
     "customer.records": "Linked source records ({0})",
     "customer.raw": "Raw payload: {0}",
@@ -126,17 +141,20 @@ const I18N = {
     "ev.match": "matched {0} at {1} (weight {2})",
     "ev.decisions": "steward decisions: {0}",
     "tier.none": "no tier",
-    "tier.new": "(new)",
+    "tier.new": "(first tier)",
     "tier.untiered": "untiered",
     "dashboard.title": "Tier dashboard",
     "dashboard.rules": "Rules version {0} · {1} customers",
     "dashboard.period": "Period",
     "dashboard.days": "last {0} days",
     "dashboard.distribution": "Distribution",
-    "dashboard.migration": "Migration since {0} (until {1})",
-    "dashboard.migrationAxis": "from ↓ / to →",
-    "dashboard.history": "Changes into each tier per day",
+    "dashboard.migration": "Tier moves, {0} to {1}",
+    "dashboard.migrationAxis": "from ↓ to →",
+    "dashboard.history": "Customers entering each tier, per day",
+    "dashboard.historyAxis": "customers",
     "dashboard.bySource": "Tiers by source system",
+    "dashboard.bySourceHint": "Each bar is one system's customers split by tier; the number is how many customers that system holds.",
+    "dashboard.customers": "customers",
     "dashboard.noMoves": "No tier changes in this period.",
     "dashboard.tiers": "Tiers",
     "dashboard.goal": "Goal",
@@ -148,16 +166,24 @@ const I18N = {
     "connectors.schedule": "Schedule",
     "connectors.sink": "Sink",
     "connectors.staged": "Staged",
-    "connectors.parties": "Parties",
+    "connectors.parties": "Customer records",
     "connectors.orders": "Orders",
     "connectors.rejected": "Rejected",
     "connectors.sync": "Sync now",
     "connectors.syncStarted": "Sync of {0} started.",
+    "connectors.unscheduled": "not scheduled",
     "jobs.title": "Jobs",
     "jobs.name": "Job",
     "jobs.next": "Next run",
-    "jobs.running": "Running",
+    "jobs.state": "State",
+    "jobs.running": "running",
+    "jobs.waiting": "queued",
     "jobs.idle": "idle",
+    "job.full": "Full run",
+    "job.incremental": "Incremental run",
+    "job.retier": "Re-tier",
+    "job.push": "Push",
+    "job.sync": "Sync {0}",
     "runs.title": "Recent runs",
     "runs.kind": "Kind",
     "runs.started": "Started",
@@ -166,8 +192,15 @@ const I18N = {
     "runs.full": "Run full",
     "runs.incremental": "Run incremental",
     "runs.push": "Push",
-    "runs.startedMsg": "Run ({0}) started.",
+    "runs.startedMsg": "{0} started.",
+    "runs.resolved": "{0} records → {1} customers",
+    "runs.tiers": "{0} tier changes",
+    "runs.fetched": "{0} rows fetched",
+    "runs.pushed": "{0} pushed, {1} failed",
+    "runs.failedConnectors": "failed: {0}",
+    "runs.details": "Details",
     "push.title": "Push",
+    "push.hint": "Tier labels written back to each source system.",
     "push.ledger": "Ledger per system",
     "push.system": "System",
     "push.pending": "Pending",
@@ -187,15 +220,102 @@ const I18N = {
     "field.emails": "E-mails",
     "field.company": "Company",
     "field.address": "Address",
-    "field.strong_id": "Id",
     "field.mobile": "Mobile",
     "field.landline": "Landline",
     "field.email": "E-mail",
     "field.city": "City",
     "field.uscc": "Credit code",
     "field.unionid": "WeChat unionid",
+    "field.wechat_unionid": "WeChat unionid",
+    "field.customer_code": "Customer code",
+    "field.contact_person": "Contact person",
+    "field.credit_limit": "Credit limit",
+    "field.orders_count": "Order count",
+    "field.total_spent": "Total spent",
+    "field.shopify_tags": "Shopify tags",
+    "field.state": "Account state",
+    "field.remark": "Remark",
+    "field.wecom_type": "WeCom contact type",
+    "field.follow_user": "Followed by",
+    "field.add_way": "Added via",
+    "field.corp_tags": "Corporate tags",
+    "field.external_id": "External id",
+    "field.organization_id": "Organization id",
+    "field.role": "Role",
+    "field.active": "Active",
+    "field.category_ids": "Categories",
+    "field.parent_id": "Parent company",
     "kind.person": "person",
     "kind.company": "company",
+    "level.exact": "identical",
+    "level.else": "different",
+    "level.missing": "nothing to compare",
+    "level.numeric_exact": "same number",
+    "level.close": "close",
+    "level.day/month transposed": "day and month swapped",
+    "level.shares1": "a value in common",
+    "level.shares": "{0} values in common",
+    "level.similar": "similar (≥ {0})",
+    "level.edits": "at most {0} characters apart",
+    "level.days": "within {0} days",
+    "feature.orders_total": "paid orders, ever",
+    "feature.spend_total": "paid order value, ever",
+    "feature.avg_order_value": "average order value",
+    "feature.refunds": "refunded orders, ever",
+    "feature.refunded_amount": "value of refunded orders, ever",
+    "feature.orders_window": "paid orders in the last {0} days",
+    "feature.spend_window": "paid order value in the last {0} days",
+    "feature.recency_days": "days since the last paid order",
+    "feature.tenure_days": "days since first seen on any channel",
+    "feature.last_interaction_days": "days since the last order, ticket, call or message",
+    "feature.tickets_total": "help-desk tickets, ever",
+    "feature.tickets_open": "tickets not solved or closed",
+    "feature.satisfaction_good_share": "share of good ratings (0–1)",
+    "feature.calls_total": "calls, answered or not",
+    "feature.call_minutes": "minutes on calls",
+    "feature.messages_total": "chats, e-mails and other messages",
+    "feature.spend_trend": "spend trend (0.5 = +50%)",
+    "feature.lifecycle": "lifecycle stage",
+    "feature.rfm.r": "RFM recency score (1–5, 5 = best)",
+    "feature.rfm.f": "RFM frequency score (1–5, 5 = best)",
+    "feature.rfm.m": "RFM monetary score (1–5, 5 = best)",
+    "feature.rfm.segment": "RFM segment",
+    "status.succeeded": "succeeded",
+    "status.partial": "partly failed",
+    "status.failed": "failed",
+    "status.running": "running",
+    "order.paid": "paid",
+    "order.pending": "pending",
+    "order.refunded": "refunded",
+    "order.cancelled": "cancelled",
+    "ticket.new": "new",
+    "ticket.open": "open",
+    "ticket.pending": "pending",
+    "ticket.hold": "on hold",
+    "ticket.solved": "solved",
+    "ticket.closed": "closed",
+    "channel.voice": "phone",
+    "channel.web": "web",
+    "channel.chat": "chat",
+    "channel.email": "e-mail",
+    "channel.csat": "satisfaction survey",
+    "rating.good": "good",
+    "rating.bad": "bad",
+    "direction.inbound": "inbound",
+    "direction.outbound": "outbound",
+    "disposition.ANSWERED": "answered",
+    "disposition.NORMAL_CLEARING": "completed",
+    "disposition.NO ANSWER": "no answer",
+    "disposition.NO_ANSWER": "no answer",
+    "disposition.BUSY": "busy",
+    "disposition.FAILED": "failed",
+    "rule.default": "default",
+    "action.accept_match": "match accepted",
+    "action.reject_match": "match rejected",
+    "action.merge": "merge",
+    "action.split": "split",
+    "action.set_field": "field set",
+    "action.undo": "undo",
   },
   zh: {
     "app.title": "tierlink",
@@ -241,6 +361,12 @@ const I18N = {
     "review.against": "← 不支持合并",
     "review.for": "支持合并 →",
     "review.noExplanation": "没有字段贡献记录。",
+    "review.odds": "权重改变匹配的几率：+1 使几率翻倍，−1 使几率减半。",
+    "review.prior": "起始权重 {0}，加上各字段 {1}，得到匹配权重 {2}。",
+    "review.formatOnly": "仅格式不同",
+    "review.sameAs": "另一条记录中为 {0}，写法不同。",
+    "review.onlyHere": "另一条记录中没有。",
+    "review.fullWidth": "原文为全角字符，此为半角形式。",
     "review.reason": "理由（可选）",
     "review.reasonHint": "做出此决定的原因",
     "review.accept": "接受",
@@ -249,11 +375,15 @@ const I18N = {
     "review.undo": "撤销",
     "review.next": "下一条",
     "review.readOnly": "您的角色可以查看队列，但不能做决定。",
-    "review.decided": "此条目已{0}（{1}，决定 #{2}）。",
+    "review.decided": "此条目已于 {1} 处理：{0}（决定 #{2}）。",
     "review.queueDone": "没有其他待审核条目。",
     "status.open": "待审核",
-    "status.accepted": "接受",
-    "status.rejected": "拒绝",
+    "status.accepted": "已接受",
+    "status.rejected": "已拒绝",
+    "status.succeeded": "成功",
+    "status.partial": "部分失败",
+    "status.failed": "失败",
+    "status.running": "运行中",
     "outcome.accept": "已接受：决定 #{0}。",
     "outcome.reject": "已拒绝：决定 #{0}。",
     "outcome.merged": "合并后的客户：",
@@ -291,19 +421,28 @@ const I18N = {
     "col.actor": "操作人",
     "col.records": "记录数",
     "col.tier": "分层",
+    "col.why": "依据",
     "customers.title": "客户",
     "customers.search": "搜索",
     "customers.placeholder": "姓名、电话、邮箱或公司",
     "customers.tier": "分层",
     "customers.allTiers": "全部分层",
     "customers.go": "搜索",
-    "customers.count": "显示 {0} 位客户（最多 50 位）",
+    "customers.count": "共 {0} 位客户",
+    "customers.limited": "仅显示前 {0} 位匹配的客户，请缩小搜索范围查找其他客户。",
     "customers.empty": "没有匹配的客户。",
     "customer.fields": "黄金记录",
     "customer.pinned": "人工决定",
     "customer.tier": "分层",
     "customer.noTier": "尚未分层。",
-    "customer.assigned": "规则 {0} · 规则版本 {1} · 分配于 {2}",
+    "customer.rule": "规则",
+    "customer.assignedAt": "分配时间",
+    "customer.rulesVersion": "规则版本",
+    "customer.condition": "条件",
+    "customer.features": "条件读取的值",
+    "customer.defaultRule": "没有规则匹配，因此采用默认分层。",
+    "customer.defaultShort": "无规则匹配",
+    "customer.noValue": "无值",
     "customer.history": "分层历史",
     "customer.records": "关联的源记录（{0}）",
     "customer.raw": "原始数据：{0}",
@@ -318,17 +457,20 @@ const I18N = {
     "ev.match": "与 {0} 匹配，概率 {1}（权重 {2}）",
     "ev.decisions": "人工决定：{0}",
     "tier.none": "未分层",
-    "tier.new": "（新）",
+    "tier.new": "（首次分层）",
     "tier.untiered": "未分层",
     "dashboard.title": "分层看板",
     "dashboard.rules": "规则版本 {0} · 共 {1} 位客户",
     "dashboard.period": "时间范围",
     "dashboard.days": "最近 {0} 天",
     "dashboard.distribution": "分层分布",
-    "dashboard.migration": "{0} 以来的分层迁移（截至 {1}）",
-    "dashboard.migrationAxis": "原分层 ↓ / 新分层 →",
-    "dashboard.history": "每日进入各分层的变化",
+    "dashboard.migration": "分层迁移（{0} 至 {1}）",
+    "dashboard.migrationAxis": "原分层 ↓ 新分层 →",
+    "dashboard.history": "每日进入各分层的客户数",
+    "dashboard.historyAxis": "客户数",
     "dashboard.bySource": "各来源系统的分层",
+    "dashboard.bySourceHint": "每个条形表示一个系统的客户按分层的占比；右侧数字为该系统的客户数。",
+    "dashboard.customers": "客户数",
     "dashboard.noMoves": "此期间没有分层变化。",
     "dashboard.tiers": "分层说明",
     "dashboard.goal": "目标",
@@ -345,11 +487,19 @@ const I18N = {
     "connectors.rejected": "已拒收",
     "connectors.sync": "立即同步",
     "connectors.syncStarted": "已开始同步 {0}。",
+    "connectors.unscheduled": "未定时",
     "jobs.title": "任务",
     "jobs.name": "任务",
     "jobs.next": "下次运行",
+    "jobs.state": "状态",
     "jobs.running": "运行中",
+    "jobs.waiting": "排队中",
     "jobs.idle": "空闲",
+    "job.full": "全量运行",
+    "job.incremental": "增量运行",
+    "job.retier": "重新分层",
+    "job.push": "回写",
+    "job.sync": "同步 {0}",
     "runs.title": "最近运行",
     "runs.kind": "类型",
     "runs.started": "开始",
@@ -358,8 +508,15 @@ const I18N = {
     "runs.full": "全量运行",
     "runs.incremental": "增量运行",
     "runs.push": "回写",
-    "runs.startedMsg": "已开始运行（{0}）。",
+    "runs.startedMsg": "已开始：{0}。",
+    "runs.resolved": "{0} 条记录 → {1} 位客户",
+    "runs.tiers": "{0} 个分层变化",
+    "runs.fetched": "读取 {0} 行",
+    "runs.pushed": "回写 {0} 条，失败 {1} 条",
+    "runs.failedConnectors": "失败的连接器：{0}",
+    "runs.details": "详情",
     "push.title": "回写",
+    "push.hint": "写回各来源系统的分层标签。",
     "push.ledger": "各系统回写台账",
     "push.system": "系统",
     "push.pending": "待发送",
@@ -379,15 +536,98 @@ const I18N = {
     "field.emails": "邮箱",
     "field.company": "公司",
     "field.address": "地址",
-    "field.strong_id": "标识",
     "field.mobile": "手机",
     "field.landline": "座机",
     "field.email": "邮箱",
     "field.city": "城市",
     "field.uscc": "统一社会信用代码",
     "field.unionid": "微信 unionid",
+    "field.wechat_unionid": "微信 unionid",
+    "field.customer_code": "客户编码",
+    "field.contact_person": "联系人",
+    "field.credit_limit": "信用额度",
+    "field.orders_count": "订单数",
+    "field.total_spent": "累计消费",
+    "field.shopify_tags": "Shopify 标签",
+    "field.state": "账户状态",
+    "field.remark": "备注",
+    "field.wecom_type": "企业微信联系人类型",
+    "field.follow_user": "跟进成员",
+    "field.add_way": "添加方式",
+    "field.corp_tags": "企业标签",
+    "field.external_id": "外部编号",
+    "field.organization_id": "组织编号",
+    "field.role": "角色",
+    "field.active": "有效",
+    "field.category_ids": "分类",
+    "field.parent_id": "上级公司",
     "kind.person": "个人",
     "kind.company": "公司",
+    "level.exact": "完全相同",
+    "level.else": "不同",
+    "level.missing": "无可比较的值",
+    "level.numeric_exact": "数值相同",
+    "level.close": "接近",
+    "level.day/month transposed": "日月颠倒",
+    "level.shares1": "有相同值",
+    "level.shares": "有 {0} 个相同值",
+    "level.similar": "相似（≥ {0}）",
+    "level.edits": "相差不超过 {0} 个字符",
+    "level.days": "相差 {0} 天以内",
+    "feature.orders_total": "累计已付订单数",
+    "feature.spend_total": "累计已付订单金额",
+    "feature.avg_order_value": "平均订单金额",
+    "feature.refunds": "累计退款订单数",
+    "feature.refunded_amount": "累计退款金额",
+    "feature.orders_window": "近 {0} 天已付订单数",
+    "feature.spend_window": "近 {0} 天已付订单金额",
+    "feature.recency_days": "距上次已付订单的天数",
+    "feature.tenure_days": "首次出现至今的天数",
+    "feature.last_interaction_days": "距上次订单、工单、通话或消息的天数",
+    "feature.tickets_total": "累计工单数",
+    "feature.tickets_open": "未解决或未关闭的工单数",
+    "feature.satisfaction_good_share": "好评占比（0–1）",
+    "feature.calls_total": "通话次数（含未接听）",
+    "feature.call_minutes": "通话分钟数",
+    "feature.messages_total": "聊天、邮件等消息数",
+    "feature.spend_trend": "消费趋势（0.5 = 增长 50%）",
+    "feature.lifecycle": "生命周期阶段",
+    "feature.rfm.r": "RFM 最近购买得分（1–5，5 为最好）",
+    "feature.rfm.f": "RFM 购买频次得分（1–5，5 为最好）",
+    "feature.rfm.m": "RFM 消费金额得分（1–5，5 为最好）",
+    "feature.rfm.segment": "RFM 分群",
+    "order.paid": "已付款",
+    "order.pending": "待付款",
+    "order.refunded": "已退款",
+    "order.cancelled": "已取消",
+    "ticket.new": "新建",
+    "ticket.open": "处理中",
+    "ticket.pending": "待回复",
+    "ticket.hold": "挂起",
+    "ticket.solved": "已解决",
+    "ticket.closed": "已关闭",
+    "channel.voice": "电话",
+    "channel.web": "网页",
+    "channel.chat": "在线聊天",
+    "channel.email": "邮件",
+    "channel.csat": "满意度调查",
+    "rating.good": "好评",
+    "rating.bad": "差评",
+    "direction.inbound": "呼入",
+    "direction.outbound": "呼出",
+    "disposition.ANSWERED": "已接听",
+    "disposition.NORMAL_CLEARING": "正常结束",
+    "disposition.NO ANSWER": "未接听",
+    "disposition.NO_ANSWER": "未接听",
+    "disposition.BUSY": "占线",
+    "disposition.FAILED": "失败",
+    "rule.default": "默认",
+    "action.accept_match": "接受匹配",
+    "action.reject_match": "拒绝匹配",
+    "action.merge": "合并",
+    "action.split": "拆分",
+    "action.set_field": "设定字段",
+    "action.undo": "撤销",
   },
 };
 
@@ -424,6 +664,46 @@ function tOr(key, fallback) {
 
 const fieldLabel = (field) => tOr(`field.${field}`, field);
 const statusLabel = (status) => tOr(`status.${status}`, status);
+
+// A coded value (order status, call direction, ...) in words, with the code
+// as its tooltip; codes the dictionary does not know stay as they are.
+function codeNode(group, code) {
+  if (code == null || code === "") return "—";
+  const label = tOr(`${group}.${code}`, String(code));
+  return label === String(code) ? label : h("span", { title: String(code) }, label);
+}
+
+// A job or run kind: full, incremental, retier, push or sync:<connector>.
+function jobLabel(name) {
+  const [base, connector] = String(name).split(":");
+  return base === "sync" && connector ? t("job.sync", connector) : tOr(`job.${name}`, String(name));
+}
+
+// Comparison levels as the matcher labels them, in plain words.
+const LEVEL_PATTERNS = [
+  [/^shares>=1$/, "level.shares1"],
+  [/^shares>=(\d+)$/, "level.shares"],
+  [/^jaro_winkler>=([\d.]+)$/, "level.similar"],
+  [/^(?:damerau_)?levenshtein<=(\d+)$/, "level.edits"],
+  [/^within (\d+) days$/, "level.days"],
+];
+
+function levelLabel(level) {
+  const code = String(level);
+  if (I18N.en[`level.${code}`]) return t(`level.${code}`);
+  for (const [pattern, key] of LEVEL_PATTERNS) {
+    const match = code.match(pattern);
+    if (match) return t(key, ...match.slice(1));
+  }
+  return code;
+}
+
+// What a tier rule's feature means, or "" for features the UI does not know.
+function featureLabel(name) {
+  const windowed = String(name).match(/^(orders|spend)_(\d+)d$/);
+  if (windowed) return t(`feature.${windowed[1]}_window`, windowed[2]);
+  return tOr(`feature.${name}`, "");
+}
 
 // ---------- DOM helpers ----------
 
@@ -464,13 +744,13 @@ function section(title, ...children) {
   return h("section", { class: "card" }, h("h2", {}, title), children);
 }
 
-// columns: [{label, cell: item => content, num}]; rowProps: item => props of its <tr>.
+// columns: [{label, cell: item => content, num, nowrap}]; rowProps: item => props of its <tr>.
 function dataTable(columns, items, { rowProps, empty } = {}) {
   if (!items.length) return h("p", { class: "empty" }, empty || t("none"));
   return h("div", { class: "table-wrap" }, h("table", { class: "grid" },
     h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label)))),
     h("tbody", {}, items.map((item) => h("tr", rowProps ? rowProps(item) : {},
-      columns.map((c) => h("td", { class: c.num ? "num" : null }, c.cell(item))))))));
+      columns.map((c) => h("td", { class: c.num ? "num" : c.nowrap ? "nowrap" : null }, c.cell(item))))))));
 }
 
 function shortcutButton(id, key, label, cls, onclick) {
@@ -487,6 +767,8 @@ const locale = () => (state.lang === "zh" ? "zh-CN" : "en-US");
 const pad = (n) => String(n).padStart(2, "0");
 const fmtNum = (n) => Number(n ?? 0).toLocaleString(locale());
 const pct = (p) => `${(Number(p) * 100).toFixed(1)}%`;
+// Uncertainty times the customers' value: small for pairs of unknown value, large otherwise.
+const fmtPriority = (p) => Number(p).toLocaleString(locale(), { maximumFractionDigits: Math.abs(p) >= 100 ? 0 : 3 });
 const signed = (w) => (w >= 0 ? "+" : "") + Number(w).toFixed(2);
 const keyText = (key) => (key ? `${key.connector}/${key.source_id}` : "—");
 const isoDay = (date) => date.toISOString().slice(0, 10);
@@ -510,11 +792,24 @@ function show(value) {
   return String(value);
 }
 
+const fmtMoney = (amount, currency) =>
+  `${Number(amount).toLocaleString(locale(), { minimumFractionDigits: 2, maximumFractionDigits: 2 })}${currency ? ` ${currency}` : ""}`;
+
+// Full-width Latin letters, digits and + - . @, as a Chinese input method types them.
+const FULL_WIDTH = /[\uFF0B\uFF0D\uFF0E\uFF10-\uFF19\uFF20-\uFF3A\uFF41-\uFF5A]/;
+
+// One value as text; one written in full-width characters also shows its ordinary form.
+function textNode(value) {
+  const text = show(value);
+  if (!FULL_WIDTH.test(text)) return text;
+  return h("span", {}, text, h("span", { class: "plain-form", title: t("review.fullWidth") }, text.normalize("NFKC")));
+}
+
 // A value as DOM: lists one item per line, missing values dimmed.
 function valueNode(value) {
-  if (Array.isArray(value) && value.length) return value.map((v) => h("div", {}, show(v)));
+  if (Array.isArray(value) && value.length) return value.map((v) => h("div", {}, textNode(v)));
   const text = show(value);
-  return text === "—" ? h("span", { class: "muted" }, text) : text;
+  return text === "—" ? h("span", { class: "muted" }, text) : textNode(value);
 }
 
 function statusBadge(status) {
@@ -760,8 +1055,8 @@ async function pageReviewQueue() {
       { label: t("col.right"), cell: (i) => keyText(i.right) },
       { label: t("review.probability"), num: true, cell: (i) => probabilityMeter(i.probability) },
       { label: t("review.weight"), num: true, cell: (i) => Number(i.match_weight).toFixed(2) },
-      { label: t("review.priority"), num: true, cell: (i) => Number(i.priority).toFixed(3) },
-      { label: t("col.created"), cell: (i) => fmtDate(i.created_at) },
+      { label: t("review.priority"), num: true, cell: (i) => fmtPriority(i.priority) },
+      { label: t("col.created"), nowrap: true, cell: (i) => fmtDate(i.created_at) },
     ], items, {
       empty: t("review.empty"),
       rowProps: (i) => ({ class: "review-row clickable", "data-id": i.id, onclick: (e) => e.target.closest("a") || open(i) }),
@@ -796,45 +1091,86 @@ function canonical(value) {
   return JSON.stringify(Array.isArray(value) ? value.map(String).sort() : value);
 }
 
+// The part of a value formatting does not change: full-width characters and
+// case folded; phone numbers as their national digits (no +86, no trunk 0),
+// other text without spaces and punctuation.
+function looseKey(value, kind) {
+  const text = String(value).normalize("NFKC").toLowerCase().trim();
+  if (kind === "phone") return text.replace(/\D/g, "").replace(/^86(?=\d{9})/, "").replace(/^0+/, "");
+  if (kind === "exact") return text;
+  return text.replace(/[\s\p{P}\p{S}]/gu, "");
+}
+
+const listOf = (value) => (value == null || value === "" ? [] : Array.isArray(value) ? value : [value]);
+
+// One side of a differing row. When the sides have values in common, each
+// value is marked as written differently on the other side, or as only on
+// this side.
+function compareCell(value, other, kind) {
+  const others = new Map(listOf(other).map((v) => [looseKey(v, kind), show(v)]));
+  if (!listOf(value).some((v) => others.has(looseKey(v, kind)))) return valueNode(value);
+  return listOf(value).map((v) => {
+    const twin = others.get(looseKey(v, kind));
+    if (twin === show(v)) return h("div", {}, textNode(v));
+    if (twin !== undefined) return h("div", { class: "variant", title: t("review.sameAs", twin) }, textNode(v));
+    return h("div", { class: "only", title: t("review.onlyHere") }, textNode(v));
+  });
+}
+
 function compareTable(left, right) {
   const keysOf = (prop) => [...new Set([...Object.keys((left && left[prop]) || {}), ...Object.keys((right && right[prop]) || {})])].sort();
+  // [label, value of a party, how to compare loosely, code behind the label]
   const rows = [
-    [t("field.name"), (p) => p.name],
-    [t("field.kind"), (p) => (p.kind ? t(`kind.${p.kind}`) : null)],
-    [t("field.phones"), (p) => p.phones],
-    [t("field.emails"), (p) => p.emails],
-    [t("field.company"), (p) => p.company],
-    [t("field.address"), (p) => p.address],
-    ...keysOf("strong_ids").map((k) => [`${t("field.strong_id")}: ${fieldLabel(k)}`, (p) => (p.strong_ids || {})[k]]),
-    ...keysOf("attributes").map((k) => [fieldLabel(k), (p) => (p.attributes || {})[k]]),
+    [t("field.name"), (p) => p.name, "text"],
+    [t("field.kind"), (p) => (p.kind ? t(`kind.${p.kind}`) : null), "text"],
+    [t("field.phones"), (p) => p.phones, "phone"],
+    [t("field.emails"), (p) => p.emails, "exact"],
+    [t("field.company"), (p) => p.company, "text"],
+    [t("field.address"), (p) => p.address, "text"],
+    ...keysOf("strong_ids").map((k) => [fieldLabel(k), (p) => (p.strong_ids || {})[k], "exact", k]),
+    ...keysOf("attributes").map((k) => [fieldLabel(k), (p) => (p.attributes || {})[k], "text", k]),
   ];
   const head = (title, party) => h("th", { scope: "col" }, title,
     h("div", { class: "record-key" }, party ? keyText(party) : t("review.missing")),
     party && party.source_updated_at ? h("div", { class: "muted small" }, t("review.updated", fmtDate(party.source_updated_at))) : null);
+  const looseSet = (value, kind) => [...new Set(listOf(value).map((v) => looseKey(v, kind)))].sort().join("\n");
   return h("table", { class: "grid compare" },
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("review.field")), head(t("review.left"), left), head(t("review.right"), right))),
-    h("tbody", {}, rows.map(([label, get]) => {
+    h("tbody", {}, rows.map(([label, get, kind, code]) => {
       const a = left ? get(left) : null;
       const b = right ? get(right) : null;
-      return h("tr", { class: canonical(a) === canonical(b) ? "same" : "diff" },
-        h("th", { scope: "row" }, label), h("td", {}, valueNode(a)), h("td", {}, valueNode(b)));
+      const th = h("th", { scope: "row", title: code }, label);
+      if (canonical(a) === canonical(b)) return h("tr", { class: "same" }, th, h("td", {}, valueNode(a)), h("td", {}, valueNode(b)));
+      const formatOnly = listOf(a).length > 0 && looseSet(a, kind) === looseSet(b, kind);
+      if (formatOnly) th.append(h("div", { class: "format-note" }, t("review.formatOnly")));
+      return h("tr", { class: formatOnly ? "diff format-only" : "diff" }, th,
+        h("td", {}, compareCell(a, b, kind)), h("td", {}, compareCell(b, a, kind)));
     })));
 }
 
-function contributionBars(explanation) {
+const weightText = (w) => (Math.abs(w) < 0.005 ? "0" : signed(w));
+
+function contributionBars(explanation, matchWeight) {
   if (!explanation.length) return h("p", { class: "empty" }, t("review.noExplanation"));
   const max = Math.max(1e-9, ...explanation.map((c) => Math.abs(c.weight)));
-  return h("div", { class: "contribs" },
-    h("div", { class: "contrib contrib-axis muted small", "aria-hidden": "true" },
-      h("span", {}), h("span", {}), h("span", { class: "contrib-track" }, h("span", { class: "half neg" }, t("review.against")), h("span", { class: "half pos" }, t("review.for"))), h("span", {})),
-    explanation.map((c) => {
-      const bar = h("span", { class: `bar ${c.weight >= 0 ? "pos" : "neg"}`, style: { width: `${(Math.abs(c.weight) / max) * 100}%` } });
-      return h("div", { class: "contrib", title: `${c.field}: ${c.level} (${signed(c.weight)})` },
-        h("span", { class: "contrib-field" }, fieldLabel(c.field)),
-        h("span", { class: `contrib-level${c.level === "missing" ? " muted" : ""}` }, c.level),
-        h("span", { class: "contrib-track" }, h("span", { class: "half neg" }, c.weight < 0 ? bar : null), h("span", { class: "half pos" }, c.weight >= 0 ? bar : null)),
-        h("span", { class: "contrib-weight num" }, signed(c.weight)));
-    }));
+  const fields = explanation.reduce((sum, c) => sum + c.weight, 0);
+  return [
+    h("div", { class: "contribs" },
+      h("div", { class: "contrib contrib-axis muted small", "aria-hidden": "true" },
+        h("span", {}), h("span", {}), h("span", { class: "contrib-track" }, h("span", { class: "half neg" }, t("review.against")), h("span", { class: "half pos" }, t("review.for"))), h("span", {})),
+      explanation.map((c) => {
+        const level = levelLabel(c.level);
+        const bar = h("span", { class: `bar ${c.weight >= 0 ? "pos" : "neg"}`, style: { width: `${(Math.abs(c.weight) / max) * 100}%` } });
+        return h("div", { class: "contrib", title: `${fieldLabel(c.field)}: ${level} [${c.level}] (${weightText(c.weight)})` },
+          h("span", { class: "contrib-field" }, fieldLabel(c.field)),
+          h("span", { class: `contrib-level${c.level === "missing" ? " muted" : ""}` },
+            h("span", {}, level), level === c.level ? null : h("code", { class: "level-code" }, c.level)),
+          h("span", { class: "contrib-track" }, h("span", { class: "half neg" }, c.weight < 0 ? bar : null), h("span", { class: "half pos" }, c.weight >= 0 ? bar : null)),
+          h("span", { class: "contrib-weight num" }, weightText(c.weight)));
+      })),
+    h("p", { class: "muted small contrib-note" }, t("review.prior", signed(matchWeight - fields), signed(fields), signed(matchWeight))),
+    h("p", { class: "muted small contrib-note" }, t("review.odds")),
+  ];
 }
 
 async function pageReviewItem({ args }) {
@@ -844,6 +1180,7 @@ async function pageReviewItem({ args }) {
   const nextButton = () => shortcutButton("next", "N", t("review.next"), "btn primary", () => nextOpen(id));
   const reason = h("input", { id: "reason", type: "text", maxlength: 500, placeholder: t("review.reasonHint") });
   const outcome = h("div", { id: "outcome", class: "outcome", "aria-live": "polite", hidden: true });
+  const badge = statusBadge(item.status);
   let panel;
 
   async function decide(action) {
@@ -854,6 +1191,7 @@ async function pageReviewItem({ args }) {
       const after = await api(`/review/${id}`).catch(() => null);
       state.skipped.delete(id);
       panel.hidden = true;
+      if (after) badge.replaceWith(statusBadge(after.item.status));
       showOutcome(action, result, after);
     } catch (err) {
       buttons.forEach((b) => (b.disabled = false));
@@ -883,8 +1221,9 @@ async function pageReviewItem({ args }) {
       h("p", { class: "outcome-title" }, t(`outcome.${action}`, decisionId)),
       ids.length ? h("p", {}, t(action === "accept" ? "outcome.merged" : "outcome.separate"), " ",
         ids.flatMap((g, i) => (i ? [", ", customerLink(g)] : [customerLink(g)]))) : null,
-      h("p", { class: "muted small" }, t("outcome.summary", resolution.parties ?? "—", resolution.golden_customers ?? "—",
-        (changes.upserted || []).length, (changes.merged || []).length)),
+      h("p", { class: "muted small" }, t("outcome.summary", resolution.parties == null ? "—" : fmtNum(resolution.parties),
+        resolution.golden_customers == null ? "—" : fmtNum(resolution.golden_customers),
+        fmtNum((changes.upserted || []).length), fmtNum((changes.merged || []).length))),
       h("div", { class: "actions" }, undo, next));
     outcome.hidden = false;
     next.focus();
@@ -912,7 +1251,7 @@ async function pageReviewItem({ args }) {
 
   return h("div", { id: "review-detail", "data-id": id },
     h("div", { class: "page-head" },
-      h("h1", {}, t("review.item", id)), statusBadge(item.status),
+      h("h1", {}, t("review.item", id)), badge,
       h("a", { href: "#/review", class: "muted" }, t("review.back"))),
     h("div", { class: "review-layout" },
       section(`${keyText(item.left)} ↔ ${keyText(item.right)}`, compareTable(detail.left, detail.right)),
@@ -922,16 +1261,18 @@ async function pageReviewItem({ args }) {
           h("dl", { class: "stats" },
             h("dt", {}, t("review.probability")), h("dd", {}, pct(item.probability)),
             h("dt", {}, t("review.weight")), h("dd", {}, Number(item.match_weight).toFixed(2)),
-            h("dt", {}, t("review.priority")), h("dd", {}, Number(item.priority).toFixed(3))),
-          contributionBars(item.explanation || [])))));
+            h("dt", {}, t("review.priority")), h("dd", {}, fmtPriority(item.priority))),
+          contributionBars(item.explanation || [], Number(item.match_weight))))));
 }
 
 // ---------- customers ----------
 
+const SEARCH_LIMIT = 50;
+
 async function pageCustomers({ params }) {
   const q = params.get("q") || "";
   const tier = params.get("tier") || "";
-  const query = new URLSearchParams({ limit: "50" });
+  const query = new URLSearchParams({ limit: String(SEARCH_LIMIT) });
   if (q) query.set("q", q);
   if (tier) query.set("tier", tier);
   const [, data] = await Promise.all([loadTiers(), api(`/customers?${query}`)]);
@@ -952,13 +1293,13 @@ async function pageCustomers({ params }) {
       h("label", { for: "search" }, t("customers.search")), search,
       h("label", { for: "tier-filter" }, t("customers.tier")), select,
       h("button", { type: "submit", class: "btn primary" }, t("customers.go"))),
-    h("p", { class: "muted small" }, t("customers.count", customers.length)),
+    h("p", { class: "muted small" }, customers.length < SEARCH_LIMIT ? t("customers.count", fmtNum(customers.length)) : t("customers.limited", SEARCH_LIMIT)),
     dataTable([
       { label: t("col.id"), cell: (c) => customerLink(c.golden_id) },
-      { label: t("field.name"), cell: (c) => show(c.name) },
-      { label: t("field.company"), cell: (c) => show(c.company) },
-      { label: t("field.phones"), cell: (c) => show(c.phones) },
-      { label: t("field.emails"), cell: (c) => show(c.emails) },
+      { label: t("field.name"), cell: (c) => valueNode(c.name) },
+      { label: t("field.company"), cell: (c) => valueNode(c.company) },
+      { label: t("field.phones"), cell: (c) => valueNode(c.phones) },
+      { label: t("field.emails"), cell: (c) => valueNode(c.emails) },
       { label: t("col.tier"), cell: (c) => tierChip(c.tier) },
       { label: t("col.records"), num: true, cell: (c) => fmtNum(c.records) },
     ], customers, {
@@ -973,7 +1314,7 @@ function evidenceText(evidence) {
   if (!evidence || typeof evidence !== "object") return show(evidence);
   const parts = [];
   if (evidence.shared_keys && evidence.shared_keys.length) parts.push(t("ev.shared", evidence.shared_keys.join(", ")));
-  if (evidence.match) parts.push(t("ev.match", evidence.match.with, pct(evidence.match.probability), show(evidence.match.weight)));
+  if (evidence.match) parts.push(t("ev.match", evidence.match.with, pct(evidence.match.probability), Number(evidence.match.weight).toFixed(2)));
   if (evidence.steward_decisions) parts.push(t("ev.decisions", evidence.steward_decisions.map((d) => `#${d}`).join(", ")));
   return parts.length ? parts.join(" · ") : "—";
 }
@@ -999,21 +1340,69 @@ function decisionDetail(decision) {
 
 function recordCard(record) {
   const p = record.party;
+  // [label, value, code behind the label]
   const rows = [
     [t("field.kind"), p.kind ? t(`kind.${p.kind}`) : null],
     [t("field.phones"), p.phones],
     [t("field.emails"), p.emails],
     [t("field.company"), p.company],
     [t("field.address"), p.address],
-    ...Object.entries(p.strong_ids || {}).map(([k, v]) => [`${t("field.strong_id")}: ${fieldLabel(k)}`, v]),
-    ...Object.entries(p.attributes || {}).map(([k, v]) => [fieldLabel(k), v]),
+    ...Object.entries(p.strong_ids || {}).map(([k, v]) => [fieldLabel(k), v, k]),
+    ...Object.entries(p.attributes || {}).map(([k, v]) => [fieldLabel(k), v, k]),
     [t("customer.evidence"), evidenceText(record.evidence)],
   ];
   return h("article", { class: "record" },
-    h("h3", {}, h("span", { class: "record-key" }, keyText(p)), " ", show(p.name),
-      p.source_updated_at ? h("span", { class: "muted small" }, ` · ${t("review.updated", fmtDate(p.source_updated_at))}`) : null),
-    h("dl", { class: "fields" }, rows.flatMap(([label, value]) => [h("dt", {}, label), h("dd", {}, valueNode(value))])),
+    h("div", { class: "record-key" }, keyText(p)),
+    h("h3", {}, valueNode(p.name)),
+    p.source_updated_at ? h("p", { class: "muted small" }, t("review.updated", fmtDate(p.source_updated_at))) : null,
+    h("dl", { class: "fields" }, rows.flatMap(([label, value, code]) => [h("dt", { title: code }, label), h("dd", {}, valueNode(value))])),
     Object.entries(record.raw || {}).map(([stream, raw]) => details(t("customer.raw", stream), raw)));
+}
+
+// The fields of the golden record in reading order, then any others by name.
+const FIELD_ORDER = ["name", "kind", "phones", "emails", "company", "address"];
+
+function byFieldOrder([a], [b]) {
+  const rank = (field) => (FIELD_ORDER.includes(field) ? FIELD_ORDER.indexOf(field) : FIELD_ORDER.length);
+  return rank(a) - rank(b) || a.localeCompare(b);
+}
+
+// The reason stored with a tier assignment: the condition of the rule that
+// matched and the feature values it read ({when, features}).
+const NO_RULE = "no rule matched";
+
+function featureText(value) {
+  if (value == null) return t("customer.noValue");
+  if (typeof value === "number") return value.toLocaleString(locale(), { maximumFractionDigits: 2 });
+  return show(value);
+}
+
+function ruleReason(reason) {
+  if (!reason || typeof reason !== "object" || typeof reason.when !== "string") return h("p", {}, show(reason));
+  const features = Object.entries(reason.features || {});
+  if (reason.when === NO_RULE && !features.length) return h("p", { class: "muted" }, t("customer.defaultRule"));
+  return [
+    h("h4", {}, t("customer.condition")),
+    h("code", { class: "condition" }, reason.when),
+    features.length ? [
+      h("h4", {}, t("customer.features")),
+      dataTable([
+        { label: t("col.feature"), cell: ([name]) => [h("code", {}, name), featureLabel(name) ? h("div", { class: "muted small" }, featureLabel(name)) : null] },
+        { label: t("col.value"), num: true, cell: ([, value]) => h("span", { class: value == null ? "muted" : null }, featureText(value)) },
+      ], features, { rowProps: () => ({ class: "feature-row" }) }),
+    ] : null,
+  ];
+}
+
+// The same reason on one line or two, for the tier history.
+function ruleReasonShort(reason) {
+  if (!reason || typeof reason !== "object" || typeof reason.when !== "string") return show(reason);
+  const features = Object.entries(reason.features || {});
+  if (reason.when === NO_RULE && !features.length) return h("span", { class: "muted" }, t("customer.defaultShort"));
+  return [
+    h("code", { class: "condition inline" }, reason.when),
+    features.length ? h("div", { class: "muted small" }, features.map(([name, value]) => `${name} = ${featureText(value)}`).join(" · ")) : null,
+  ];
 }
 
 const byDateDesc = (field) => (a, b) => String(b[field]).localeCompare(String(a[field]));
@@ -1024,7 +1413,7 @@ async function pageCustomer({ args }) {
   const name = fields.name ? fields.name.value : null;
   const tier = view.tier;
   const paid = view.orders.filter((o) => o.status === "paid").reduce((sum, o) => sum + Number(o.amount), 0);
-  const money = (o) => `${Number(o.amount).toFixed(2)}${o.currency ? ` ${o.currency}` : ""}`;
+  const currencies = new Set(view.orders.map((o) => o.currency).filter(Boolean));
   return h("div", { id: "customer", "data-golden-id": view.golden_id },
     h("div", { class: "page-head" },
       h("h1", { id: "customer-name" }, show(name || view.golden_id)),
@@ -1035,68 +1424,67 @@ async function pageCustomer({ args }) {
         { label: t("review.field"), cell: ([f]) => fieldLabel(f) },
         { label: t("col.value"), cell: ([f, v]) => valueNode(f === "kind" ? t(`kind.${v.value}`) : v.value) },
         { label: t("col.source"), cell: ([, v]) => (v.source ? keyText(v.source) : t("customer.pinned")) },
-      ], Object.entries(fields))),
+      ], Object.entries(fields).sort(byFieldOrder))),
       h("section", { class: "card", id: "customer-tier" },
         h("h2", {}, t("customer.tier")),
         tier ? [
           h("p", {}, tierChip(tier.tier)),
-          h("p", { class: "muted small" }, t("customer.assigned", tier.rule, tier.rules_version, fmtDate(tier.assigned_at))),
-          tier.reason && typeof tier.reason === "object"
-            ? dataTable([
-              { label: t("col.feature"), cell: ([k]) => k },
-              { label: t("col.value"), num: true, cell: ([, v]) => show(v) },
-            ], Object.entries(tier.reason))
-            : h("p", {}, show(tier.reason)),
+          h("dl", { class: "stats" },
+            h("dt", {}, t("customer.rule")), h("dd", {}, codeNode("rule", tier.rule)),
+            h("dt", {}, t("customer.assignedAt")), h("dd", {}, fmtDate(tier.assigned_at)),
+            h("dt", {}, t("customer.rulesVersion")), h("dd", { class: "record-key" }, tier.rules_version)),
+          ruleReason(tier.reason),
         ] : h("p", { class: "empty" }, t("customer.noTier")))),
     section(t("customer.history"), dataTable([
-      { label: t("col.date"), cell: (c) => fmtDate(c.assignment.assigned_at) },
-      { label: t("col.from"), cell: (c) => (c.from_tier ? tierChip(c.from_tier) : t("tier.new")) },
+      { label: t("col.date"), nowrap: true, cell: (c) => fmtDate(c.assignment.assigned_at) },
+      { label: t("col.from"), cell: (c) => (c.from_tier ? tierChip(c.from_tier) : h("span", { class: "muted" }, t("tier.new"))) },
       { label: t("col.to"), cell: (c) => tierChip(c.assignment.tier) },
-      { label: t("col.rule"), cell: (c) => c.assignment.rule },
-      { label: t("col.rulesVersion"), cell: (c) => c.assignment.rules_version },
+      { label: t("col.rule"), cell: (c) => codeNode("rule", c.assignment.rule) },
+      { label: t("col.why"), cell: (c) => ruleReasonShort(c.assignment.reason) },
+      { label: t("col.rulesVersion"), cell: (c) => h("span", { class: "record-key", title: c.assignment.rules_version }, String(c.assignment.rules_version).slice(0, 8)) },
     ], [...view.tier_history].sort((a, b) => String(b.assignment.assigned_at).localeCompare(String(a.assignment.assigned_at))))),
     section(t("customer.records", view.records.length), h("div", { class: "records" }, view.records.map(recordCard))),
-    section(t("customer.orders", view.orders.length, paid.toFixed(2)), dataTable([
-      { label: t("col.date"), cell: (o) => fmtDate(o.ordered_at) },
+    section(t("customer.orders", view.orders.length, fmtMoney(paid, currencies.size === 1 ? [...currencies][0] : null)), dataTable([
+      { label: t("col.date"), nowrap: true, cell: (o) => fmtDate(o.ordered_at) },
       { label: t("col.record"), cell: keyText },
-      { label: t("col.amount"), num: true, cell: money },
-      { label: t("col.status"), cell: (o) => o.status },
+      { label: t("col.amount"), num: true, cell: (o) => fmtMoney(o.amount, o.currency) },
+      { label: t("col.status"), cell: (o) => codeNode("order", o.status) },
     ], [...view.orders].sort(byDateDesc("ordered_at")))),
     section(t("customer.tickets", view.tickets.length), dataTable([
-      { label: t("col.created"), cell: (x) => fmtDate(x.created_at) },
+      { label: t("col.created"), nowrap: true, cell: (x) => fmtDate(x.created_at) },
       { label: t("col.record"), cell: keyText },
-      { label: t("col.channel"), cell: (x) => show(x.channel) },
-      { label: t("col.status"), cell: (x) => x.status },
-      { label: t("col.solved"), cell: (x) => fmtDate(x.solved_at) },
-      { label: t("col.satisfaction"), cell: (x) => show(x.satisfaction) },
+      { label: t("col.channel"), cell: (x) => codeNode("channel", x.channel) },
+      { label: t("col.status"), cell: (x) => codeNode("ticket", x.status) },
+      { label: t("col.solved"), nowrap: true, cell: (x) => fmtDate(x.solved_at) },
+      { label: t("col.satisfaction"), cell: (x) => codeNode("rating", x.satisfaction) },
     ], [...view.tickets].sort(byDateDesc("created_at")))),
     section(t("customer.calls", view.calls.length), dataTable([
-      { label: t("col.date"), cell: (x) => fmtDate(x.started_at) },
+      { label: t("col.date"), nowrap: true, cell: (x) => fmtDate(x.started_at) },
       { label: t("col.record"), cell: keyText },
-      { label: t("col.direction"), cell: (x) => show(x.direction) },
+      { label: t("col.direction"), cell: (x) => codeNode("direction", x.direction) },
       { label: t("col.numbers"), cell: (x) => `${show(x.caller)} → ${show(x.callee)}` },
       { label: t("col.talk"), num: true, cell: (x) => fmtSeconds(x.talk_seconds) },
-      { label: t("col.disposition"), cell: (x) => show(x.disposition) },
+      { label: t("col.disposition"), cell: (x) => codeNode("disposition", x.disposition) },
     ], [...view.calls].sort(byDateDesc("started_at")))),
     section(t("customer.messages", view.messages.length), dataTable([
-      { label: t("col.date"), cell: (x) => fmtDate(x.sent_at) },
+      { label: t("col.date"), nowrap: true, cell: (x) => fmtDate(x.sent_at) },
       { label: t("col.record"), cell: keyText },
-      { label: t("col.channel"), cell: (x) => x.channel },
+      { label: t("col.channel"), cell: (x) => codeNode("channel", x.channel) },
       { label: t("col.party"), cell: (x) => show(x.party_source_id || x.phone) },
     ], [...view.messages].sort(byDateDesc("sent_at")))),
     h("div", { class: "two-col" },
       section(t("customer.lineage"), dataTable([
         { label: t("col.newId"), cell: (x) => x.new_id },
         { label: t("col.oldId"), cell: (x) => x.old_id },
-        { label: t("col.reason"), cell: (x) => x.reason },
+        { label: t("col.reason"), cell: (x) => codeNode("action", x.reason) },
       ], view.id_lineage)),
       section(t("customer.decisions"), dataTable([
         { label: t("col.id"), cell: (d) => `#${d.id}` },
-        { label: t("col.action"), cell: (d) => d.decision.action },
+        { label: t("col.action"), cell: (d) => codeNode("action", d.decision.action) },
         { label: t("col.detail"), cell: (d) => decisionDetail(d.decision) },
-        { label: t("col.actor"), cell: (d) => d.actor },
+        { label: t("col.actor"), nowrap: true, cell: (d) => d.actor },
         { label: t("col.reason"), cell: (d) => show(d.reason) },
-        { label: t("col.date"), cell: (d) => fmtDate(d.created_at) },
+        { label: t("col.date"), nowrap: true, cell: (d) => fmtDate(d.created_at) },
       ], view.decisions))));
 }
 
@@ -1135,7 +1523,13 @@ function distributionChart(data) {
     }));
 }
 
+// A chart with nothing to draw: the chart's place, saying so.
+function emptyChart(id, label) {
+  return chart(id, 60, label, s("text", { x: CHART_WIDTH / 2, y: 34, "text-anchor": "middle", class: "empty-note" }, t("dashboard.noMoves")));
+}
+
 function migrationChart(moves) {
+  if (!moves.length) return emptyChart("chart-migration", t("dashboard.migrationAxis"));
   const froms = [null, ...tierKeys(moves.map((m) => m.from))];
   const tos = tierKeys(moves.map((m) => m.to));
   const count = (from, to) => moves.filter((m) => (m.from ?? null) === from && m.to === to).reduce((sum, m) => sum + m.count, 0);
@@ -1169,25 +1563,29 @@ function niceCeil(n) {
   return [1, 2, 5, 10].map((m) => m * power).find((v) => v >= n) || 1;
 }
 
-function historyChart(days) {
+// Customers entering each tier per day, one slot for every day from first to last.
+function historyChart(days, first, last) {
   const byDate = new Map(days.map((d) => [d.date, d.changes || {}]));
-  const dates = [...byDate.keys()].sort();
+  const dates = [first, last, ...byDate.keys()].sort();
   const series = [];
-  if (dates.length) {
-    for (let d = new Date(`${dates[0]}T00:00:00Z`); isoDay(d) <= dates[dates.length - 1]; d = new Date(d.getTime() + 864e5)) {
-      series.push({ date: isoDay(d), changes: byDate.get(isoDay(d)) || {} });
-    }
+  for (let d = new Date(`${dates[0]}T00:00:00Z`); isoDay(d) <= dates[dates.length - 1]; d = new Date(d.getTime() + 864e5)) {
+    series.push({ date: isoDay(d), changes: byDate.get(isoDay(d)) || {} });
   }
   const keys = tierKeys(days.flatMap((d) => Object.keys(d.changes || {})));
   const totals = series.map((d) => keys.reduce((sum, k) => sum + (d.changes[k] || 0), 0));
+  if (!totals.some(Boolean)) return emptyChart("chart-history", t("dashboard.history"));
   const max = niceCeil(Math.max(...totals));
-  const [left, right, top, bottom, height] = [44, 8, 10, 24, 220];
+  const ticks = max % 2 === 0 ? [0, 0.5, 1] : [0, 1];
+  const [left, right, top, bottom, height] = [48, 8, 28, 24, 236];
   const plotW = CHART_WIDTH - left - right;
   const plotH = height - top - bottom;
-  const step = plotW / Math.max(series.length, 1);
-  const labelEvery = Math.max(1, Math.ceil(series.length / 8));
+  const step = plotW / series.length;
+  const labelEvery = Math.ceil(series.length / 7);
+  // Every labelEvery-th day and the last, unless that crowds the one before.
+  const labelled = (i) => i === series.length - 1 || (i % labelEvery === 0 && series.length - 1 - i >= labelEvery / 2);
   return chart("chart-history", height, t("dashboard.history"),
-    [0, 0.5, 1].map((f) => {
+    s("text", { x: 4, y: 12, class: "axis" }, t("dashboard.historyAxis")),
+    ticks.map((f) => {
       const y = top + plotH * (1 - f);
       return s("g", {},
         s("line", { x1: left, x2: CHART_WIDTH - right, y1: y, y2: y, class: "gridline" }),
@@ -1196,29 +1594,33 @@ function historyChart(days) {
     series.map((d, i) => {
       let y = top + plotH;
       const x = left + i * step;
-      const parts = keys.filter((k) => d.changes[k]).map((k) => {
+      const present = keys.filter((k) => d.changes[k]);
+      const parts = present.map((k) => {
         const hgt = (d.changes[k] / max) * plotH;
         y -= hgt;
         return s("rect", { x: x + step * 0.1, y, width: Math.max(step * 0.8, 1), height: hgt, fill: tierColour(k) });
       });
       return s("g", {},
-        s("title", {}, `${d.date}: ${keys.filter((k) => d.changes[k]).map((k) => `${tierName(k)} ${d.changes[k]}`).join(", ") || 0}`),
+        s("title", {}, `${d.date}: ${present.map((k) => `${tierName(k)} ${fmtNum(d.changes[k])}`).join(", ") || 0}`),
         s("rect", { x, y: top, width: step, height: plotH, fill: "transparent" }),
         parts,
-        i % labelEvery === 0 ? s("text", { x: x + step / 2, y: height - 6, "text-anchor": "middle", class: "axis" }, d.date.slice(5)) : null);
+        labelled(i) ? s("text", i === series.length - 1
+          ? { x: x + step, y: height - 6, "text-anchor": "end", class: "axis" }
+          : { x: x + step / 2, y: height - 6, "text-anchor": "middle", class: "axis" }, d.date.slice(5)) : null);
     }));
 }
 
 function bySourceChart(bySource) {
   const sources = Object.keys(bySource).sort();
   const keys = tierKeys(sources.flatMap((c) => Object.keys(bySource[c])));
-  const [labelW, rowH] = [130, 30];
+  const [labelW, rowH, top] = [130, 30, 20];
   const barW = CHART_WIDTH - labelW - 70;
-  return chart("chart-by-source", Math.max(sources.length, 1) * rowH + 10, t("dashboard.bySource"),
+  return chart("chart-by-source", top + Math.max(sources.length, 1) * rowH + 6, t("dashboard.bySource"),
+    s("text", { x: labelW + barW + 8, y: 12, class: "axis" }, t("dashboard.customers")),
     sources.map((connector, i) => {
       const counts = bySource[connector];
       const total = keys.reduce((sum, k) => sum + (counts[k] || 0), 0) || 1;
-      const y = 5 + i * rowH;
+      const y = top + i * rowH;
       let x = labelW;
       return s("g", {},
         s("text", { x: labelW - 8, y: y + 18, "text-anchor": "end", class: "label" }, connector),
@@ -1252,12 +1654,12 @@ async function pageDashboard({ params }) {
       h("label", { for: "period" }, t("dashboard.period")), period),
     h("div", { class: "two-col" },
       section(t("dashboard.distribution"), distributionChart(tiers)),
-      section(t("dashboard.bySource"), bySourceChart(tiers.by_source || {}), legend(keys))),
+      section(t("dashboard.bySource"), h("p", { class: "muted small chart-hint" }, t("dashboard.bySourceHint")),
+        bySourceChart(tiers.by_source || {}), legend(keys))),
     h("div", { class: "two-col" },
-      section(t("dashboard.migration", migration.since, migration.until),
-        migrationChart(migration.moves || []),
-        migration.moves && migration.moves.length ? null : h("p", { class: "empty" }, t("dashboard.noMoves"))),
-      section(t("dashboard.history"), historyChart(history.days || []), legend(keys))),
+      section(t("dashboard.migration", migration.since, migration.until), migrationChart(migration.moves || [])),
+      section(t("dashboard.history"), historyChart(history.days || [], since, isoDay(new Date())),
+        (history.days || []).length ? legend(keys) : null)),
     section(t("dashboard.tiers"), h("div", { class: "tier-cards" }, tiers.tiers.map((tier) =>
       h("article", { class: "tier-card", style: { "--tier": tierColour(tier.key) }, "data-tier": tier.key },
         h("h3", {}, tierName(tier.key), " ", h("span", { class: "muted small" }, tier.key)),
@@ -1280,11 +1682,36 @@ async function post(button, path, body, message) {
   }
 }
 
+// The headline numbers of a run's summary (a pipeline report, or {error}).
+function runSummary(summary) {
+  if (summary == null) return "—";
+  if (summary.error) return h("span", { class: "error-text" }, summary.error);
+  const parts = [];
+  const sync = Object.values(summary.sync || {}).flatMap((streams) => Object.values(streams));
+  if (sync.length) parts.push(t("runs.fetched", fmtNum(sync.reduce((sum, c) => sum + (c.fetched || 0), 0))));
+  if (summary.parties != null && summary.golden_customers != null) parts.push(t("runs.resolved", fmtNum(summary.parties), fmtNum(summary.golden_customers)));
+  if (summary.tiers_changed != null) parts.push(t("runs.tiers", fmtNum(summary.tiers_changed)));
+  const push = summary.push || [];
+  if (push.length) parts.push(t("runs.pushed", fmtNum(push.reduce((sum, p) => sum + (p.sent || 0), 0)), fmtNum(push.reduce((sum, p) => sum + (p.failed || 0), 0))));
+  const failed = Object.keys(summary.failed_connectors || {});
+  return [
+    parts.join(" · "),
+    failed.length ? h("div", { class: "error-text" }, t("runs.failedConnectors", failed.join(", "))) : null,
+    details(t("runs.details"), summary),
+  ];
+}
+
+function jobState(job) {
+  const phase = job.running ? "running" : job.waiting ? "waiting" : "idle";
+  return h("span", { class: `badge status-${phase}` }, t(`jobs.${phase}`));
+}
+
 async function pageConnectors() {
   const [connectors, jobs, runs] = await Promise.all([api("/connectors"), api("/jobs"), api("/runs?limit=20")]);
   const admin = isAdmin();
   const runButton = (kind) => h("button", { type: "button", class: "btn", "data-run": kind,
-    onclick: (e) => post(e.currentTarget, "/runs", { kind }, t("runs.startedMsg", kind)) }, t(`runs.${kind}`));
+    onclick: (e) => post(e.currentTarget, "/runs", { kind }, t("runs.startedMsg", jobLabel(kind))) }, t(`runs.${kind}`));
+  const schedule = (value) => (value ? show(value) : h("span", { class: "muted" }, t("connectors.unscheduled")));
   return h("div", { id: "connectors" },
     h("div", { class: "page-head" },
       h("h1", {}, t("connectors.title")), h("span", { class: "spacer" }),
@@ -1294,7 +1721,7 @@ async function pageConnectors() {
       { label: t("connectors.type"), cell: (c) => c.type },
       { label: t("connectors.description"), cell: (c) => show(c.description) },
       { label: t("connectors.streams"), cell: (c) => show(c.streams) },
-      { label: t("connectors.schedule"), cell: (c) => show(c.schedule) },
+      { label: t("connectors.schedule"), cell: (c) => schedule(c.schedule) },
       { label: t("connectors.sink"), cell: (c) => show(c.sink) },
       { label: t("connectors.staged"), num: true, cell: (c) => fmtNum(c.counts.staged) },
       { label: t("connectors.parties"), num: true, cell: (c) => fmtNum(c.counts.parties) },
@@ -1306,18 +1733,18 @@ async function pageConnectors() {
     section(t("jobs.title"),
       admin ? h("div", { class: "actions" }, ["full", "incremental", "push"].map(runButton)) : null,
       dataTable([
-        { label: t("jobs.name"), cell: (j) => j.name },
-        { label: t("connectors.schedule"), cell: (j) => show(j.schedule) },
-        { label: t("jobs.next"), cell: (j) => fmtDate(j.next_run) },
-        { label: t("jobs.running"), cell: (j) => h("span", { class: `badge ${j.running ? "status-running" : ""}` }, j.running ? t("jobs.running") : t("jobs.idle")) },
+        { label: t("jobs.name"), cell: (j) => h("span", { title: j.name }, jobLabel(j.name)) },
+        { label: t("connectors.schedule"), cell: (j) => schedule(j.schedule) },
+        { label: t("jobs.next"), nowrap: true, cell: (j) => fmtDate(j.next_run) },
+        { label: t("jobs.state"), cell: jobState },
       ], jobs)),
     section(t("runs.title"), dataTable([
       { label: t("col.id"), cell: (r) => `#${r.id}` },
-      { label: t("runs.kind"), cell: (r) => r.kind },
+      { label: t("runs.kind"), cell: (r) => h("span", { title: r.kind }, jobLabel(r.kind)) },
       { label: t("col.status"), cell: (r) => statusBadge(r.status) },
-      { label: t("runs.started"), cell: (r) => fmtDate(r.started_at) },
-      { label: t("runs.finished"), cell: (r) => fmtDate(r.finished_at) },
-      { label: t("runs.summary"), cell: (r) => (r.summary == null ? "—" : details(show(r.summary).slice(0, 80), r.summary)) },
+      { label: t("runs.started"), nowrap: true, cell: (r) => fmtDate(r.started_at) },
+      { label: t("runs.finished"), nowrap: true, cell: (r) => fmtDate(r.finished_at) },
+      { label: t("runs.summary"), cell: (r) => runSummary(r.summary) },
     ], runs)));
 }
 
@@ -1328,7 +1755,7 @@ async function pagePush() {
   const open = letters.filter((l) => !l.resolved_at && !l.dropped_at);
   const rows = (status) => (p) => fmtNum((p.rows || {})[status]);
   return h("div", { id: "push" },
-    h("div", { class: "page-head" }, h("h1", {}, t("push.title"))),
+    h("div", { class: "page-head" }, h("h1", {}, t("push.title")), h("span", { class: "muted" }, t("push.hint"))),
     section(t("push.ledger"), dataTable([
       { label: t("push.system"), cell: (p) => h("strong", {}, p.connector) },
       ...["pending", "delivered", "failed", "dropped"].map((status) => ({ label: t(`push.${status}`), num: true, cell: rows(status) })),
@@ -1340,8 +1767,8 @@ async function pagePush() {
       { label: t("push.label"), cell: (d) => show(d.letter.label) },
       { label: t("col.reason"), cell: (d) => h("span", { class: "reason" }, d.letter.reason) },
       { label: t("push.attempts"), num: true, cell: (d) => fmtNum(d.letter.attempts) },
-      { label: t("col.created"), cell: (d) => fmtDate(d.created_at) },
-      { label: t("push.updated"), cell: (d) => fmtDate(d.updated_at) },
+      { label: t("col.created"), nowrap: true, cell: (d) => fmtDate(d.created_at) },
+      { label: t("push.updated"), nowrap: true, cell: (d) => fmtDate(d.updated_at) },
       { label: t("push.request"), cell: (d) => details(t("push.request"), { request: d.letter.request, response: d.letter.response }) },
     ], open, { empty: t("push.noLetters"), rowProps: (d) => ({ class: "dead-letter", "data-id": d.id }) })));
 }
