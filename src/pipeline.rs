@@ -433,7 +433,7 @@ async fn resolve_stage(
     report: &mut RunReport,
 ) -> Result<(), RunError> {
     progress.set_message("resolving customers");
-    let rules = golden::SurvivorshipRules::load(&project.base_dir)?;
+    let rules = steward::ResolutionRules::load(&project.base_dir)?;
     let outcome = steward::resolve_customers(store.as_ref(), &rules).await?;
     report.parties = outcome.parties;
     report.golden_customers = outcome.golden_customers;

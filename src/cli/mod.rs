@@ -781,9 +781,9 @@ fn load_project(config: &Path) -> anyhow::Result<Project> {
 /// customers with.
 async fn open_for_steward(
     config: &Path,
-) -> anyhow::Result<(Arc<dyn Store>, crate::golden::SurvivorshipRules)> {
+) -> anyhow::Result<(Arc<dyn Store>, crate::steward::ResolutionRules)> {
     let project = load_project(config)?;
-    let rules = crate::golden::SurvivorshipRules::load(&project.base_dir)?;
+    let rules = crate::steward::ResolutionRules::load(&project.base_dir)?;
     Ok((open_store(&project).await?, rules))
 }
 

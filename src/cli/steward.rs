@@ -8,8 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::golden::SurvivorshipRules;
-use crate::steward::{self, CustomerView, DecisionOutcome, Steward};
+use crate::steward::{self, CustomerView, DecisionOutcome, ResolutionRules, Steward};
 use crate::store::{Decision, ReviewItem, StewardDecision, Store};
 
 /// Who decides and why; on every decision.
@@ -129,7 +128,7 @@ fn actor(args: &DecisionArgs) -> anyhow::Result<&str> {
 /// Runs a `review` command.
 pub async fn review(
     store: &dyn Store,
-    rules: &SurvivorshipRules,
+    rules: &ResolutionRules,
     command: ReviewCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
@@ -174,7 +173,7 @@ pub async fn review(
 /// Runs a `customer` command.
 pub async fn customer(
     store: &dyn Store,
-    rules: &SurvivorshipRules,
+    rules: &ResolutionRules,
     command: CustomerCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {
@@ -242,7 +241,7 @@ pub async fn customer(
 /// Runs a `decision` command.
 pub async fn decision(
     store: &dyn Store,
-    rules: &SurvivorshipRules,
+    rules: &ResolutionRules,
     command: DecisionCommand,
 ) -> anyhow::Result<ExitCode> {
     match command {

@@ -107,6 +107,12 @@ impl Project {
                 );
             }
         }
+        if let Err(error) = crate::steward::ResolutionRules::load(&base_dir) {
+            problems.push(
+                Problem::new(Path::new(&error.file), "", error.problem)
+                    .with_hint("matching.toml replaces the built-in matching config (src/resolve/customers.toml) whole; golden.toml holds the survivorship rules"),
+            );
+        }
         let tiers = TierRules::load(&paths.tiers, &connectors);
         let tiers = match tiers {
             Ok(tiers) => Some(tiers),

@@ -464,7 +464,12 @@ mod tests {
     impl Held {
         fn plan(&self, parties: &[Party], rules: &SurvivorshipRules) -> ResolutionChanges {
             plan_changes(
-                &cluster_with_constraints(parties, &Constraints::default()).clusters,
+                &cluster_with_constraints(
+                    parties,
+                    &Constraints::default(),
+                    crate::resolve::parties::customer_config(),
+                )
+                .clusters,
                 parties,
                 CurrentGolden {
                     links: &self.links,

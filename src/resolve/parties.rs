@@ -25,6 +25,39 @@ use crate::normalize::phone::{normalize_phones, PhoneKind};
 /// The built-in customer matching config.
 pub const CUSTOMER_MATCHING: &str = include_str!("customers.toml");
 
+/// A project's own matching config, next to `tierlink.toml`; it replaces
+/// the built-in one whole.
+pub const MATCHING_FILE: &str = "matching.toml";
+
+/// The fields a matching config may compare: what [`match_fields`] gives.
+pub const MATCH_FIELDS: [&str; 9] = [
+    "name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid",
+];
+
+/// Reads a project's matching config: valid as a config, and comparing only
+/// fields a party provides. Every problem is listed.
+pub fn parse_matching(text: &str) -> Result<ResolveConfig, Vec<String>> {
+    let config = ResolveConfig::from_toml(text)
+        .map_err(|errors| errors.into_iter().map(|error| error.0).collect::<Vec<_>>())?;
+    let unknown: Vec<String> = config
+        .fields
+        .iter()
+        .filter(|field| !MATCH_FIELDS.contains(&field.name.as_str()))
+        .map(|field| {
+            format!(
+                "fields: {:?} is not a match field; use {}",
+                field.name,
+                MATCH_FIELDS.join(", ")
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(config)
+    } else {
+        Err(unknown)
+    }
+}
+
 /// The built-in customer matching config, parsed once.
 pub fn customer_config() -> &'static ResolveConfig {
     static CONFIG: OnceLock<ResolveConfig> = OnceLock::new();
@@ -253,6 +286,23 @@ mod tests {
             },
             ..Party::default()
         }
+    }
+
+    #[test]
+    fn a_project_matching_config_compares_only_match_fields() {
+        let built_in = parse_matching(CUSTOMER_MATCHING).expect("the built-in config");
+        assert_eq!(&built_in, customer_config());
+        let stricter = CUSTOMER_MATCHING.replace("link = 0.998", "link = 0.9999");
+        assert_eq!(parse_matching(&stricter).unwrap().thresholds.link, 0.9999);
+        let unknown = format!("{CUSTOMER_MATCHING}\n[[fields]]\nname = \"postcode\"\n");
+        let problems = parse_matching(&unknown).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|problem| problem.contains("\"postcode\" is not a match field")),
+            "{problems:?}"
+        );
+        assert!(parse_matching("[thresholds]\nlink = 2").is_err());
     }
 
     #[test]

@@ -395,7 +395,7 @@ fn steward<'a>(state: &'a AppState, caller: &'a Caller) -> ApiResult<Steward<'a>
     caller.require(Role::Steward)?;
     Ok(Steward {
         store: state.store.as_ref(),
-        rules: &state.survivorship,
+        rules: &state.resolution,
         actor: &caller.name,
     })
 }

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use crate::config::Project;
 use crate::connectors::SourceContext;
-use crate::golden::SurvivorshipRules;
+use crate::steward::ResolutionRules;
 use crate::store::Store;
 use auth::Tokens;
 use jobs::{Job, JobRunner};
@@ -44,7 +44,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct AppState {
     pub project: Arc<Project>,
     pub store: Arc<dyn Store>,
-    pub survivorship: Arc<SurvivorshipRules>,
+    pub resolution: Arc<ResolutionRules>,
     pub tokens: Arc<Tokens>,
     pub jobs: Arc<JobRunner>,
     pub schedules: Arc<Vec<Scheduled>>,
@@ -61,7 +61,7 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Clock,
     ) -> Result<AppState, crate::golden::rules::RulesError> {
-        let survivorship = SurvivorshipRules::load(&project.base_dir)?;
+        let resolution = ResolutionRules::load(&project.base_dir)?;
         let project = Arc::new(project);
         let context = SourceContext::new(store.clone());
         let metrics = Arc::new(Metrics::default());
@@ -75,7 +75,7 @@ impl AppState {
             schedules: Arc::new(scheduler::schedules(&project)),
             project,
             store,
-            survivorship: Arc::new(survivorship),
+            resolution: Arc::new(resolution),
             jobs,
             clock,
             metrics,

@@ -13,8 +13,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::model::{Party, PartyKey};
+use crate::resolve::config::ResolveConfig;
 use crate::resolve::match_keys;
-use crate::resolve::parties::{customer_config, score_parties, PartyPair};
+use crate::resolve::parties::{score_parties, PartyPair};
 use crate::steward::PinnedField;
 use crate::store::{
     Decision, FieldContribution, ResolvedCluster, ReviewCandidate, StewardDecision,
@@ -195,6 +196,7 @@ pub struct ConstrainedResolution {
 pub fn cluster_with_constraints(
     parties: &[Party],
     constraints: &Constraints,
+    matching: &ResolveConfig,
 ) -> ConstrainedResolution {
     let mut order: Vec<usize> = (0..parties.len()).collect();
     order.sort_by_key(|&index| parties[index].key());
@@ -209,7 +211,7 @@ pub fn cluster_with_constraints(
             groups.forbid(a, b);
         }
     }
-    let scores = score_parties(parties, customer_config());
+    let scores = score_parties(parties, matching);
     let steward_pairs: BTreeSet<(usize, usize)> = constraints
         .must_link
         .iter()
@@ -456,8 +458,12 @@ mod tests {
                 },
             ),
         ];
-        let clusters =
-            cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions)).clusters;
+        let clusters = cluster_with_constraints(
+            &parties,
+            &Constraints::from_decisions(&decisions),
+            crate::resolve::parties::customer_config(),
+        )
+        .clusters;
         let members: Vec<Vec<String>> = clusters
             .iter()
             .map(|cluster| cluster.members.iter().map(ToString::to_string).collect())
@@ -612,7 +618,8 @@ mod tests {
                 decisions.push(recorded(id, decision));
             }
             let constraints = Constraints::from_decisions(&decisions);
-            let clusters = cluster_with_constraints(&parties, &constraints).clusters;
+            let clusters = cluster_with_constraints(&parties, &constraints, crate::resolve::parties::customer_config())
+                .clusters;
             for pair in &constraints.must_link {
                 prop_assert_eq!(cluster_of(&clusters, &pair.left), cluster_of(&clusters, &pair.right), "must-link {:?}", pair);
             }

@@ -14,13 +14,18 @@ pub mod audit;
 pub mod constraints;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::golden::rules::RulesError;
 use crate::golden::{self, CurrentGolden, SurvivorshipRules};
 use crate::model::{Call, Message, Order, Party, PartyKey, Ticket};
 use crate::normalize::phone::normalize_phones;
+use crate::resolve::config::ResolveConfig;
+use crate::resolve::parties::{customer_config, parse_matching, MATCHING_FILE};
 use crate::store::{
     Decision, IdLineage, NewDecision, ResolutionChanges, ReviewItem, StewardDecision, Store,
     StoreError, TierAssignment, TierChange,
@@ -61,12 +66,56 @@ pub struct ResolutionOutcome {
     pub changes: ResolutionChanges,
 }
 
+/// What a resolution pass decides with: which parties are one customer
+/// (the built-in matching config, or the project's `matching.toml`), and
+/// which value each golden field keeps (`golden.toml`).
+#[derive(Debug, Clone)]
+pub struct ResolutionRules {
+    pub matching: Arc<ResolveConfig>,
+    pub survivorship: SurvivorshipRules,
+}
+
+impl Default for ResolutionRules {
+    fn default() -> Self {
+        ResolutionRules {
+            matching: Arc::new(customer_config().clone()),
+            survivorship: SurvivorshipRules::default(),
+        }
+    }
+}
+
+impl ResolutionRules {
+    /// Reads `matching.toml` and `golden.toml` from `dir`; a missing file
+    /// keeps the built-in default. The error names the file and every
+    /// problem in it.
+    pub fn load(dir: &Path) -> Result<ResolutionRules, RulesError> {
+        let path = dir.join(MATCHING_FILE);
+        let matching = match std::fs::read_to_string(&path) {
+            Ok(text) => parse_matching(&text).map_err(|problems| RulesError {
+                file: path.display().to_string(),
+                problem: problems.join("; "),
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => customer_config().clone(),
+            Err(error) => {
+                return Err(RulesError {
+                    file: path.display().to_string(),
+                    problem: format!("cannot read it: {error}"),
+                })
+            }
+        };
+        Ok(ResolutionRules {
+            matching: Arc::new(matching),
+            survivorship: SurvivorshipRules::load(dir)?,
+        })
+    }
+}
+
 /// Resolves every party into golden customers, honouring the stewards'
 /// decisions (constraints and pins), and stores what changed. The
 /// pipeline's resolve stage and every steward decision run this.
 pub async fn resolve_customers(
     store: &dyn Store,
-    rules: &SurvivorshipRules,
+    rules: &ResolutionRules,
 ) -> Result<ResolutionOutcome, StoreError> {
     let parties: Vec<Party> = store
         .parties()
@@ -75,8 +124,11 @@ pub async fn resolve_customers(
         .map(|stored| stored.party)
         .collect();
     let decisions = store.decisions().await?;
-    let mut resolution =
-        cluster_with_constraints(&parties, &Constraints::from_decisions(&decisions));
+    let mut resolution = cluster_with_constraints(
+        &parties,
+        &Constraints::from_decisions(&decisions),
+        &rules.matching,
+    );
     let (links, customers, ids) = (
         store.golden_links().await?,
         store.golden_customers().await?,
@@ -97,7 +149,7 @@ pub async fn resolve_customers(
             ids: &ids,
             pins: &pins,
         },
-        rules,
+        &rules.survivorship,
     );
     if !changes.is_empty() {
         store.save_resolution(&changes).await?;
@@ -149,7 +201,7 @@ pub struct DecisionOutcome {
 #[derive(Clone, Copy)]
 pub struct Steward<'a> {
     pub store: &'a dyn Store,
-    pub rules: &'a SurvivorshipRules,
+    pub rules: &'a ResolutionRules,
     pub actor: &'a str,
 }
 

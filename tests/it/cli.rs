@@ -804,3 +804,46 @@ fn bad_tokens_and_schedules_are_problems_with_their_field() {
         );
     }
 }
+
+#[test]
+fn a_project_matching_toml_replaces_the_built_in_matching() {
+    let golden_customers = |matching: Option<&str>| -> i64 {
+        let project = sample_project();
+        let dir = project.path();
+        if let Some(text) = matching {
+            std::fs::write(dir.join("matching.toml"), text).unwrap();
+        }
+        let run = tierlink(dir, &["run"]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        let status: serde_json::Value =
+            serde_json::from_str(&stdout(&tierlink(dir, &["status", "--json"]))).unwrap();
+        status["golden_customers"].as_i64().expect("a count")
+    };
+    let built_in = tierlink::resolve::parties::CUSTOMER_MATCHING;
+    let default = golden_customers(None);
+    assert_eq!(
+        golden_customers(Some(built_in)),
+        default,
+        "the same config, the same customers"
+    );
+    // Nothing but a strong identifier is sure enough to link.
+    let cautious = built_in
+        .replace("link = 0.998", "link = 0.999999999")
+        .replace("review = 0.8", "review = 0.99999999");
+    assert!(golden_customers(Some(&cautious)) > default);
+
+    let project = sample_project();
+    std::fs::write(
+        project.path().join("matching.toml"),
+        format!("{built_in}\n[[fields]]\nname = \"postcode\"\n"),
+    )
+    .unwrap();
+    let output = tierlink(project.path(), &["validate"]);
+    assert!(!output.status.success());
+    let problems = stderr(&output);
+    assert!(problems.contains("matching.toml"), "{problems}");
+    assert!(
+        problems.contains("\"postcode\" is not a match field"),
+        "{problems}"
+    );
+}

@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use sqlx::Connection;
-use tierlink::golden::SurvivorshipRules;
 use tierlink::model::{Call, Entity, Order, OrderStatus, Party, PartyKey};
-use tierlink::steward::{customer_view, resolve_customers, verify_audit_log, Steward};
+use tierlink::steward::{
+    customer_view, resolve_customers, verify_audit_log, ResolutionRules, Steward,
+};
 use tierlink::store::{
     Decision, FieldContribution, IdLineage, MappedRecord, ReviewCandidate, SourceRecord,
     StagedBatch, Store,
@@ -130,7 +131,7 @@ async fn field(store: &dyn Store, golden_id: &str, name: &str) -> (Value, String
 /// after each that must change nothing.
 async fn decisions_survive_reruns_and_undo_restores_the_customers(store: Arc<dyn Store>) {
     let store = store.as_ref();
-    let rules = SurvivorshipRules::default();
+    let rules = ResolutionRules::default();
     let steward = Steward {
         store,
         rules: &rules,
@@ -387,7 +388,7 @@ fn candidate(
 /// decisions on them bind the clusters of every later pass.
 async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
     let store = store.as_ref();
-    let rules = SurvivorshipRules::default();
+    let rules = ResolutionRules::default();
     let steward = Steward {
         store,
         rules: &rules,
@@ -518,7 +519,7 @@ async fn verification_finds_an_audit_entry_edited_in_the_database() {
     let store = tierlink::store::open(&url, dir.path())
         .await
         .expect("store");
-    let rules = SurvivorshipRules::default();
+    let rules = ResolutionRules::default();
     load_parties(
         store.as_ref(),
         &[
