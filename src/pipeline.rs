@@ -189,19 +189,29 @@ async fn every_stage(
     };
     ingest_stages(project, context, Scope::Everything, progress, &mut report).await?;
     if !only_on_news || report.changed_anything() {
-        let store = &context.store;
         let started = Instant::now();
-        resolve_stage(project, store, progress, &mut report).await?;
+        resolve_stage(project, &context.store, progress, &mut report).await?;
         report.timed("resolve", started);
-        let started = Instant::now();
-        segment_stage(project, store, progress, &mut report).await?;
-        report.timed("segment", started);
-        let started = Instant::now();
-        push_stage(project, context, progress, &mut report).await?;
-        report.timed("push", started);
+        tier_and_push(project, context, progress, &mut report).await?;
     }
     progress.finish_and_clear();
     Ok(report)
+}
+
+/// The segment and push stages, each timed.
+async fn tier_and_push(
+    project: &Project,
+    context: &SourceContext,
+    progress: &ProgressBar,
+    report: &mut RunReport,
+) -> Result<(), RunError> {
+    let started = Instant::now();
+    segment_stage(project, &context.store, progress, report).await?;
+    report.timed("segment", started);
+    let started = Instant::now();
+    push_stage(project, context, progress, report).await?;
+    report.timed("push", started);
+    Ok(())
 }
 
 /// Tiers every golden customer again and pushes the labels: what follows a
@@ -216,12 +226,7 @@ pub async fn run_retier(
             run_id,
             ..RunReport::default()
         };
-        let started = Instant::now();
-        segment_stage(project, &context.store, progress, &mut report).await?;
-        report.timed("segment", started);
-        let started = Instant::now();
-        push_stage(project, context, progress, &mut report).await?;
-        report.timed("push", started);
+        tier_and_push(project, context, progress, &mut report).await?;
         progress.finish_and_clear();
         Ok(report)
     })
