@@ -414,8 +414,7 @@ impl Steward<'_> {
 /// The records of an active golden customer; an error names a merged id's
 /// survivor.
 async fn active_members(store: &dyn Store, golden_id: &str) -> Result<Vec<PartyKey>, StewardError> {
-    let ids = store.golden_ids().await?;
-    match ids.iter().find(|record| record.golden_id == golden_id) {
+    match store.golden_id_record(golden_id).await? {
         None => Err(StewardError::NotFound(format!(
             "there is no golden customer {golden_id}"
         ))),
@@ -590,11 +589,7 @@ pub async fn customer_view(
         tickets: activity.tickets,
         calls: activity.calls,
         messages: activity.messages,
-        tier: store
-            .tier_assignments()
-            .await?
-            .into_iter()
-            .find(|assignment| assignment.golden_id == golden_id),
+        tier: store.tier_assignment(golden_id).await?,
         tier_history: store.tier_history(golden_id).await?,
         id_lineage: store.id_lineage(golden_id).await?,
         decisions,

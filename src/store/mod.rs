@@ -725,6 +725,8 @@ pub trait Store: Send + Sync {
     async fn parties_by_keys(&self, keys: &[PartyKey]) -> StoreResult<Vec<Party>>;
     /// Every golden id ever stored, active or merged, with its age.
     async fn golden_ids(&self) -> StoreResult<Vec<GoldenIdRecord>>;
+    /// One golden id, active or merged.
+    async fn golden_id_record(&self, golden_id: &str) -> StoreResult<Option<GoldenIdRecord>>;
     /// Where ids came from: every merge and split that produced or
     /// absorbed `golden_id`, oldest first.
     async fn id_lineage(&self, golden_id: &str) -> StoreResult<Vec<IdLineage>>;
@@ -777,6 +779,8 @@ pub trait Store: Send + Sync {
 
     /// Every current tier assignment.
     async fn tier_assignments(&self) -> StoreResult<Vec<TierAssignment>>;
+    /// One golden customer's current tier, if it has one.
+    async fn tier_assignment(&self, golden_id: &str) -> StoreResult<Option<TierAssignment>>;
     /// Writes new assignments and their history rows in one transaction,
     /// with an outbox event for every change of tier (first assignments
     /// included; a new rules version that keeps the tier is not an event).

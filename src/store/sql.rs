@@ -80,6 +80,23 @@ macro_rules! impl_store {
             }
         }
 
+        fn tier_assignment_from_row<R: Row>(row: &R) -> TierAssignment
+        where
+            for<'r> &'r str: sqlx::ColumnIndex<R>,
+            for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<serde_json::Value>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+        {
+            TierAssignment {
+                golden_id: row.get("golden_id"),
+                tier: row.get("tier"),
+                rule: row.get("rule"),
+                reason: row.get::<Json<serde_json::Value>, _>("reason").0,
+                rules_version: row.get("rules_version"),
+                assigned_at: row.get("assigned_at"),
+            }
+        }
+
         fn golden_link_from_row<R: Row>(row: &R) -> GoldenLink
         where
             for<'r> &'r str: sqlx::ColumnIndex<R>,
@@ -1207,6 +1224,22 @@ macro_rules! impl_store {
                 Ok(parties)
             }
 
+            async fn golden_id_record(&self, golden_id: &str) -> StoreResult<Option<GoldenIdRecord>> {
+                let row = sqlx::query(
+                    "SELECT golden_id, status, merged_into, created_at FROM golden_customers WHERE golden_id = $1",
+                )
+                .bind(golden_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_error("loading a golden id"))?;
+                Ok(row.map(|row| GoldenIdRecord {
+                    golden_id: row.get("golden_id"),
+                    status: row.get("status"),
+                    merged_into: row.get("merged_into"),
+                    created_at: row.get("created_at"),
+                }))
+            }
+
             async fn golden_ids(&self) -> StoreResult<Vec<GoldenIdRecord>> {
                 let rows = sqlx::query(
                     "SELECT golden_id, status, merged_into, created_at FROM golden_customers ORDER BY golden_id",
@@ -1611,14 +1644,18 @@ macro_rules! impl_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(query_error("loading tier assignments"))?;
-                Ok(rows.into_iter().map(|row| TierAssignment {
-                    golden_id: row.get("golden_id"),
-                    tier: row.get("tier"),
-                    rule: row.get("rule"),
-                    reason: row.get::<Json<serde_json::Value>, _>("reason").0,
-                    rules_version: row.get("rules_version"),
-                    assigned_at: row.get("assigned_at"),
-                }).collect())
+                Ok(rows.iter().map(tier_assignment_from_row).collect())
+            }
+
+            async fn tier_assignment(&self, golden_id: &str) -> StoreResult<Option<TierAssignment>> {
+                let row = sqlx::query(
+                    "SELECT golden_id, tier, rule, reason, rules_version, assigned_at FROM tier_assignments WHERE golden_id = $1",
+                )
+                .bind(golden_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_error("loading a tier assignment"))?;
+                Ok(row.as_ref().map(tier_assignment_from_row))
             }
 
             async fn save_tier_changes(&self, changes: &[TierChange]) -> StoreResult<()> {
