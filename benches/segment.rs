@@ -16,11 +16,11 @@
 //! the store: grouping activity per customer, features, RFM scores and segments,
 //! and the tier rules of the shipped `tiers.toml` with explanations.
 //!
-//! Measured 2026-11-24 on this 2-core machine, quiet, release build,
-//! features and rules over both cores: grouping 5.76 s, features + RFM +
-//! tiers 9.48 s, total 15.2 s for 1,000,000 customers and 10,000,000
-//! orders; DuckDB 2.0 (2 threads) ran the RFM query alone on the same data
-//! as Parquet in 6.9 s; both counted 900,379 buyers (BENCHMARKS.md).
+//! Measured 2026-11-24 on this 2-core machine, quiet, release build:
+//! grouping 1.21 s, features + RFM + tiers 4.58 s, total 5.80 s for
+//! 1,000,000 customers and 10,000,000 orders; DuckDB 2.0 (2 threads) ran
+//! the RFM query alone on the same data as Parquet in 3.86 s; both counted
+//! 900,379 buyers (BENCHMARKS.md).
 
 use std::collections::HashMap;
 use std::io::Write;
