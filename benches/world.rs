@@ -1,0 +1,270 @@
+//! Entity resolution on a generated multi-source world, against its truth.
+//!
+//! `cargo bench --bench world` (release build). `WORLD_CUSTOMERS` (default
+//! 100,000) true customers, seed `WORLD_SEED` (default 1), go once through
+//! the demo (generator, simulators, ERP database, the preset connectors and
+//! mappings, a full pipeline run) into `WORLD_DIR` (default
+//! `target/bench-world/<customers>-<seed>`); later runs reuse that store.
+//!
+//! Then the stored source records are resolved from scratch with the
+//! built-in customer matching config (no steward decisions), timed, and
+//! scored against `truth/records.csv`: pairwise and B-cubed precision,
+//! recall and F1 over every source record the truth names.
+//!
+//! `WORLD_MISSES=n` also prints n missed pairs (one customer, kept apart)
+//! and n wrong pairs (two customers, joined), with both records' match
+//! fields and, where the pair was scored, each field's weight: the way to
+//! see what the matcher gets wrong.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use indicatif::ProgressBar;
+use tierlink::demo::{self, DemoOptions};
+use tierlink::model::Party;
+use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
+use tierlink::resolve::parties::{customer_config, match_fields, score_parties};
+use tierlink::steward::{cluster_with_constraints, Constraints};
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// The process's peak resident memory in MiB, from /proc (Linux).
+fn peak_memory_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// (system, source id) -> true customer id, from `truth/records.csv`.
+fn read_truth(world: &Path) -> HashMap<(String, String), String> {
+    let path = world.join("truth/records.csv");
+    let mut reader =
+        csv::Reader::from_path(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    reader
+        .records()
+        .map(|row| {
+            let row = row.unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            ((row[0].to_string(), row[2].to_string()), row[3].to_string())
+        })
+        .collect()
+}
+
+/// Runs the demo into `dir` unless its store is already there.
+fn ensure_store(dir: &Path, customers: u64, seed: u64) {
+    let done = dir.join("resolved");
+    if done.exists() {
+        return;
+    }
+    let options = DemoOptions {
+        dir: dir.to_path_buf(),
+        customers,
+        seed,
+        as_of: NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date"),
+        credential_prefix: String::new(),
+    };
+    let started = Instant::now();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let run = runtime
+        .block_on(demo::run(&options, &ProgressBar::hidden()))
+        .expect("the demo runs");
+    println!(
+        "demo run (generate, sync, map, resolve, tier, push): {} source records in {:.0} s; \
+         the pipeline's own score: P {:.4} R {:.4}",
+        run.report.parties,
+        started.elapsed().as_secs_f64(),
+        run.truth.precision,
+        run.truth.recall
+    );
+    drop(run);
+    std::fs::write(&done, "").expect("marker");
+}
+
+async fn load_parties(dir: &Path) -> Vec<Party> {
+    let store = tierlink::store::open("sqlite://tierlink.db", dir)
+        .await
+        .expect("the demo store");
+    store
+        .parties()
+        .await
+        .expect("parties")
+        .into_iter()
+        .map(|stored| stored.party)
+        .collect()
+}
+
+fn show(scores: &Scores) -> String {
+    format!(
+        "{:.4} / {:.4} / {:.4}",
+        scores.precision, scores.recall, scores.f1
+    )
+}
+
+/// Prints both parties' match fields and, if the pair is a candidate,
+/// each field's contribution.
+fn explain_pair(a: &Party, b: &Party) {
+    for party in [a, b] {
+        println!(
+            "    {}/{} {:?} {:?}",
+            party.connector,
+            party.source_id,
+            party.name.as_deref().unwrap_or(""),
+            match_fields(party)
+        );
+    }
+    let scores = score_parties(&[a.clone(), b.clone()], customer_config());
+    match scores.links.iter().chain(&scores.reviews).next() {
+        Some(pair) => {
+            let fields: Vec<String> = pair
+                .explanation
+                .fields
+                .iter()
+                .map(|field| format!("{} {} {:+.1}", field.field, field.level, field.weight))
+                .collect();
+            println!(
+                "    p {:.4}: {}",
+                pair.explanation.probability,
+                fields.join(", ")
+            );
+        }
+        None => println!("    below review, or not a candidate pair"),
+    }
+}
+
+fn main() {
+    let customers = env_number("WORLD_CUSTOMERS", 100_000);
+    let seed = env_number("WORLD_SEED", 1);
+    let misses = env_number("WORLD_MISSES", 0) as usize;
+    let dir = std::env::var_os("WORLD_DIR").map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/bench-world")
+                .join(format!("{customers}-{seed}"))
+        },
+        PathBuf::from,
+    );
+    ensure_store(&dir, customers, seed);
+    let truth_of = read_truth(&dir.join("world"));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let parties = runtime.block_on(load_parties(&dir));
+    let before = peak_memory_mib();
+
+    let started = Instant::now();
+    let resolution = cluster_with_constraints(&parties, &Constraints::default(), customer_config());
+    let seconds = started.elapsed().as_secs_f64();
+
+    let position: HashMap<(&str, &str), usize> = parties
+        .iter()
+        .enumerate()
+        .map(|(index, party)| {
+            (
+                (party.connector.as_str(), party.source_id.as_str()),
+                index,
+            )
+        })
+        .collect();
+    let mut cluster_of = vec![u32::MAX; parties.len()];
+    for (label, cluster) in resolution.clusters.iter().enumerate() {
+        for member in &cluster.members {
+            cluster_of[position[&(member.connector.as_str(), member.source_id.as_str())]] =
+                label as u32;
+        }
+    }
+    let mut true_ids: HashMap<&str, u32> = HashMap::new();
+    let (mut predicted, mut truth, mut known) = (Vec::new(), Vec::new(), Vec::new());
+    for (index, party) in parties.iter().enumerate() {
+        let key = (party.connector.clone(), party.source_id.clone());
+        if let Some(customer) = truth_of.get(&key) {
+            let next = true_ids.len() as u32;
+            truth.push(*true_ids.entry(customer.as_str()).or_insert(next));
+            predicted.push(cluster_of[index]);
+            known.push(index);
+        }
+    }
+    println!(
+        "{} source records ({} named by the truth, {} true customers) -> {} golden customers, \
+         {} review pairs",
+        parties.len(),
+        known.len(),
+        true_ids.len(),
+        resolution.clusters.len(),
+        resolution.reviews.len()
+    );
+    println!(
+        "resolution from scratch: {seconds:.2} s, peak memory {:.0} MiB (parties loaded: {before:.0} MiB)",
+        peak_memory_mib()
+    );
+    println!("pairwise P / R / F1: {}", show(&pairwise(&predicted, &truth)));
+    println!("B-cubed  P / R / F1: {}", show(&b_cubed(&predicted, &truth)));
+
+    if misses > 0 {
+        print_examples(&parties, &known, &predicted, &truth, misses);
+    }
+}
+
+/// Prints up to `count` missed and `count` wrong pairs, spread over the
+/// records, with the systems involved counted for all of them.
+fn print_examples(
+    parties: &[Party],
+    known: &[usize],
+    predicted: &[u32],
+    truth: &[u32],
+    count: usize,
+) {
+    let mut by_true: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    let mut by_cluster: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
+    for (row, (&cluster, &customer)) in predicted.iter().zip(truth).enumerate() {
+        by_true.entry(customer).or_default().push(row);
+        by_cluster.entry(cluster).or_default().push(row);
+    }
+    let pair_kinds = |rows: &[usize], same: &dyn Fn(usize, usize) -> bool| {
+        let mut found = Vec::new();
+        for (i, &x) in rows.iter().enumerate() {
+            for &y in &rows[i + 1..] {
+                if !same(x, y) {
+                    found.push((x, y));
+                }
+            }
+        }
+        found
+    };
+    let missed: Vec<(usize, usize)> = by_true
+        .values()
+        .flat_map(|rows| pair_kinds(rows, &|x, y| predicted[x] == predicted[y]))
+        .collect();
+    let wrong: Vec<(usize, usize)> = by_cluster
+        .values()
+        .flat_map(|rows| pair_kinds(rows, &|x, y| truth[x] == truth[y]))
+        .collect();
+    for (title, pairs) in [("missed", &missed), ("wrong", &wrong)] {
+        let mut systems: BTreeMap<String, usize> = BTreeMap::new();
+        for &(x, y) in pairs.iter() {
+            let (a, b) = (&parties[known[x]], &parties[known[y]]);
+            let mut names = [
+                format!("{}:{}", a.connector, a.kind.as_str()),
+                format!("{}:{}", b.connector, b.kind.as_str()),
+            ];
+            names.sort();
+            *systems.entry(names.join(" + ")).or_default() += 1;
+        }
+        println!("\n{} {title} pairs by systems and kinds:", pairs.len());
+        for (names, pairs) in &systems {
+            println!("  {pairs:>7}  {names}");
+        }
+        let step = (pairs.len() / count.max(1)).max(1);
+        for &(x, y) in pairs.iter().step_by(step).take(count) {
+            println!("  {title}:");
+            explain_pair(&parties[known[x]], &parties[known[y]]);
+        }
+    }
+}
