@@ -11,7 +11,8 @@
 //! scored against `truth/records.csv`: pairwise and B-cubed precision,
 //! recall and F1 over every source record the truth names.
 //!
-//! `WORLD_MISSES=n` also prints n missed pairs (one customer, kept apart)
+//! `WORLD_MATCHING=<file>` resolves with that matching config instead (a
+//! project's `matching.toml`). `WORLD_MISSES=n` also prints n missed pairs (one customer, kept apart)
 //! and n wrong pairs (two customers, joined), with both records' match
 //! fields and, where the pair was scored, each field's weight: the way to
 //! see what the matcher gets wrong.
@@ -25,7 +26,8 @@ use indicatif::ProgressBar;
 use tierlink::demo::{self, DemoOptions};
 use tierlink::model::Party;
 use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
-use tierlink::resolve::parties::{customer_config, match_fields, score_parties};
+use tierlink::resolve::config::ResolveConfig;
+use tierlink::resolve::parties::{customer_config, match_fields, parse_matching, score_parties};
 use tierlink::steward::{cluster_with_constraints, Constraints};
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -110,9 +112,83 @@ fn show(scores: &Scores) -> String {
     )
 }
 
+/// Pairwise recall of an oracle that knows the truth but may only join two
+/// records of one customer that share an identifying value (a mobile, an
+/// e-mail key, a credit code, a unionid, an account; with `names`, also a
+/// name key), directly or through a chain of such records: how much of the
+/// truth the data can show at all.
+fn evidence_ceiling(parties: &[&Party], truth: &[u32], names: bool) -> f64 {
+    let mut parent: Vec<usize> = (0..parties.len()).collect();
+    fn find(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let mut first_holder: HashMap<(u32, String), usize> = HashMap::new();
+    for (index, party) in parties.iter().enumerate() {
+        let fields = match_fields(party);
+        let mut values: Vec<String> = fields
+            .mobile
+            .iter()
+            .chain(&fields.email)
+            .cloned()
+            .chain(fields.uscc.clone())
+            .chain(fields.unionid.clone())
+            .chain(fields.account.clone())
+            .collect();
+        if names {
+            values.extend(fields.name.iter().map(|key| format!("name:{key}")));
+        }
+        for value in values {
+            let holder = *first_holder
+                .entry((truth[index], value))
+                .or_insert(index);
+            let (a, b) = (find(&mut parent, holder), find(&mut parent, index));
+            parent[a] = b;
+        }
+    }
+    let labels: Vec<u32> = (0..parties.len())
+        .map(|index| find(&mut parent, index) as u32)
+        .collect();
+    pairwise(&labels, truth).recall
+}
+
+/// Which match fields two parties both have, and whether they agree:
+/// `name= mobile≠ city=`.
+fn agreeing_fields(a: &Party, b: &Party) -> String {
+    let (a, b) = (match_fields(a), match_fields(b));
+    let sets = [
+        ("name", &a.name, &b.name),
+        ("mobile", &a.mobile, &b.mobile),
+        ("landline", &a.landline, &b.landline),
+        ("email", &a.email, &b.email),
+    ];
+    let mut out = Vec::new();
+    for (name, x, y) in sets {
+        if !x.is_empty() && !y.is_empty() {
+            let agree = x.iter().any(|value| y.contains(value));
+            out.push(format!("{name}{}", if agree { "=" } else { "≠" }));
+        }
+    }
+    for (name, x, y) in [
+        ("company", &a.company, &b.company),
+        ("city", &a.city, &b.city),
+    ] {
+        if let (Some(x), Some(y)) = (x, y) {
+            out.push(format!("{name}{}", if x == y { "=" } else { "≠" }));
+        }
+    }
+    if a.kind != b.kind {
+        out.push("kinds differ".to_string());
+    }
+    out.join(" ")
+}
+
 /// Prints both parties' match fields and, if the pair is a candidate,
 /// each field's contribution.
-fn explain_pair(a: &Party, b: &Party) {
+fn explain_pair(a: &Party, b: &Party, matching: &ResolveConfig) {
     for party in [a, b] {
         println!(
             "    {}/{} {:?} {:?}",
@@ -122,7 +198,7 @@ fn explain_pair(a: &Party, b: &Party) {
             match_fields(party)
         );
     }
-    let scores = score_parties(&[a.clone(), b.clone()], customer_config());
+    let scores = score_parties(&[a.clone(), b.clone()], matching);
     match scores.links.iter().chain(&scores.reviews).next() {
         Some(pair) => {
             let fields: Vec<String> = pair
@@ -159,8 +235,15 @@ fn main() {
     let parties = runtime.block_on(load_parties(&dir));
     let before = peak_memory_mib();
 
+    let matching = match std::env::var_os("WORLD_MATCHING") {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).expect("WORLD_MATCHING is readable");
+            parse_matching(&text).unwrap_or_else(|problems| panic!("{problems:?}"))
+        }
+        None => customer_config().clone(),
+    };
     let started = Instant::now();
-    let resolution = cluster_with_constraints(&parties, &Constraints::default(), customer_config());
+    let resolution = cluster_with_constraints(&parties, &Constraints::default(), &matching);
     let seconds = started.elapsed().as_secs_f64();
 
     let position: HashMap<(&str, &str), usize> = parties
@@ -207,8 +290,16 @@ fn main() {
     println!("pairwise P / R / F1: {}", show(&pairwise(&predicted, &truth)));
     println!("B-cubed  P / R / F1: {}", show(&b_cubed(&predicted, &truth)));
 
+    let known_parties: Vec<&Party> = known.iter().map(|&index| &parties[index]).collect();
+    println!(
+        "ceiling: a linker that never errs and joins a customer's records only through a shared \
+         mobile, e-mail or strong id reaches pairwise recall {:.4}; through a shared name too, {:.4}",
+        evidence_ceiling(&known_parties, &truth, false),
+        evidence_ceiling(&known_parties, &truth, true)
+    );
+
     if misses > 0 {
-        print_examples(&parties, &known, &predicted, &truth, misses);
+        print_examples(&parties, &known, &predicted, &truth, misses, &matching);
     }
 }
 
@@ -220,6 +311,7 @@ fn print_examples(
     predicted: &[u32],
     truth: &[u32],
     count: usize,
+    matching: &ResolveConfig,
 ) {
     let mut by_true: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
     let mut by_cluster: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
@@ -261,10 +353,21 @@ fn print_examples(
         for (names, pairs) in &systems {
             println!("  {pairs:>7}  {names}");
         }
+        let mut agreements: BTreeMap<String, usize> = BTreeMap::new();
+        for &(x, y) in pairs.iter() {
+            let pair = agreeing_fields(&parties[known[x]], &parties[known[y]]);
+            *agreements.entry(pair).or_default() += 1;
+        }
+        let mut agreements: Vec<(String, usize)> = agreements.into_iter().collect();
+        agreements.sort_by(|a, b| b.1.cmp(&a.1));
+        println!("  by the fields both records have (=: agree, ≠: differ):");
+        for (fields, pairs) in agreements.iter().take(25) {
+            println!("  {pairs:>7}  {fields}");
+        }
         let step = (pairs.len() / count.max(1)).max(1);
         for &(x, y) in pairs.iter().step_by(step).take(count) {
             println!("  {title}:");
-            explain_pair(&parties[known[x]], &parties[known[y]]);
+            explain_pair(&parties[known[x]], &parties[known[y]], matching);
         }
     }
 }

@@ -164,10 +164,7 @@ pub fn normalize_person_name(raw: &str) -> Option<PersonName> {
     if folded.chars().nth(MAX_NAME_CHARS).is_some() {
         return None;
     }
-    let han: String = folded
-        .chars()
-        .filter(|&c| is_han(c) || is_name_dot(c))
-        .collect();
+    let han = surname_first(&folded);
     let latin = latin_part(&folded);
     let han_name = han_name(han.trim_matches(is_name_dot));
     let latin_name = latin_name(&latin);
@@ -364,6 +361,33 @@ fn han_surname_len(name: &str) -> usize {
         2
     } else {
         1
+    }
+}
+
+/// The Chinese characters of a name (and transliteration dots), surname
+/// first. Western forms write a Chinese name given name first with a space
+/// (`一鸣 张`, from first and last name fields); when the first of two
+/// words is not a whole surname and the second is, the words are swapped,
+/// so `一鸣 张` reads as `张一鸣`, not as surname `一`.
+fn surname_first(folded: &str) -> String {
+    let words: Vec<String> = folded
+        .split(|c: char| !(is_han(c) || is_name_dot(c)))
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect();
+    let whole_surname = |word: &str| {
+        let chars = word.chars().count();
+        chars == 1 || (chars == 2 && han_surname_len(word) == 2)
+    };
+    match words.as_slice() {
+        [given, surname]
+            if !given.contains(is_name_dot)
+                && !whole_surname(given)
+                && whole_surname(surname) =>
+        {
+            format!("{surname}{given}")
+        }
+        _ => words.concat(),
     }
 }
 
@@ -614,6 +638,11 @@ mod tests {
             ("司马", Some("司马"), None),
             ("小姐", Some("小"), Some("姐")),
             ("张伟女士", Some("张"), Some("伟")),
+            // Given name first, as first and last name fields give it.
+            ("一鸣 张", Some("张"), Some("一鸣")),
+            ("娜娜 欧阳", Some("欧阳"), Some("娜娜")),
+            ("张 一鸣", Some("张"), Some("一鸣")),
+            ("欧阳 娜娜", Some("欧阳"), Some("娜娜")),
             ("Smith, John", Some("smith"), Some("john")),
             ("John Smith", None, None),
         ];
@@ -644,6 +673,8 @@ mod tests {
         assert!(same_name("张晓明", "Zhang Xiao Ming"));
         assert!(same_name("张晓明", "Xiao-Ming ZHANG"));
         assert!(same_name("欧阳锋", "Ouyang Feng"));
+        assert!(same_name("张一鸣", "一鸣 张"));
+        assert!(same_name("吴诗华", "诗华 吴"));
         assert!(same_name("欧阳锋", "Feng Ou Yang"));
         assert!(same_name("阿依古丽·买买提", "Maimaiti Ayiguli"));
         assert!(!same_name("张伟", "Zhang Wen"));

@@ -30,9 +30,23 @@ pub const CUSTOMER_MATCHING: &str = include_str!("customers.toml");
 pub const MATCHING_FILE: &str = "matching.toml";
 
 /// The fields a matching config may compare: what [`match_fields`] gives.
-pub const MATCH_FIELDS: [&str; 9] = [
-    "name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid",
+pub const MATCH_FIELDS: [&str; 10] = [
+    "name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid", "account",
 ];
+
+/// The attribute naming a company account's contact person (the ERP's
+/// `contact_person`): the person other systems know the customer by.
+pub const CONTACT_PERSON_ATTRIBUTE: &str = "contact_person";
+
+/// The attribute holding a sales rep's note on a contact (WeCom's
+/// `remark`), often the real name behind a nickname: `张伟-字节跳动`.
+pub const REMARK_ATTRIBUTE: &str = "remark";
+
+/// The strong id naming the account a record belongs to in its own system
+/// (Odoo's `commercial_partner_id`: a company for its contacts, the record
+/// itself otherwise). Records of one system with the same account are one
+/// customer.
+pub const ACCOUNT_ID: &str = "account";
 
 /// Reads a project's matching config: valid as a config, and comparing only
 /// fields a party provides. Every problem is listed.
@@ -79,6 +93,8 @@ pub struct MatchFields {
     pub kind: &'static str,
     pub uscc: Option<String>,
     pub unionid: Option<String>,
+    /// `connector:id` of the record's account in its own system.
+    pub account: Option<String>,
 }
 
 /// Normalizes a party into its match fields.
@@ -103,6 +119,16 @@ pub fn match_fields(party: &Party) -> MatchFields {
             }
         } else if let Some(person) = normalize_person_name(name) {
             names.extend(person.keys);
+        }
+    }
+    let attribute = |name: &str| party.attributes.get(name).and_then(|value| value.as_str());
+    if let Some(contact) = attribute(CONTACT_PERSON_ATTRIBUTE).filter(|_| party.kind == PartyKind::Company) {
+        names.extend(full_name_keys(contact));
+    }
+    if let Some(remark) = attribute(REMARK_ATTRIBUTE) {
+        // `张伟-字节跳动`, `张伟 (采购)`: any part that is a whole name.
+        for part in remark.split(['-', '—', '_', '/', '(', ')', '（', '）', ',', '，', ' ']) {
+            names.extend(full_name_keys(part));
         }
     }
     if fields.company.is_none() {
@@ -145,7 +171,22 @@ pub fn match_fields(party: &Party) -> MatchFields {
         .strong_ids
         .get("wechat_unionid")
         .and_then(|id| normalize_wechat_unionid(id));
+    fields.account = party
+        .strong_ids
+        .get(ACCOUNT_ID)
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty())
+        .map(|id| format!("{}:{id}", party.connector));
     fields
+}
+
+/// The keys of a person name that shows both surname and given name; a
+/// bare surname or title (`张总`, `老王`) says too little to match on.
+fn full_name_keys(text: &str) -> Vec<String> {
+    normalize_person_name(text)
+        .filter(|name| name.given_name.is_some() || name.display.contains(' '))
+        .map(|name| name.keys)
+        .unwrap_or_default()
 }
 
 /// A firm's name as a key: its brand with its trade words (同创机械设备 and
@@ -261,6 +302,7 @@ fn field_parts<'a>(fields: &'a MatchFields, name: &str) -> Vec<&'a str> {
         "kind" => vec![fields.kind],
         "uscc" => text(&fields.uscc),
         "unionid" => text(&fields.unionid),
+        "account" => text(&fields.account),
         _ => Vec::new(),
     }
 }
@@ -314,7 +356,10 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid"]
+            [
+                "name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid",
+                "account"
+            ]
         );
     }
 
