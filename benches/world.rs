@@ -25,8 +25,8 @@ use chrono::NaiveDate;
 use indicatif::ProgressBar;
 use tierlink::demo::{self, DemoOptions};
 use tierlink::model::Party;
-use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
 use tierlink::resolve::config::ResolveConfig;
+use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
 use tierlink::resolve::parties::{customer_config, match_fields, parse_matching, score_parties};
 use tierlink::steward::{cluster_with_constraints, Constraints};
 
@@ -142,9 +142,7 @@ fn evidence_ceiling(parties: &[&Party], truth: &[u32], names: bool) -> f64 {
             values.extend(fields.name.iter().map(|key| format!("name:{key}")));
         }
         for value in values {
-            let holder = *first_holder
-                .entry((truth[index], value))
-                .or_insert(index);
+            let holder = *first_holder.entry((truth[index], value)).or_insert(index);
             let (a, b) = (find(&mut parent, holder), find(&mut parent, index));
             parent[a] = b;
         }
@@ -249,12 +247,7 @@ fn main() {
     let position: HashMap<(&str, &str), usize> = parties
         .iter()
         .enumerate()
-        .map(|(index, party)| {
-            (
-                (party.connector.as_str(), party.source_id.as_str()),
-                index,
-            )
-        })
+        .map(|(index, party)| ((party.connector.as_str(), party.source_id.as_str()), index))
         .collect();
     let mut cluster_of = vec![u32::MAX; parties.len()];
     for (label, cluster) in resolution.clusters.iter().enumerate() {
@@ -287,8 +280,14 @@ fn main() {
         "resolution from scratch: {seconds:.2} s, peak memory {:.0} MiB (parties loaded: {before:.0} MiB)",
         peak_memory_mib()
     );
-    println!("pairwise P / R / F1: {}", show(&pairwise(&predicted, &truth)));
-    println!("B-cubed  P / R / F1: {}", show(&b_cubed(&predicted, &truth)));
+    println!(
+        "pairwise P / R / F1: {}",
+        show(&pairwise(&predicted, &truth))
+    );
+    println!(
+        "B-cubed  P / R / F1: {}",
+        show(&b_cubed(&predicted, &truth))
+    );
 
     let known_parties: Vec<&Party> = known.iter().map(|&index| &parties[index]).collect();
     println!(

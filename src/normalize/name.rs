@@ -381,9 +381,7 @@ fn surname_first(folded: &str) -> String {
     };
     match words.as_slice() {
         [given, surname]
-            if !given.contains(is_name_dot)
-                && !whole_surname(given)
-                && whole_surname(surname) =>
+            if !given.contains(is_name_dot) && !whole_surname(given) && whole_surname(surname) =>
         {
             format!("{surname}{given}")
         }

@@ -158,39 +158,71 @@ fn record_keys(
     config: &ResolveConfig,
     rule: &BlockingRule,
 ) -> Vec<(u64, u32)> {
-    let parts: Vec<(usize, KeyTransform)> = rule
-        .keys
+    let parts = rule_parts(config, rule);
+    let mut keys = Vec::with_capacity(table.len());
+    let mut combined: Vec<u64> = Vec::new();
+    let mut next: Vec<u64> = Vec::new();
+    for record in 0..table.len() as u32 {
+        keys_of_record(table, &parts, record, &mut combined, &mut next);
+        keys.extend(combined.iter().map(|&key| (key, record)));
+    }
+    keys
+}
+
+/// Every block key of one record under all rules, each rule's keys mixed
+/// with the rule's position so blocks of different rules never meet: what
+/// an index of blocks that grows record by record needs.
+pub fn block_keys_of(table: &RecordTable, config: &ResolveConfig, record: u32) -> Vec<u64> {
+    let mut all = Vec::new();
+    let (mut combined, mut next) = (Vec::new(), Vec::new());
+    for (position, rule) in config.blocking.rules.iter().enumerate() {
+        let parts = rule_parts(config, rule);
+        keys_of_record(table, &parts, record, &mut combined, &mut next);
+        all.extend(combined.iter().map(|&key| mix(key ^ position as u64)));
+    }
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The fields and transforms a rule's key is made of.
+fn rule_parts(config: &ResolveConfig, rule: &BlockingRule) -> Vec<(usize, KeyTransform)> {
+    rule.keys
         .iter()
         .filter_map(|key| {
             config
                 .field_index(&key.field)
                 .map(|field| (field, key.transform))
         })
-        .collect();
-    let mut keys = Vec::with_capacity(table.len());
-    let mut combined: Vec<u64> = Vec::new();
-    let mut next: Vec<u64> = Vec::new();
-    for record in 0..table.len() as u32 {
-        combined.clear();
-        combined.push(0x51_7c_c1_b7_27_22_0a_95);
-        for &(field, transform) in &parts {
-            next.clear();
-            for &id in table.ids(field, record) {
-                let Some(part) = derive_key(table.string(id), id, transform) else {
-                    continue;
-                };
-                next.extend(combined.iter().map(|&prefix| mix(prefix ^ part)));
-            }
-            std::mem::swap(&mut combined, &mut next);
-            if combined.is_empty() {
-                break;
-            }
+        .collect()
+}
+
+/// Leaves in `combined` the sorted, distinct keys of `record` under a rule
+/// made of `parts` (none when a part's field is empty).
+fn keys_of_record(
+    table: &RecordTable,
+    parts: &[(usize, KeyTransform)],
+    record: u32,
+    combined: &mut Vec<u64>,
+    next: &mut Vec<u64>,
+) {
+    combined.clear();
+    combined.push(0x51_7c_c1_b7_27_22_0a_95);
+    for &(field, transform) in parts {
+        next.clear();
+        for &id in table.ids(field, record) {
+            let Some(part) = derive_key(table.string(id), id, transform) else {
+                continue;
+            };
+            next.extend(combined.iter().map(|&prefix| mix(prefix ^ part)));
         }
-        combined.sort_unstable();
-        combined.dedup();
-        keys.extend(combined.iter().map(|&key| (key, record)));
+        std::mem::swap(combined, next);
+        if combined.is_empty() {
+            break;
+        }
     }
-    keys
+    combined.sort_unstable();
+    combined.dedup();
 }
 
 /// A 64-bit key for one value; `None` when the transform leaves nothing.

@@ -122,7 +122,9 @@ pub fn match_fields(party: &Party) -> MatchFields {
         }
     }
     let attribute = |name: &str| party.attributes.get(name).and_then(|value| value.as_str());
-    if let Some(contact) = attribute(CONTACT_PERSON_ATTRIBUTE).filter(|_| party.kind == PartyKind::Company) {
+    if let Some(contact) =
+        attribute(CONTACT_PERSON_ATTRIBUTE).filter(|_| party.kind == PartyKind::Company)
+    {
         names.extend(full_name_keys(contact));
     }
     if let Some(remark) = attribute(REMARK_ATTRIBUTE) {
@@ -220,30 +222,36 @@ pub struct PartyScores {
     pub never_link: Vec<(usize, usize)>,
 }
 
+/// Adds a party's match fields to a table of `config`'s fields; returns
+/// its record id.
+pub fn push_party(builder: &mut TableBuilder, config: &ResolveConfig, party: &Party) -> u32 {
+    let fields = match_fields(party);
+    let parts: Vec<Vec<&str>> = config
+        .fields
+        .iter()
+        .map(|spec| field_parts(&fields, &spec.name))
+        .collect();
+    let values: Vec<FieldValue<'_>> = config
+        .fields
+        .iter()
+        .zip(&parts)
+        .map(|(spec, parts)| match (spec.kind, parts.as_slice()) {
+            (_, []) => FieldValue::Missing,
+            (FieldKind::Set, parts) => FieldValue::Many(parts),
+            (_, [text, ..]) => FieldValue::Text(text),
+        })
+        .collect();
+    builder
+        .push(&values)
+        .expect("the customer fields match the customer config")
+}
+
 /// Scores every blocked candidate pair of `parties` with `config` (fields
 /// as [`match_fields`] gives them).
 pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
     let mut builder = TableBuilder::new(&config.fields);
     for party in parties {
-        let fields = match_fields(party);
-        let parts: Vec<Vec<&str>> = config
-            .fields
-            .iter()
-            .map(|spec| field_parts(&fields, &spec.name))
-            .collect();
-        let values: Vec<FieldValue<'_>> = config
-            .fields
-            .iter()
-            .zip(&parts)
-            .map(|(spec, parts)| match (spec.kind, parts.as_slice()) {
-                (_, []) => FieldValue::Missing,
-                (FieldKind::Set, parts) => FieldValue::Many(parts),
-                (_, [text, ..]) => FieldValue::Text(text),
-            })
-            .collect();
-        builder
-            .push(&values)
-            .expect("the customer fields match the customer config");
+        push_party(&mut builder, config, party);
     }
     let table = builder.finish();
     let resolution = engine::resolve(&table, config, &Constraints::default(), None);
@@ -259,8 +267,22 @@ pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
         explanation: resolution.explain(scored),
     };
     let mut links: Vec<PartyPair> = resolution.decisions.links.iter().map(pair).collect();
-    // Strongest first; equal weights in party-key order, so the result does
-    // not depend on the order the parties were loaded in.
+    strongest_first(&mut links, parties);
+    PartyScores {
+        links,
+        reviews: resolution.decisions.reviews.iter().map(pair).collect(),
+        never_link: resolution
+            .decisions
+            .never_link
+            .iter()
+            .map(|&(a, b)| (a as usize, b as usize))
+            .collect(),
+    }
+}
+
+/// Sorts links strongest first; equal weights in party-key order, so the
+/// result does not depend on the order the parties were loaded in.
+pub fn strongest_first(links: &mut [PartyPair], parties: &[Party]) {
     let keys: Vec<_> = parties.iter().map(Party::key).collect();
     let ordered = |pair: &PartyPair| {
         let (a, b) = (&keys[pair.a], &keys[pair.b]);
@@ -275,16 +297,6 @@ pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
             .total_cmp(&x.weight)
             .then_with(|| ordered(x).cmp(&ordered(y)))
     });
-    PartyScores {
-        links,
-        reviews: resolution.decisions.reviews.iter().map(pair).collect(),
-        never_link: resolution
-            .decisions
-            .never_link
-            .iter()
-            .map(|&(a, b)| (a as usize, b as usize))
-            .collect(),
-    }
 }
 
 /// The values a party holds for a field of the customer config: one for a
@@ -357,8 +369,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid",
-                "account"
+                "name", "mobile", "landline", "email", "company", "city", "kind", "uscc",
+                "unionid", "account"
             ]
         );
     }

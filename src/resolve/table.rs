@@ -109,15 +109,13 @@ pub enum TableError {
     TooManyRecords,
 }
 
-/// Builds a [`RecordTable`] record by record.
+/// Builds a [`RecordTable`] record by record; the table built so far can
+/// be read at any time ([`TableBuilder::table`]), so a table can keep
+/// growing while it is used.
 pub struct TableBuilder {
-    names: Vec<String>,
     kinds: Vec<FieldKind>,
-    columns: Vec<Column>,
     interner: HashMap<Box<str>, StringId>,
-    text: String,
-    spans: Vec<(u32, u32)>,
-    len: usize,
+    table: RecordTable,
 }
 
 impl TableBuilder {
@@ -138,13 +136,15 @@ impl TableBuilder {
             })
             .collect();
         TableBuilder {
-            names: fields.iter().map(|field| field.name.clone()).collect(),
             kinds: fields.iter().map(|field| field.kind).collect(),
-            columns,
             interner: HashMap::new(),
-            text: String::new(),
-            spans: Vec::new(),
-            len: 0,
+            table: RecordTable {
+                names: fields.iter().map(|field| field.name.clone()).collect(),
+                columns,
+                text: String::new(),
+                spans: Vec::new(),
+                len: 0,
+            },
         }
     }
 
@@ -156,10 +156,11 @@ impl TableBuilder {
         if let Some(&id) = self.interner.get(value) {
             return id;
         }
-        let id = self.spans.len() as StringId;
-        let start = self.text.len() as u32;
-        self.text.push_str(value);
-        self.spans.push((start, self.text.len() as u32));
+        let table = &mut self.table;
+        let id = table.spans.len() as StringId;
+        let start = table.text.len() as u32;
+        table.text.push_str(value);
+        table.spans.push((start, table.text.len() as u32));
         self.interner.insert(value.into(), id);
         id
     }
@@ -167,12 +168,12 @@ impl TableBuilder {
     /// Adds a record (one value per field, in field order) and returns its id.
     /// Values are trimmed; an empty string is a missing value.
     pub fn push(&mut self, values: &[FieldValue<'_>]) -> Result<u32, TableError> {
-        let record = self.len;
-        if values.len() != self.columns.len() {
+        let record = self.table.len;
+        if values.len() != self.table.columns.len() {
             return Err(TableError::WrongArity {
                 record,
                 got: values.len(),
-                expected: self.columns.len(),
+                expected: self.table.columns.len(),
             });
         }
         if record >= (u32::MAX - 1) as usize {
@@ -182,7 +183,7 @@ impl TableBuilder {
             if matches!(value, FieldValue::Many(_)) && self.kinds[index] != FieldKind::Set {
                 return Err(TableError::NotASet {
                     record,
-                    field: self.names[index].clone(),
+                    field: self.table.names[index].clone(),
                 });
             }
         }
@@ -194,9 +195,9 @@ impl TableBuilder {
             };
             let first = ids.first().copied().unwrap_or(MISSING);
             let date = (self.kinds[index] == FieldKind::Date && first != MISSING)
-                .then(|| Date::parse(self.string(first)))
+                .then(|| Date::parse(self.table.string(first)))
                 .flatten();
-            match &mut self.columns[index] {
+            match &mut self.table.columns[index] {
                 Column::Text(column) => column.push(first),
                 Column::Date { text, dates } => {
                     text.push(first);
@@ -212,24 +213,18 @@ impl TableBuilder {
                 }
             }
         }
-        self.len += 1;
+        self.table.len += 1;
         Ok(record as u32)
     }
 
-    fn string(&self, id: StringId) -> &str {
-        let (start, end) = self.spans[id as usize];
-        &self.text[start as usize..end as usize]
+    /// The table as built so far.
+    pub fn table(&self) -> &RecordTable {
+        &self.table
     }
 
     /// The finished table; the look-up map used while building is dropped.
     pub fn finish(self) -> RecordTable {
-        RecordTable {
-            names: self.names,
-            columns: self.columns,
-            text: self.text,
-            spans: self.spans,
-            len: self.len,
-        }
+        self.table
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::model::{Party, PartyKey};
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::match_keys;
-use crate::resolve::parties::{score_parties, PartyPair};
+use crate::resolve::parties::{score_parties, PartyPair, PartyScores};
 use crate::steward::PinnedField;
 use crate::store::{
     Decision, FieldContribution, ResolvedCluster, ReviewCandidate, StewardDecision,
@@ -198,6 +198,17 @@ pub fn cluster_with_constraints(
     constraints: &Constraints,
     matching: &ResolveConfig,
 ) -> ConstrainedResolution {
+    cluster_scored(parties, constraints, &score_parties(parties, matching))
+}
+
+/// [`cluster_with_constraints`] with the parties already scored (`scores`
+/// indexes into `parties`, links strongest first): what incremental
+/// resolution hands over for the records a change touches.
+pub fn cluster_scored(
+    parties: &[Party],
+    constraints: &Constraints,
+    scores: &PartyScores,
+) -> ConstrainedResolution {
     let mut order: Vec<usize> = (0..parties.len()).collect();
     order.sort_by_key(|&index| parties[index].key());
     let position: HashMap<PartyKey, usize> = parties
@@ -211,7 +222,6 @@ pub fn cluster_with_constraints(
             groups.forbid(a, b);
         }
     }
-    let scores = score_parties(parties, matching);
     let steward_pairs: BTreeSet<(usize, usize)> = constraints
         .must_link
         .iter()

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod constraints;
+pub mod incremental;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,0 +1,677 @@
+//! Incremental resolution: new, changed and deleted records resolved
+//! against an index of everything resolved before, without scoring or
+//! clustering the rest again.
+//!
+//! The index keeps the blocks (records by blocking key), every scored
+//! candidate pair that links, is reviewed or is kept apart by a strong id,
+//! and the customers. A change:
+//!
+//! 1. takes the old version of each changed record out of its blocks and
+//!    drops its pairs;
+//! 2. puts the new version into its blocks and scores it against the
+//!    members of every block it shares (within the size cap). A block that
+//!    crosses the cap either way has every member scored again, since its
+//!    pairs appear or vanish for all of them;
+//! 3. gathers the records whose customer can change: the changed records,
+//!    everything linked to them, the customers they were in, the records
+//!    stewards tied to them, and so on until nothing new is reached;
+//! 4. clusters just those with [`cluster_scored`], the very code a full run
+//!    uses, from the stored pairs.
+//!
+//! Clustering is greedy over links strongest first, but no link or
+//! constraint ever reaches outside what step 3 gathers, so the result is
+//! the one a full run over the final records gives: same customers, same
+//! review pairs, same evidence. The model (m, u, prior) is the one the index
+//! was built with; with a config whose m and u are set (the built-in
+//! customer config) that is exactly what a full run uses. A config that
+//! trains its model is re-trained by a full run, not by a change.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use super::constraints::{cluster_scored, ConstrainedResolution, Constraints};
+use crate::model::{Party, PartyKey};
+use crate::resolve::blocking::{block_keys_of, candidate_pairs, Pair};
+use crate::resolve::compare::compare_pairs;
+use crate::resolve::config::ResolveConfig;
+use crate::resolve::engine::{decide, ScoredPair};
+use crate::resolve::fellegi_sunter::Model;
+use crate::resolve::parties::{push_party, strongest_first, PartyPair, PartyScores};
+use crate::resolve::table::TableBuilder;
+
+/// What a stored pair is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PairKind {
+    Link,
+    Review,
+    NeverLink,
+}
+
+/// A scored pair of table rows that matters to clustering.
+#[derive(Debug, Clone)]
+struct StoredPair {
+    a: u32,
+    b: u32,
+    kind: PairKind,
+    weight: f64,
+    probability: f64,
+    /// The comparison levels, for the explanation.
+    vector: Box<[u8]>,
+}
+
+/// One version of a record in the table.
+struct Row {
+    party: Party,
+    /// Block keys it sits in while live.
+    blocks: Vec<u64>,
+    /// Ids of its stored pairs while live.
+    pairs: Vec<usize>,
+    live: bool,
+}
+
+/// Everything resolved so far, ready to take changes.
+pub struct ResolutionIndex {
+    config: ResolveConfig,
+    model: Model,
+    table: TableBuilder,
+    rows: Vec<Row>,
+    live: HashMap<PartyKey, u32>,
+    blocks: HashMap<u64, Vec<u32>>,
+    pairs: Vec<Option<StoredPair>>,
+    constraints: Constraints,
+    /// Live row -> its customer's label (the smallest member key's row).
+    customer_of: HashMap<u32, u32>,
+    /// Customer label -> member rows.
+    members: HashMap<u32, Vec<u32>>,
+    /// Rows named by steward constraints, with the rows they are tied to.
+    tied: HashMap<PartyKey, Vec<PartyKey>>,
+}
+
+/// What a change did: the customers of the records it reached, as a full
+/// run would form them (evidence and reviews included).
+pub struct IncrementalOutcome {
+    /// Live records whose customer was recomputed.
+    pub reached: usize,
+    /// The recomputed customers and their review pairs.
+    pub resolution: ConstrainedResolution,
+}
+
+/// The model a full run over `parties` scores with: the configured one,
+/// trained on the parties' candidate pairs where the config asks for it.
+fn trained_model(parties: &[Party], config: &ResolveConfig) -> Model {
+    let model = Model::from_config(config);
+    let fixed = model
+        .fields
+        .iter()
+        .all(|field| field.m_fixed && field.u_fixed);
+    if fixed && config.training.em_max_iterations == 0 {
+        return model;
+    }
+    let mut builder = TableBuilder::new(&config.fields);
+    for party in parties {
+        push_party(&mut builder, config, party);
+    }
+    let table = builder.finish();
+    let candidates = candidate_pairs(&table, config, None);
+    Model::train(
+        &table,
+        config,
+        &compare_pairs(&table, config, &candidates.pairs),
+    )
+    .0
+}
+
+impl ResolutionIndex {
+    /// Resolves `parties` in full under `constraints` and keeps the index.
+    pub fn build(
+        parties: &[Party],
+        constraints: &Constraints,
+        config: &ResolveConfig,
+    ) -> ResolutionIndex {
+        let mut index = ResolutionIndex {
+            config: config.clone(),
+            model: trained_model(parties, config),
+            table: TableBuilder::new(&config.fields),
+            rows: Vec::with_capacity(parties.len()),
+            live: HashMap::with_capacity(parties.len()),
+            blocks: HashMap::new(),
+            pairs: Vec::new(),
+            constraints: Constraints::default(),
+            customer_of: HashMap::with_capacity(parties.len()),
+            members: HashMap::new(),
+            tied: HashMap::new(),
+        };
+        index.set_constraints(constraints);
+        index.apply(parties, &[]);
+        index
+    }
+
+    /// The steward constraints later changes are resolved under. Records
+    /// they name are resolved again on the next [`ResolutionIndex::apply`].
+    pub fn set_constraints(&mut self, constraints: &Constraints) {
+        self.tied.clear();
+        for pair in constraints.must_link.iter().chain(&constraints.cannot_link) {
+            self.tied
+                .entry(pair.left.clone())
+                .or_default()
+                .push(pair.right.clone());
+            self.tied
+                .entry(pair.right.clone())
+                .or_default()
+                .push(pair.left.clone());
+        }
+        self.constraints = constraints.clone();
+    }
+
+    /// Live records.
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Whether no record is live.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// The current customers as sorted member lists, sorted.
+    pub fn customers(&self) -> Vec<Vec<PartyKey>> {
+        let mut customers: Vec<Vec<PartyKey>> = self
+            .members
+            .values()
+            .map(|rows| {
+                let mut keys: Vec<PartyKey> = rows
+                    .iter()
+                    .map(|&row| self.rows[row as usize].party.key())
+                    .collect();
+                keys.sort();
+                keys
+            })
+            .collect();
+        customers.sort();
+        customers
+    }
+
+    /// Resolves new or changed records (`upserts`, a later version of a
+    /// record replacing the earlier one) and deleted ones (`removals`),
+    /// and returns the customers of every record the change reached.
+    pub fn apply(&mut self, upserts: &[Party], removals: &[PartyKey]) -> IncrementalOutcome {
+        let cap = self.config.blocking.max_block_size;
+        let usable = |size: usize| (2..=cap).contains(&size);
+        let mut size_before: HashMap<u64, usize> = HashMap::new();
+        let mut reached: Vec<u32> = Vec::new();
+
+        let mut leaving: Vec<PartyKey> = removals.to_vec();
+        leaving.extend(upserts.iter().map(Party::key));
+        leaving.sort();
+        leaving.dedup();
+        for key in &leaving {
+            if let Some(row) = self.live.remove(key) {
+                reached.extend(self.retire(row, &mut size_before));
+            }
+        }
+        let mut rescore: BTreeSet<u32> = BTreeSet::new();
+        for party in upserts {
+            if self.live.contains_key(&party.key()) {
+                continue; // the same record twice in one change: first wins
+            }
+            let row = push_party(&mut self.table, &self.config, party);
+            let keys = block_keys_of(self.table.table(), &self.config, row);
+            for &key in &keys {
+                let block = self.blocks.entry(key).or_default();
+                size_before.entry(key).or_insert(block.len());
+                block.push(row);
+            }
+            self.rows.push(Row {
+                party: party.clone(),
+                blocks: keys,
+                pairs: Vec::new(),
+                live: true,
+            });
+            self.live.insert(party.key(), row);
+            rescore.insert(row);
+        }
+        for (key, before) in size_before {
+            let block = self.blocks.get(&key).map_or(&[][..], Vec::as_slice);
+            if usable(before) != usable(block.len()) {
+                rescore.extend(block.iter().copied());
+            }
+            if block.is_empty() {
+                self.blocks.remove(&key);
+            }
+        }
+        for &row in &rescore {
+            reached.extend(self.drop_pairs(row));
+        }
+        self.score(&rescore, usable);
+        reached.extend(rescore.iter().copied());
+
+        let region = self.region(reached);
+        let resolution = self.recluster(&region);
+        IncrementalOutcome {
+            reached: region.len(),
+            resolution,
+        }
+    }
+
+    /// Takes a record version out of the index; returns the rows whose
+    /// customer may change with it.
+    fn retire(&mut self, row: u32, size_before: &mut HashMap<u64, usize>) -> Vec<u32> {
+        let keys = std::mem::take(&mut self.rows[row as usize].blocks);
+        for key in keys {
+            if let Some(block) = self.blocks.get_mut(&key) {
+                size_before.entry(key).or_insert(block.len());
+                block.retain(|&member| member != row);
+            }
+        }
+        let mut reached = self.drop_pairs(row);
+        if let Some(label) = self.customer_of.remove(&row) {
+            if let Some(members) = self.members.get_mut(&label) {
+                members.retain(|&member| member != row);
+                reached.extend(members.iter().copied());
+                if members.is_empty() {
+                    self.members.remove(&label);
+                }
+            }
+        }
+        self.rows[row as usize].live = false;
+        reached
+    }
+
+    /// Forgets every stored pair of `row`; returns the other records.
+    fn drop_pairs(&mut self, row: u32) -> Vec<u32> {
+        let mut others = Vec::new();
+        for id in std::mem::take(&mut self.rows[row as usize].pairs) {
+            if let Some(pair) = self.pairs[id].take() {
+                let other = if pair.a == row { pair.b } else { pair.a };
+                self.rows[other as usize].pairs.retain(|&kept| kept != id);
+                others.push(other);
+            }
+        }
+        others
+    }
+
+    /// Scores each row of `rows` against the members of its usable blocks
+    /// and stores the pairs that link, need review or never link.
+    fn score(&mut self, rows: &BTreeSet<u32>, usable: impl Fn(usize) -> bool) {
+        let mut candidates: Vec<Pair> = Vec::new();
+        for &row in rows {
+            for key in &self.rows[row as usize].blocks {
+                let block = &self.blocks[key];
+                if !usable(block.len()) {
+                    continue;
+                }
+                candidates.extend(
+                    block
+                        .iter()
+                        .filter(|&&other| other != row)
+                        .map(|&other| (row.min(other), row.max(other))),
+                );
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let table = self.table.table();
+        let comparisons = compare_pairs(table, &self.config, &candidates);
+        let decisions = decide(table, &self.config, &self.model, &candidates, &comparisons);
+        let stored = |pair: &ScoredPair, kind: PairKind| StoredPair {
+            a: pair.a,
+            b: pair.b,
+            kind,
+            weight: if pair.strong_rule.is_some() && kind == PairKind::Link {
+                f64::INFINITY
+            } else {
+                pair.weight
+            },
+            probability: pair.probability,
+            vector: comparisons.row(pair.row).into(),
+        };
+        let mut found: Vec<StoredPair> = Vec::new();
+        found.extend(
+            decisions
+                .links
+                .iter()
+                .map(|pair| stored(pair, PairKind::Link)),
+        );
+        found.extend(
+            decisions
+                .reviews
+                .iter()
+                .map(|pair| stored(pair, PairKind::Review)),
+        );
+        let never: HashSet<Pair> = decisions.never_link.iter().copied().collect();
+        let index_of: HashMap<Pair, usize> = candidates
+            .iter()
+            .enumerate()
+            .map(|(row, &pair)| (pair, row))
+            .collect();
+        for &(a, b) in &never {
+            let row = index_of[&(a, b)];
+            found.push(StoredPair {
+                a,
+                b,
+                kind: PairKind::NeverLink,
+                weight: f64::NEG_INFINITY,
+                probability: 0.0,
+                vector: comparisons.row(row).into(),
+            });
+        }
+        for pair in found {
+            let id = self.pairs.len();
+            self.rows[pair.a as usize].pairs.push(id);
+            self.rows[pair.b as usize].pairs.push(id);
+            self.pairs.push(Some(pair));
+        }
+    }
+
+    /// The live rows whose customer can change: `start`, and everything
+    /// linked to them, in a customer with them, or tied to them by a
+    /// steward, until nothing new is reached.
+    fn region(&self, start: Vec<u32>) -> Vec<u32> {
+        let mut seen: HashSet<u32> = HashSet::new();
+        let mut queue: Vec<u32> = start
+            .into_iter()
+            .filter(|&row| self.rows[row as usize].live)
+            .collect();
+        while let Some(row) = queue.pop() {
+            if !seen.insert(row) {
+                continue;
+            }
+            let record = &self.rows[row as usize];
+            for &id in &record.pairs {
+                let Some(pair) = &self.pairs[id] else {
+                    continue;
+                };
+                if pair.kind == PairKind::Link {
+                    let other = if pair.a == row { pair.b } else { pair.a };
+                    queue.push(other);
+                }
+            }
+            if let Some(label) = self.customer_of.get(&row) {
+                queue.extend(self.members[label].iter().copied());
+            }
+            if let Some(tied) = self.tied.get(&record.party.key()) {
+                queue.extend(tied.iter().filter_map(|key| self.live.get(key).copied()));
+            }
+        }
+        let mut region: Vec<u32> = seen.into_iter().collect();
+        region.sort_unstable();
+        region
+    }
+
+    /// Clusters `region` from its stored pairs and records the customers.
+    fn recluster(&mut self, region: &[u32]) -> ConstrainedResolution {
+        let local: HashMap<u32, usize> = region
+            .iter()
+            .enumerate()
+            .map(|(position, &row)| (row, position))
+            .collect();
+        let parties: Vec<Party> = region
+            .iter()
+            .map(|&row| self.rows[row as usize].party.clone())
+            .collect();
+        let mut scores = PartyScores::default();
+        let mut seen: HashSet<usize> = HashSet::new();
+        for &row in region {
+            for &id in &self.rows[row as usize].pairs {
+                let Some(pair) = &self.pairs[id] else {
+                    continue;
+                };
+                let (Some(&a), Some(&b)) = (local.get(&pair.a), local.get(&pair.b)) else {
+                    continue;
+                };
+                if !seen.insert(id) {
+                    continue;
+                }
+                let explained = || PartyPair {
+                    a,
+                    b,
+                    probability: pair.probability,
+                    weight: pair.weight,
+                    explanation: self.model.explain(&pair.vector),
+                };
+                match pair.kind {
+                    PairKind::Link => scores.links.push(explained()),
+                    PairKind::Review => scores.reviews.push(explained()),
+                    PairKind::NeverLink => scores.never_link.push((a, b)),
+                }
+            }
+        }
+        strongest_first(&mut scores.links, &parties);
+        // Reviews and never-links in candidate order, as a full run lists them.
+        scores
+            .reviews
+            .sort_by_key(|pair| (region[pair.a.min(pair.b)], region[pair.a.max(pair.b)]));
+        scores.never_link.sort_unstable();
+        let resolution = cluster_scored(&parties, &self.constraints, &scores);
+
+        let position: HashMap<PartyKey, u32> = region
+            .iter()
+            .map(|&row| (self.rows[row as usize].party.key(), row))
+            .collect();
+        for &row in region {
+            if let Some(label) = self.customer_of.remove(&row) {
+                self.members.remove(&label);
+            }
+        }
+        for cluster in &resolution.clusters {
+            let rows: Vec<u32> = cluster.members.iter().map(|key| position[key]).collect();
+            let label = rows[0];
+            for &row in &rows {
+                self.customer_of.insert(row, label);
+            }
+            self.members.insert(label, rows);
+        }
+        resolution
+    }
+
+    /// Review pairs between different customers over the whole index, as
+    /// a full run lists them: `(left, right)` keys in order.
+    pub fn review_pairs(&self) -> BTreeMap<(PartyKey, PartyKey), f64> {
+        let decided: HashSet<(PartyKey, PartyKey)> = self
+            .constraints
+            .must_link
+            .iter()
+            .chain(&self.constraints.cannot_link)
+            .map(|pair| (pair.left.clone(), pair.right.clone()))
+            .collect();
+        self.pairs
+            .iter()
+            .flatten()
+            .filter(|pair| pair.kind == PairKind::Review)
+            .filter(|pair| self.customer_of.get(&pair.a) != self.customer_of.get(&pair.b))
+            .map(|pair| {
+                let (a, b) = (
+                    self.rows[pair.a as usize].party.key(),
+                    self.rows[pair.b as usize].party.key(),
+                );
+                let key = if a <= b { (a, b) } else { (b, a) };
+                (key, pair.probability)
+            })
+            .filter(|(key, _)| !decided.contains(key))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::PartyKind;
+    use crate::resolve::parties::{customer_config, CUSTOMER_MATCHING};
+    use crate::steward::constraints::{cluster_with_constraints, PairConstraint};
+
+    const NAMES: [&str; 6] = ["张伟", "Wei Zhang", "李娜", "王芳", "Fang Wang", "张 伟"];
+    const PHONES: [&str; 5] = [
+        "13800138000",
+        "+86 138 0013 8000",
+        "13900001111",
+        "13700002222",
+        "13800138001",
+    ];
+    const EMAILS: [&str; 4] = ["zw@qq.com", "lina@163.com", "wf@corp.cn", ""];
+    const COMPANIES: [&str; 3] = ["北京星河科技有限公司", "星河科技(北京)有限公司", ""];
+
+    /// A small party from choices, so many share names, phones and firms.
+    fn party(id: u8, choice: [u8; 5]) -> Party {
+        let pick = |options: &[&str], at: u8| options[at as usize % options.len()].to_string();
+        let is_company = choice[4] % 5 == 0;
+        Party {
+            connector: ["erp", "shop", "desk"][id as usize % 3].to_string(),
+            source_id: format!("r{id}"),
+            kind: if is_company {
+                PartyKind::Company
+            } else {
+                PartyKind::Person
+            },
+            name: Some(if is_company {
+                pick(&COMPANIES[..2], choice[0])
+            } else {
+                pick(&NAMES, choice[0])
+            }),
+            phones: vec![pick(&PHONES, choice[1])],
+            emails: vec![pick(&EMAILS, choice[2])]
+                .into_iter()
+                .filter(|e| !e.is_empty())
+                .collect(),
+            company: Some(pick(&COMPANIES, choice[3])).filter(|c| !c.is_empty()),
+            ..Party::default()
+        }
+    }
+
+    /// A config whose blocks overflow at four records, so changes push
+    /// blocks over the cap and back.
+    fn small_blocks() -> ResolveConfig {
+        ResolveConfig::from_toml(
+            &CUSTOMER_MATCHING.replace("max_block_size = 200", "max_block_size = 4"),
+        )
+        .unwrap()
+    }
+
+    fn full(
+        parties: &BTreeMap<PartyKey, Party>,
+        constraints: &Constraints,
+        config: &ResolveConfig,
+    ) -> (Vec<Vec<PartyKey>>, BTreeSet<(PartyKey, PartyKey)>) {
+        let parties: Vec<Party> = parties.values().cloned().collect();
+        let resolution = cluster_with_constraints(&parties, constraints, config);
+        let mut customers: Vec<Vec<PartyKey>> = resolution
+            .clusters
+            .into_iter()
+            .map(|cluster| cluster.members)
+            .collect();
+        customers.sort();
+        let reviews = resolution
+            .reviews
+            .into_iter()
+            .map(|review| (review.left, review.right))
+            .collect();
+        (customers, reviews)
+    }
+
+    fn incremental(
+        index: &ResolutionIndex,
+    ) -> (Vec<Vec<PartyKey>>, BTreeSet<(PartyKey, PartyKey)>) {
+        (
+            index.customers(),
+            index.review_pairs().into_keys().collect(),
+        )
+    }
+
+    fn key(id: u8) -> PartyKey {
+        party(id, [0; 5]).key()
+    }
+
+    #[test]
+    fn a_change_reaches_only_the_customers_it_touches() {
+        let config = customer_config();
+        let parties = vec![
+            party(0, [0, 0, 0, 2, 1]),
+            party(1, [1, 1, 0, 2, 1]),
+            party(2, [2, 2, 1, 2, 1]),
+            party(3, [3, 3, 2, 2, 1]),
+        ];
+        let mut index = ResolutionIndex::build(&parties, &Constraints::default(), config);
+        assert_eq!(index.len(), 4);
+        assert!(index.customers().contains(&vec![key(0), key(1)]));
+        // 李娜 gets 王芳's phone: only those two are reached.
+        let outcome = index.apply(&[party(2, [2, 3, 1, 2, 1])], &[]);
+        assert_eq!(outcome.reached, 2, "{:?}", index.customers());
+        // 张伟 of the shop leaves; the other one stands alone.
+        let outcome = index.apply(&[], &[key(1)]);
+        assert_eq!(outcome.reached, 1);
+        assert!(index.customers().contains(&vec![key(0)]));
+        assert_eq!(index.len(), 3);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Change {
+        Upsert(u8, [u8; 5]),
+        Remove(u8),
+    }
+
+    fn change() -> impl Strategy<Value = Change> {
+        prop_oneof![
+            3 => (0u8..14, any::<[u8; 5]>()).prop_map(|(id, choice)| Change::Upsert(id, choice)),
+            1 => (0u8..14).prop_map(Change::Remove),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any stream of upserts and removals, in batches, ends in the
+        /// customers and review pairs a full run over the final records
+        /// gives, under steward constraints and with blocks that overflow.
+        #[test]
+        fn incremental_ends_where_a_full_run_starts(
+            batches in prop::collection::vec(prop::collection::vec(change(), 1..5), 1..8),
+            must in prop::collection::vec((0u8..14, 0u8..14), 0..3),
+            cannot in prop::collection::vec((0u8..14, 0u8..14), 0..3),
+        ) {
+            let config = small_blocks();
+            let pairs = |list: &[(u8, u8)], first_id: i64| -> Vec<PairConstraint> {
+                list.iter()
+                    .filter(|(a, b)| a != b)
+                    .enumerate()
+                    .map(|(at, &(a, b))| {
+                        let (left, right) = if key(a) < key(b) { (key(a), key(b)) } else { (key(b), key(a)) };
+                        PairConstraint { left, right, decision_id: first_id + at as i64 }
+                    })
+                    .collect()
+            };
+            // Cannot-links between records a must-link joins would
+            // contradict; decisions never produce those.
+            let must_link = pairs(&must, 1);
+            let cannot_link: Vec<PairConstraint> = pairs(&cannot, 10)
+                .into_iter()
+                .filter(|pair| !must_link.iter().any(|m| m.left == pair.left || m.left == pair.right || m.right == pair.left || m.right == pair.right))
+                .collect();
+            let constraints = Constraints { must_link, cannot_link };
+
+            let mut current: BTreeMap<PartyKey, Party> = BTreeMap::new();
+            let mut index = ResolutionIndex::build(&[], &constraints, &config);
+            for batch in &batches {
+                let mut upserts = Vec::new();
+                let mut removals = Vec::new();
+                for change in batch {
+                    match *change {
+                        Change::Upsert(id, choice) => {
+                            let party = party(id, choice);
+                            current.insert(party.key(), party.clone());
+                            upserts.retain(|kept: &Party| kept.key() != party.key());
+                            removals.retain(|kept| *kept != party.key());
+                            upserts.push(party);
+                        }
+                        Change::Remove(id) => {
+                            current.remove(&key(id));
+                            upserts.retain(|kept: &Party| kept.key() != key(id));
+                            removals.push(key(id));
+                        }
+                    }
+                }
+                index.apply(&upserts, &removals);
+                prop_assert_eq!(incremental(&index), full(&current, &constraints, &config));
+            }
+        }
+    }
+}
