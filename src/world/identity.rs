@@ -158,8 +158,10 @@ pub fn typo(rng: &mut Rng, text: &str) -> String {
 /// A company customer or employer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Company {
-    pub brand: &'static str,
-    pub brand_pinyin: &'static str,
+    /// 华信, or two brand words together (华信恒达): registered names must
+    /// differ within a region, so most firms carry a longer brand.
+    pub brand: String,
+    pub brand_pinyin: String,
     pub industry: &'static str,
     pub industry_english: &'static str,
     pub suffix: &'static str,
@@ -179,7 +181,17 @@ pub struct Company {
 /// Draws a company; `key` is unique per company in the world and makes its
 /// web domain and credit code unique.
 pub fn draw_company(rng: &mut Rng, key: u64) -> Company {
-    let (brand, brand_pinyin) = *rng.pick(BRANDS);
+    let (mut brand, mut brand_pinyin) = {
+        let (brand, pinyin) = *rng.pick(BRANDS);
+        (brand.to_string(), pinyin.to_string())
+    };
+    if !rng.chance(0.1) {
+        let (second, second_pinyin) = *rng.pick(BRANDS);
+        if second != brand {
+            brand.push_str(second);
+            brand_pinyin.push_str(&second_pinyin.to_ascii_lowercase());
+        }
+    }
     let (industry, industry_english, slug) = *rng.pick(INDUSTRIES);
     let suffix = LEGAL_SUFFIXES[rng.weighted_index(LEGAL_SUFFIXES.iter().map(|entry| entry.2))];
     let city = CITIES[rng.weighted_index(CITIES.iter().map(|entry| entry.5))];
