@@ -30,9 +30,10 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-pub use customer::Archetype;
+pub use customer::{draw_customer, Archetype, TrueCustomer};
 pub use erp::{load_erp, ErpLoad};
 pub use identity::credit_code_check;
+pub use identity::{Company, PersonName};
 
 use crate::simulators::{
     Credentials, OdooCredentials, ShopifyCredentials, WecomCredentials, ZendeskCredentials,

@@ -1,0 +1,197 @@
+//! Incremental resolution against a million records.
+//!
+//! `cargo bench --bench incremental` (release build). Source records are
+//! made from the world generator's true customers (seed 5): an ERP record
+//! (hanzi name, mobile, e-mail, employer), often a shop record (pinyin name,
+//! e-mail) and sometimes a WeCom record (name, mobile), until there are
+//! `INCREMENTAL_RECORDS` (default 1,000,000). The index is built over all of
+//! them with the built-in customer config; then one change of
+//! `INCREMENTAL_CHANGES` (default 10,000) records arrives: half new records
+//! (new customers, and new shop accounts of known ones), half edits of
+//! known records (a new mobile or e-mail). The change is timed; then a full
+//! run over the final records checks that both give the same customers.
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use tierlink::model::{Party, PartyKind};
+use tierlink::resolve::parties::customer_config;
+use tierlink::steward::incremental::ResolutionIndex;
+use tierlink::steward::{cluster_with_constraints, Constraints};
+use tierlink::world::{draw_customer, TrueCustomer};
+
+const SEED: u64 = 5;
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.replace('_', "").parse().ok())
+        .unwrap_or(default)
+}
+
+/// The process's peak resident memory in MiB, from /proc (Linux).
+fn peak_memory_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn erp_record(customer: &TrueCustomer) -> Party {
+    Party {
+        connector: "erp".into(),
+        source_id: customer.id.clone(),
+        kind: PartyKind::Person,
+        name: Some(customer.contact.full()),
+        phones: vec![customer.mobile.clone()],
+        emails: vec![customer.email.clone()],
+        company: customer
+            .company
+            .as_ref()
+            .map(|company| company.legal_name()),
+        address: Some(format!("{}{}", customer.city, customer.street)),
+        ..Party::default()
+    }
+}
+
+fn shop_record(customer: &TrueCustomer, account: u32) -> Party {
+    let (first, last) = customer.contact.latin();
+    let email = match (account, &customer.work_email) {
+        (0, _) | (_, None) => customer.email.clone(),
+        (_, Some(work)) => work.clone(),
+    };
+    Party {
+        connector: "shop".into(),
+        source_id: format!("{}-{account}", customer.id),
+        name: Some(format!("{first} {last}")),
+        emails: vec![email],
+        address: Some(customer.city.to_string()),
+        ..Party::default()
+    }
+}
+
+fn wecom_record(customer: &TrueCustomer) -> Party {
+    Party {
+        connector: "wecom".into(),
+        source_id: customer.id.clone(),
+        name: Some(customer.contact.full()),
+        phones: vec![customer
+            .old_mobile
+            .clone()
+            .unwrap_or(customer.mobile.clone())],
+        ..Party::default()
+    }
+}
+
+/// The records of customer `index`: always an ERP one, a shop account for
+/// six in ten, a WeCom contact for four in ten.
+fn records_of(index: u64) -> Vec<Party> {
+    let as_of = NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date");
+    let customer = draw_customer(SEED, index, as_of, 0.04);
+    let mut records = vec![erp_record(&customer)];
+    if index % 10 < 6 {
+        records.push(shop_record(&customer, 0));
+    }
+    if index % 5 < 2 {
+        records.push(wecom_record(&customer));
+    }
+    records
+}
+
+fn main() {
+    let total = env_number("INCREMENTAL_RECORDS", 1_000_000);
+    let changes = env_number("INCREMENTAL_CHANGES", 10_000);
+    let config = customer_config();
+
+    let started = Instant::now();
+    let mut records = Vec::with_capacity(total + changes);
+    let mut next_customer = 0u64;
+    while records.len() < total {
+        records.extend(records_of(next_customer));
+        next_customer += 1;
+    }
+    records.truncate(total);
+    println!(
+        "{} records of {next_customer} customers made in {:.1} s",
+        records.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let mut index = ResolutionIndex::build(&records, &Constraints::default(), config);
+    println!(
+        "index built (blocking, scoring, clustering all records): {:.1} s, {} customers, peak memory {:.0} MiB",
+        started.elapsed().as_secs_f64(),
+        index.customers().len(),
+        peak_memory_mib()
+    );
+
+    // Half new records, half edits of records already resolved.
+    let mut upserts: Vec<Party> = Vec::with_capacity(changes);
+    let mut customer = next_customer;
+    while upserts.len() < changes / 4 {
+        upserts.extend(records_of(customer));
+        customer += 1;
+    }
+    let mut known = 0u64;
+    while upserts.len() < changes / 2 {
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date");
+        let person = draw_customer(SEED, known * 97 % next_customer, as_of, 0.04);
+        upserts.push(shop_record(&person, 1));
+        known += 1;
+    }
+    let step = records.len() / (changes - upserts.len()).max(1);
+    let mut edited: Vec<Party> = records
+        .iter()
+        .step_by(step.max(1))
+        .take(changes - upserts.len())
+        .cloned()
+        .collect();
+    for (position, record) in edited.iter_mut().enumerate() {
+        if position % 2 == 0 {
+            record.phones = vec![format!("139{:08}", position)];
+        } else {
+            record.emails = vec![format!("changed{position}@example.com")];
+        }
+    }
+    upserts.extend(edited);
+
+    let started = Instant::now();
+    let outcome = index.apply(&upserts, &[]);
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{} changed records ({} new) resolved incrementally in {seconds:.3} s: {} records reached, \
+         {} customers recomputed; peak memory {:.0} MiB",
+        upserts.len(),
+        changes / 2,
+        outcome.reached,
+        outcome.resolution.clusters.len(),
+        peak_memory_mib()
+    );
+
+    let mut final_records: std::collections::BTreeMap<_, Party> = records
+        .into_iter()
+        .map(|party| (party.key(), party))
+        .collect();
+    for party in upserts {
+        final_records.insert(party.key(), party);
+    }
+    let parties: Vec<Party> = final_records.into_values().collect();
+    let started = Instant::now();
+    let full = cluster_with_constraints(&parties, &Constraints::default(), config);
+    let mut full_customers: Vec<_> = full
+        .clusters
+        .into_iter()
+        .map(|cluster| cluster.members)
+        .collect();
+    full_customers.sort();
+    println!(
+        "full run over the final {} records: {:.1} s; same customers as incremental: {}",
+        parties.len(),
+        started.elapsed().as_secs_f64(),
+        full_customers == index.customers()
+    );
+}
