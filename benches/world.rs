@@ -166,12 +166,7 @@ fn main() {
     let position: HashMap<(&str, &str), usize> = parties
         .iter()
         .enumerate()
-        .map(|(index, party)| {
-            (
-                (party.connector.as_str(), party.source_id.as_str()),
-                index,
-            )
-        })
+        .map(|(index, party)| ((party.connector.as_str(), party.source_id.as_str()), index))
         .collect();
     let mut cluster_of = vec![u32::MAX; parties.len()];
     for (label, cluster) in resolution.clusters.iter().enumerate() {
@@ -204,8 +199,14 @@ fn main() {
         "resolution from scratch: {seconds:.2} s, peak memory {:.0} MiB (parties loaded: {before:.0} MiB)",
         peak_memory_mib()
     );
-    println!("pairwise P / R / F1: {}", show(&pairwise(&predicted, &truth)));
-    println!("B-cubed  P / R / F1: {}", show(&b_cubed(&predicted, &truth)));
+    println!(
+        "pairwise P / R / F1: {}",
+        show(&pairwise(&predicted, &truth))
+    );
+    println!(
+        "B-cubed  P / R / F1: {}",
+        show(&b_cubed(&predicted, &truth))
+    );
 
     if misses > 0 {
         print_examples(&parties, &known, &predicted, &truth, misses);

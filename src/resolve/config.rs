@@ -330,6 +330,10 @@ pub struct ConfigError(pub String);
 /// one value is reserved for "missing").
 pub const MAX_LEVELS: usize = 32;
 
+/// Most blocking rules a config may have (each candidate pair records the
+/// rules that found it as bits of a `u32`, for training per rule).
+pub const MAX_BLOCKING_RULES: usize = 32;
+
 impl ResolveConfig {
     /// Parses TOML text and validates it.
     pub fn from_toml(text: &str) -> Result<ResolveConfig, Vec<ConfigError>> {
@@ -431,6 +435,9 @@ impl ResolveConfig {
         }
         if self.blocking.rules.is_empty() {
             problem("blocking: at least one rule is needed".into());
+        }
+        if self.blocking.rules.len() > MAX_BLOCKING_RULES {
+            problem(format!("blocking: more than {MAX_BLOCKING_RULES} rules"));
         }
         if self.blocking.max_block_size < 2 {
             problem("blocking: max_block_size must be at least 2".into());
