@@ -9,6 +9,8 @@
 //! - [`blocking`]: candidate pairs from several keys, with a block-size cap
 //!   and a recall report;
 //! - [`compare`]: each pair's comparison level per field, in parallel;
+//! - [`similarity`]: Jaro-Winkler and edit distances, allocation-free for
+//!   short ASCII strings;
 //! - [`fellegi_sunter`]: m/u match weights, u from random pairs, m and the
 //!   prior by expectation-maximisation, refinement from steward labels,
 //!   per-field explanations;
@@ -29,6 +31,7 @@ pub mod fellegi_sunter;
 pub mod metrics;
 pub mod parties;
 pub mod rng;
+pub mod similarity;
 pub mod table;
 
 use std::collections::BTreeSet;
