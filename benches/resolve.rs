@@ -110,7 +110,7 @@ fn evaluate_febrl(path: &Path, config: &ResolveConfig) {
 fn report(resolution: &Resolution, truth: &[u32]) {
     for rule in &resolution.blocking.rules {
         println!(
-            "  blocking rule {:32} {:>9} pairs {:>9} new  {} oversized blocks",
+            "  blocking rule {:36} {:>9} pairs {:>9} new  {} oversized blocks",
             rule.name,
             rule.pairs,
             rule.new_pairs,
@@ -125,7 +125,7 @@ fn report(resolution: &Resolution, truth: &[u32]) {
     let training = &resolution.training;
     for session in &training.sessions {
         println!(
-            "  EM on rule {:32} {:>9} pairs, {} iterations, converged {}, match share {:.4}, held out {}",
+            "  EM on rule {:36} {:>9} pairs, {} iterations, converged {}, match share {:.4}, held out {}",
             session.rule,
             session.pairs,
             session.iterations,
