@@ -244,14 +244,20 @@ pub struct TrainingConfig {
     /// Seed of the random sampling, so training is repeatable.
     #[serde(default)]
     pub seed: u64,
-    /// Upper bound on expectation-maximisation iterations.
+    /// Upper bound on the iterations of each expectation-maximisation
+    /// session (one per blocking rule, over the pairs that rule produced,
+    /// with the fields its keys use held out) and of the λ estimate over all
+    /// record pairs. 0 turns training off: m and λ stay as configured.
     #[serde(default = "default_em_max_iterations")]
     pub em_max_iterations: usize,
-    /// EM stops when no parameter moves more than this.
+    /// A session stops when no parameter moves more than this; the λ
+    /// estimate when λ moves less than this share of itself.
     #[serde(default = "default_em_tolerance")]
     pub em_tolerance: f64,
-    /// Starting guess of the share of candidate pairs that match; also the
-    /// prior when EM is not run.
+    /// With EM on: the starting guess of the share of a blocking rule's
+    /// pairs that match, in that rule's session, and of λ. With EM off
+    /// (`em_max_iterations = 0`): the prior itself, the share of candidate
+    /// pairs that match.
     #[serde(default = "default_prior")]
     pub initial_prior: f64,
     /// Labelled pairs count like this many pairs of prior evidence when

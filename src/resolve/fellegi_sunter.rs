@@ -4,7 +4,7 @@
 //! For a field at level `k`, `m_k` is the chance of that level among true
 //! matches and `u_k` among non-matches; the level's match weight is
 //! `log2(m_k / u_k)`. A pair's total weight is the prior weight
-//! `log2(λ / (1 - λ))` (λ: the share of candidate pairs that match) plus the
+//! `log2(λ / (1 - λ))` (λ: the prior of a match, see training) plus the
 //! weights of its fields; a missing field weighs nothing. The match
 //! probability is `2^W / (1 + 2^W)`.
 //!
@@ -74,7 +74,8 @@ impl FieldParams {
 pub struct Model {
     /// One entry per scored field, in comparison-vector order.
     pub fields: Vec<FieldParams>,
-    /// λ: the share of candidate pairs that match.
+    /// λ, the prior of a match: trained, the share of all record pairs that
+    /// match; with training off, `initial_prior` as configured.
     pub prior: f64,
 }
 
@@ -887,6 +888,7 @@ mod tests {
         let all = merge_rules(&distinct_by_rule(&vectors, &candidates.rules));
         naive.expectation_maximisation(&all, 100, 1e-6);
         let (naive_precision, _) = classify(&naive, &candidates, &vectors, &truth);
+        assert!(naive.prior > 0.9, "λ {}", naive.prior);
         assert!(naive_precision < 0.5, "P {naive_precision}");
     }
 

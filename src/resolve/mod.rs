@@ -11,9 +11,10 @@
 //! - [`compare`]: each pair's comparison level per field, in parallel;
 //! - [`similarity`]: Jaro-Winkler and edit distances, allocation-free for
 //!   short ASCII strings;
-//! - [`fellegi_sunter`]: m/u match weights, u from random pairs, m and the
-//!   prior by expectation-maximisation, refinement from steward labels,
-//!   per-field explanations;
+//! - [`fellegi_sunter`]: m/u match weights, u from random pairs, m by
+//!   expectation-maximisation once per blocking rule (that rule's fields
+//!   held out), the prior over all record pairs, refinement from steward
+//!   labels, per-field explanations;
 //! - [`engine`]: strong-identifier rules, thresholds, the review queue and
 //!   the whole pipeline in [`engine::resolve`];
 //! - [`parties`]: customer parties as normalized match fields, scored with

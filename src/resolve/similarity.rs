@@ -16,7 +16,7 @@ pub const SHORT: usize = 64;
 /// Both strings are ASCII and at most [`SHORT`] bytes: bytes are characters.
 fn short_ascii<'a>(a: &'a str, b: &'a str) -> Option<(&'a [u8], &'a [u8])> {
     (a.len() <= SHORT && b.len() <= SHORT && a.is_ascii() && b.is_ascii())
-        .then(|| (a.as_bytes(), b.as_bytes()))
+        .then_some((a.as_bytes(), b.as_bytes()))
 }
 
 /// Jaro-Winkler similarity: Jaro plus a boost of `0.1` per shared leading
