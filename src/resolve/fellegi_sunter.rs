@@ -8,7 +8,7 @@
 //! weights of its fields; a missing field weighs nothing. The match
 //! probability is `2^W / (1 + 2^W)`.
 //!
-//! Training, as Splink does it:
+//! Training (m per blocking rule, as Splink trains it):
 //!
 //! - `u` from random record pairs (almost all non-matches), drawn with a
 //!   seeded generator;
