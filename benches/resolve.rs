@@ -110,7 +110,7 @@ fn evaluate_febrl(path: &Path, config: &ResolveConfig) {
 fn report(resolution: &Resolution, truth: &[u32]) {
     for rule in &resolution.blocking.rules {
         println!(
-            "  blocking rule {:32} {:>9} pairs {:>9} new  {} oversized blocks",
+            "  blocking rule {:36} {:>9} pairs {:>9} new  {} oversized blocks",
             rule.name,
             rule.pairs,
             rule.new_pairs,
@@ -122,13 +122,28 @@ fn report(resolution: &Resolution, truth: &[u32]) {
         "  candidate pairs {}  blocking recall {:.4} ({} of {} true pairs)",
         resolution.blocking.candidate_pairs, recall.recall, recall.found, recall.true_pairs
     );
+    let training = &resolution.training;
+    for session in &training.sessions {
+        println!(
+            "  EM on rule {:36} {:>9} pairs, {} iterations, converged {}, match share {:.4}, held out {}",
+            session.rule,
+            session.pairs,
+            session.iterations,
+            session.converged,
+            session.match_share,
+            session.held_out.join(", ")
+        );
+    }
+    if !training.untrained_fields.is_empty() {
+        println!("  untrained m: {}", training.untrained_fields.join(", "));
+    }
     println!(
-        "  EM: {} iterations, converged {}, {} distinct vectors, prior {:.4}; u from {} random pairs",
-        resolution.training.em_iterations,
-        resolution.training.em_converged,
-        resolution.training.distinct_vectors,
+        "  λ {:.3e} ({} iterations, converged {}) over {} distinct vectors; u from {} random pairs",
         resolution.model.prior,
-        resolution.training.u_sample_pairs
+        training.prior_iterations,
+        training.prior_converged,
+        training.distinct_vectors,
+        training.u_sample_pairs
     );
     println!(
         "  links {}  reviews {}  apart {}  flagged {}",

@@ -59,11 +59,17 @@ pub struct BlockingRecall {
     pub recall: f64,
 }
 
+/// The rules that produced a candidate pair: bit `r` is set when rule `r`
+/// (in config order) put both records in one block.
+pub type RuleMask = u32;
+
 /// The blocking result: candidate pairs and the report.
 #[derive(Debug, Clone)]
 pub struct Candidates {
     /// Sorted, distinct candidate pairs.
     pub pairs: Vec<Pair>,
+    /// Per pair, the rules that produced it (`rules[p]` belongs to `pairs[p]`).
+    pub rules: Vec<RuleMask>,
     /// Per-rule counts, skipped blocks and recall.
     pub report: BlockingReport,
 }
@@ -88,15 +94,16 @@ pub fn candidate_pairs(
 ) -> Candidates {
     let blocking: &BlockingConfig = &config.blocking;
     let mut all: Vec<u64> = Vec::new();
+    let mut masks: Vec<RuleMask> = Vec::new();
     let mut rules = Vec::new();
-    for rule in &blocking.rules {
+    for (index, rule) in blocking.rules.iter().enumerate() {
         let keys = record_keys(table, config, rule);
         let (mut pairs, blocks, oversized) = pairs_in_blocks(keys, blocking.max_block_size);
         let generated = pairs.len() as u64;
         pairs.sort_unstable();
         pairs.dedup();
         let before = all.len() as u64;
-        all = merge_distinct(&all, &pairs);
+        (all, masks) = merge_distinct(&all, &masks, &pairs, 1 << index);
         rules.push(RuleReport {
             name: rule.name.clone(),
             blocks,
@@ -114,6 +121,7 @@ pub fn candidate_pairs(
             recall,
         },
         pairs,
+        rules: masks,
     }
 }
 
@@ -125,30 +133,43 @@ fn unpack(packed: u64) -> Pair {
     ((packed >> 32) as u32, packed as u32)
 }
 
-/// Merges two sorted, distinct lists into one sorted, distinct list.
-fn merge_distinct(left: &[u64], right: &[u64]) -> Vec<u64> {
+/// Merges the sorted, distinct pairs of one rule (`right`, marked `bit`)
+/// into the sorted, distinct pairs found so far (`left`, with their masks):
+/// one sorted, distinct list with the union of the masks.
+fn merge_distinct(
+    left: &[u64],
+    left_masks: &[RuleMask],
+    right: &[u64],
+    bit: RuleMask,
+) -> (Vec<u64>, Vec<RuleMask>) {
     let mut merged = Vec::with_capacity(left.len() + right.len());
+    let mut masks = Vec::with_capacity(left.len() + right.len());
     let (mut i, mut j) = (0, 0);
     while i < left.len() && j < right.len() {
         match left[i].cmp(&right[j]) {
             std::cmp::Ordering::Less => {
                 merged.push(left[i]);
+                masks.push(left_masks[i]);
                 i += 1;
             }
             std::cmp::Ordering::Greater => {
                 merged.push(right[j]);
+                masks.push(bit);
                 j += 1;
             }
             std::cmp::Ordering::Equal => {
                 merged.push(left[i]);
+                masks.push(left_masks[i] | bit);
                 i += 1;
                 j += 1;
             }
         }
     }
     merged.extend_from_slice(&left[i..]);
+    masks.extend_from_slice(&left_masks[i..]);
     merged.extend_from_slice(&right[j..]);
-    merged
+    masks.extend(std::iter::repeat_n(bit, right.len() - j));
+    (merged, masks)
 }
 
 /// `(key, record)` for every key a record has under `rule`. A set field
@@ -438,6 +459,7 @@ mod tests {
                 rule("name", "name", KeyTransform::Soundex),
                 rule("phone", "phones", KeyTransform::Value),
                 rule("prefix", "name", KeyTransform::Prefix { chars: 2 }),
+                rule("initial", "name", KeyTransform::Prefix { chars: 1 }),
             ],
             10,
         );
@@ -454,12 +476,21 @@ mod tests {
         let truth = [0, 0, 1, 1, 2];
         let candidates = candidate_pairs(&table, &config, Some(&truth));
         // soundex: (0,1); phones: (1,2) via "2", (2,3) via "3";
-        // prefix "ro": (0,4) — "ru" differs.
-        assert_eq!(candidates.pairs, vec![(0, 1), (0, 4), (1, 2), (2, 3)]);
+        // prefix "ro": (0,4) — "ru" differs; initial "r": all three r-names.
+        assert_eq!(
+            candidates.pairs,
+            vec![(0, 1), (0, 4), (1, 2), (1, 4), (2, 3)]
+        );
+        // Each pair knows every rule that found it.
+        assert_eq!(
+            candidates.rules,
+            vec![0b1001, 0b1100, 0b0010, 0b1000, 0b0010]
+        );
         let rules = &candidates.report.rules;
         assert_eq!((rules[0].pairs, rules[0].new_pairs), (1, 1));
         assert_eq!((rules[1].pairs, rules[1].new_pairs), (2, 2));
         assert_eq!((rules[2].pairs, rules[2].new_pairs), (1, 1));
+        assert_eq!((rules[3].pairs, rules[3].new_pairs), (3, 1));
         let recall = candidates.report.recall.unwrap();
         assert_eq!((recall.true_pairs, recall.found), (2, 2));
         assert_eq!(recall.recall, 1.0);

@@ -3,7 +3,7 @@
 //!
 //! Levels are tried in config order, so `exact` before `jaro_winkler >= 0.92`
 //! before `else`; a pair with an empty side is at the missing level. String
-//! metrics come from `strsim` and work per character, never per byte, so
+//! metrics ([`super::similarity`]) work per character, never per byte, so
 //! `张伟` and `张玮` are one substitution apart. Each metric is computed at
 //! most once per pair and field, however many levels use it.
 //!
@@ -12,7 +12,8 @@
 
 use super::blocking::Pair;
 use super::config::{LevelSpec, LevelTest, ResolveConfig};
-use super::table::{Column, Date, RecordTable, StringId};
+use super::similarity;
+use super::table::{Column, Date, RecordTable, StringId, MISSING};
 
 /// The level index of a pair with an empty side.
 pub const MISSING_LEVEL: u8 = u8::MAX;
@@ -56,35 +57,58 @@ struct ScoredField<'a> {
     levels: &'a [LevelSpec],
     /// Parsed dates, for a date field.
     dates: Option<&'a [Option<Date>]>,
+    /// The field holds at most one value per record (text or date), kept in
+    /// the comparator's rows.
+    single: bool,
 }
 
 /// Compares one pair field by field; built once per config and table.
 pub struct Comparator<'a> {
     table: &'a RecordTable,
     fields: Vec<ScoredField<'a>>,
+    /// The single-valued scored fields' string ids, record by record (one
+    /// slot per scored field; set fields' slots are unused): a pair's
+    /// values sit in two cache lines rather than one per field and record.
+    rows: Vec<StringId>,
 }
 
 impl<'a> Comparator<'a> {
     /// A comparator for the scored fields of `config` over `table`.
     pub fn new(table: &'a RecordTable, config: &'a ResolveConfig) -> Comparator<'a> {
-        let fields = config
+        let fields: Vec<ScoredField> = config
             .fields
             .iter()
             .enumerate()
             .filter(|(_, field)| !field.levels.is_empty())
             .map(|(index, field)| {
-                let dates = match table.column(index) {
-                    Column::Date { dates, .. } => Some(dates.as_slice()),
-                    _ => None,
+                let (dates, single) = match table.column(index) {
+                    Column::Date { dates, .. } => (Some(dates.as_slice()), true),
+                    Column::Text(_) => (None, true),
+                    Column::Set { .. } => (None, false),
                 };
                 ScoredField {
                     index,
                     levels: field.levels.as_slice(),
                     dates,
+                    single,
                 }
             })
             .collect();
-        Comparator { table, fields }
+        let mut rows = vec![MISSING; table.len() * fields.len()];
+        for (position, field) in fields.iter().enumerate() {
+            let column = match table.column(field.index) {
+                Column::Text(ids) | Column::Date { text: ids, .. } => ids,
+                Column::Set { .. } => continue,
+            };
+            for (row, &id) in rows.chunks_exact_mut(fields.len()).zip(column) {
+                row[position] = id;
+            }
+        }
+        Comparator {
+            table,
+            fields,
+            rows,
+        }
     }
 
     /// Config indices of the scored fields.
@@ -94,9 +118,18 @@ impl<'a> Comparator<'a> {
 
     /// Writes the comparison vector of records `a` and `b` into `out`.
     pub fn compare_into(&self, a: u32, b: u32, out: &mut [u8]) {
-        for (slot, field) in out.iter_mut().zip(&self.fields) {
-            let left = self.table.ids(field.index, a);
-            let right = self.table.ids(field.index, b);
+        let width = self.fields.len();
+        let row_a = &self.rows[a as usize * width..][..width];
+        let row_b = &self.rows[b as usize * width..][..width];
+        for (position, (slot, field)) in out.iter_mut().zip(&self.fields).enumerate() {
+            let (left, right) = if field.single {
+                (single(&row_a[position]), single(&row_b[position]))
+            } else {
+                (
+                    self.table.ids(field.index, a),
+                    self.table.ids(field.index, b),
+                )
+            };
             *slot = if left.is_empty() || right.is_empty() {
                 MISSING_LEVEL
             } else {
@@ -119,6 +152,15 @@ impl<'a> Comparator<'a> {
                     .map_or(MISSING_LEVEL, |level| level as u8)
             };
         }
+    }
+}
+
+/// One string id as a slice: empty when it is [`MISSING`].
+fn single(id: &StringId) -> &[StringId] {
+    if *id == MISSING {
+        &[]
+    } else {
+        std::slice::from_ref(id)
     }
 }
 
@@ -177,7 +219,7 @@ impl ValuePair<'_> {
                 let similarity = match self.jaro_winkler {
                     Some(value) => value,
                     None => {
-                        let value = self.best(1.0, strsim::jaro_winkler, |a, b| a > b);
+                        let value = self.best(1.0, similarity::jaro_winkler, |a, b| a > b);
                         self.jaro_winkler = Some(value);
                         value
                     }
@@ -188,7 +230,7 @@ impl ValuePair<'_> {
                 let distance = match self.levenshtein {
                     Some(value) => value,
                     None => {
-                        let value = self.best(0, strsim::levenshtein, |a, b| a < b);
+                        let value = self.best(0, similarity::levenshtein, |a, b| a < b);
                         self.levenshtein = Some(value);
                         value
                     }
@@ -199,7 +241,7 @@ impl ValuePair<'_> {
                 let distance = match self.damerau {
                     Some(value) => value,
                     None => {
-                        let value = self.best(0, strsim::osa_distance, |a, b| a < b);
+                        let value = self.best(0, similarity::osa_distance, |a, b| a < b);
                         self.damerau = Some(value);
                         value
                     }

@@ -244,14 +244,20 @@ pub struct TrainingConfig {
     /// Seed of the random sampling, so training is repeatable.
     #[serde(default)]
     pub seed: u64,
-    /// Upper bound on expectation-maximisation iterations.
+    /// Upper bound on the iterations of each expectation-maximisation
+    /// session (one per blocking rule, over the pairs that rule produced,
+    /// with the fields its keys use held out) and of the λ estimate over all
+    /// record pairs. 0 turns training off: m and λ stay as configured.
     #[serde(default = "default_em_max_iterations")]
     pub em_max_iterations: usize,
-    /// EM stops when no parameter moves more than this.
+    /// A session stops when no parameter moves more than this; the λ
+    /// estimate when λ moves less than this share of itself.
     #[serde(default = "default_em_tolerance")]
     pub em_tolerance: f64,
-    /// Starting guess of the share of candidate pairs that match; also the
-    /// prior when EM is not run.
+    /// With EM on: the starting guess of the share of a blocking rule's
+    /// pairs that match, in that rule's session, and of λ. With EM off
+    /// (`em_max_iterations = 0`): the prior itself, the share of candidate
+    /// pairs that match.
     #[serde(default = "default_prior")]
     pub initial_prior: f64,
     /// Labelled pairs count like this many pairs of prior evidence when
@@ -329,6 +335,10 @@ pub struct ConfigError(pub String);
 /// Most comparison levels one field may have (the level index is a byte, and
 /// one value is reserved for "missing").
 pub const MAX_LEVELS: usize = 32;
+
+/// Most blocking rules a config may have (each candidate pair records the
+/// rules that found it as bits of a `u32`, for training per rule).
+pub const MAX_BLOCKING_RULES: usize = 32;
 
 impl ResolveConfig {
     /// Parses TOML text and validates it.
@@ -431,6 +441,9 @@ impl ResolveConfig {
         }
         if self.blocking.rules.is_empty() {
             problem("blocking: at least one rule is needed".into());
+        }
+        if self.blocking.rules.len() > MAX_BLOCKING_RULES {
+            problem(format!("blocking: more than {MAX_BLOCKING_RULES} rules"));
         }
         if self.blocking.max_block_size < 2 {
             problem("blocking: max_block_size must be at least 2".into());

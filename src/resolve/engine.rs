@@ -264,7 +264,7 @@ pub fn resolve(
     lap(&mut timings.blocking);
     let comparisons = compare_pairs(table, config, &candidates.pairs);
     lap(&mut timings.compare);
-    let (model, training) = Model::train(table, config, &comparisons);
+    let (model, training) = Model::train(table, config, &comparisons, &candidates.rules);
     lap(&mut timings.training);
     let decisions = decide(table, config, &model, &candidates.pairs, &comparisons);
     lap(&mut timings.decide);

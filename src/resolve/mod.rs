@@ -9,9 +9,12 @@
 //! - [`blocking`]: candidate pairs from several keys, with a block-size cap
 //!   and a recall report;
 //! - [`compare`]: each pair's comparison level per field, in parallel;
-//! - [`fellegi_sunter`]: m/u match weights, u from random pairs, m and the
-//!   prior by expectation-maximisation, refinement from steward labels,
-//!   per-field explanations;
+//! - [`similarity`]: Jaro-Winkler and edit distances, allocation-free for
+//!   short ASCII strings;
+//! - [`fellegi_sunter`]: m/u match weights, u from random pairs, m by
+//!   expectation-maximisation once per blocking rule (that rule's fields
+//!   held out), the prior over all record pairs, refinement from steward
+//!   labels, per-field explanations;
 //! - [`engine`]: strong-identifier rules, thresholds, the review queue and
 //!   the whole pipeline in [`engine::resolve`];
 //! - [`parties`]: customer parties as normalized match fields, scored with
@@ -29,6 +32,7 @@ pub mod fellegi_sunter;
 pub mod metrics;
 pub mod parties;
 pub mod rng;
+pub mod similarity;
 pub mod table;
 
 use std::collections::BTreeSet;

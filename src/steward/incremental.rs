@@ -116,6 +116,7 @@ fn trained_model(parties: &[Party], config: &ResolveConfig) -> Model {
         &table,
         config,
         &compare_pairs(&table, config, &candidates.pairs),
+        &candidates.rules,
     )
     .0
 }
