@@ -82,8 +82,11 @@ pub struct ResolutionIndex {
     customer_of: HashMap<u32, u32>,
     /// Customer label -> member rows.
     members: HashMap<u32, Vec<u32>>,
-    /// Rows named by steward constraints, with the rows they are tied to.
+    /// Records named by steward constraints, with the records they are
+    /// tied to.
     tied: HashMap<PartyKey, Vec<PartyKey>>,
+    /// Records whose constraints changed since the last change was applied.
+    unsettled: Vec<PartyKey>,
 }
 
 /// What a change did: the customers of the records it reached, as a full
@@ -140,15 +143,30 @@ impl ResolutionIndex {
             customer_of: HashMap::with_capacity(parties.len()),
             members: HashMap::new(),
             tied: HashMap::new(),
+            unsettled: Vec::new(),
         };
         index.set_constraints(constraints);
         index.apply(parties, &[]);
         index
     }
 
-    /// The steward constraints later changes are resolved under. Records
-    /// they name are resolved again on the next [`ResolutionIndex::apply`].
+    /// The steward constraints later changes are resolved under (all of
+    /// them, as [`Constraints::from_decisions`] gives them after a
+    /// decision). Records whose constraints changed are resolved again on
+    /// the next [`ResolutionIndex::apply`], even an empty one.
     pub fn set_constraints(&mut self, constraints: &Constraints) {
+        let pairs = |constraints: &Constraints| -> BTreeSet<(PartyKey, PartyKey, bool)> {
+            let must = constraints.must_link.iter().map(|pair| (pair, true));
+            let cannot = constraints.cannot_link.iter().map(|pair| (pair, false));
+            must.chain(cannot)
+                .map(|(pair, must)| (pair.left.clone(), pair.right.clone(), must))
+                .collect()
+        };
+        let (before, after) = (pairs(&self.constraints), pairs(constraints));
+        for (left, right, _) in before.symmetric_difference(&after) {
+            self.unsettled.push(left.clone());
+            self.unsettled.push(right.clone());
+        }
         self.tied.clear();
         for pair in constraints.must_link.iter().chain(&constraints.cannot_link) {
             self.tied
@@ -198,7 +216,10 @@ impl ResolutionIndex {
         let cap = self.config.blocking.max_block_size;
         let usable = |size: usize| (2..=cap).contains(&size);
         let mut size_before: HashMap<u64, usize> = HashMap::new();
-        let mut reached: Vec<u32> = Vec::new();
+        let mut reached: Vec<u32> = std::mem::take(&mut self.unsettled)
+            .iter()
+            .filter_map(|key| self.live.get(key).copied())
+            .collect();
 
         let mut leaving: Vec<PartyKey> = removals.to_vec();
         leaving.extend(upserts.iter().map(Party::key));
@@ -628,6 +649,7 @@ mod tests {
             batches in prop::collection::vec(prop::collection::vec(change(), 1..5), 1..8),
             must in prop::collection::vec((0u8..14, 0u8..14), 0..3),
             cannot in prop::collection::vec((0u8..14, 0u8..14), 0..3),
+            decided_at in 0usize..8,
         ) {
             let config = small_blocks();
             let pairs = |list: &[(u8, u8)], first_id: i64| -> Vec<PairConstraint> {
@@ -650,8 +672,15 @@ mod tests {
             let constraints = Constraints { must_link, cannot_link };
 
             let mut current: BTreeMap<PartyKey, Party> = BTreeMap::new();
-            let mut index = ResolutionIndex::build(&[], &constraints, &config);
-            for batch in &batches {
+            let mut index = ResolutionIndex::build(&[], &Constraints::default(), &config);
+            let mut active = Constraints::default();
+            for (number, batch) in batches.iter().enumerate() {
+                // Stewards decide after a while: the constraints arrive
+                // with a later batch, not with the first records.
+                if number == decided_at % batches.len() {
+                    active = constraints.clone();
+                    index.set_constraints(&active);
+                }
                 let mut upserts = Vec::new();
                 let mut removals = Vec::new();
                 for change in batch {
@@ -671,8 +700,12 @@ mod tests {
                     }
                 }
                 index.apply(&upserts, &removals);
-                prop_assert_eq!(incremental(&index), full(&current, &constraints, &config));
+                prop_assert_eq!(incremental(&index), full(&current, &active, &config));
             }
+            // A decision alone, with no new records, takes effect too.
+            index.set_constraints(&Constraints::default());
+            index.apply(&[], &[]);
+            prop_assert_eq!(incremental(&index), full(&current, &Constraints::default(), &config));
         }
     }
 }
