@@ -38,6 +38,10 @@ use crate::resolve::fellegi_sunter::Model;
 use crate::resolve::parties::{push_party, strongest_first, PartyPair, PartyScores};
 use crate::resolve::table::TableBuilder;
 
+/// Records scored together: enough to keep both cores busy, few enough
+/// that their candidate pairs stay small.
+const SCORE_SLICE: usize = 20_000;
+
 /// What a stored pair is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PairKind {
@@ -314,26 +318,39 @@ impl ResolutionIndex {
     /// Scores each row of `rows` against the members of its usable blocks
     /// and stores the pairs that link, need review or never link.
     fn score(&mut self, rows: &BTreeSet<u32>, usable: impl Fn(usize) -> bool) {
-        let mut candidates: Vec<Pair> = Vec::new();
-        for &row in rows {
-            for key in &self.rows[row as usize].blocks {
-                let block = &self.blocks[key];
-                if !usable(block.len()) {
-                    continue;
+        let rows: Vec<u32> = rows.iter().copied().collect();
+        // In slices, so a full build never holds every candidate at once;
+        // a pair of two rescored rows is scored from its smaller row only.
+        for slice in rows.chunks(SCORE_SLICE) {
+            let mut candidates: Vec<Pair> = Vec::new();
+            for &row in slice {
+                for key in &self.rows[row as usize].blocks {
+                    let block = &self.blocks[key];
+                    if !usable(block.len()) {
+                        continue;
+                    }
+                    candidates.extend(
+                        block
+                            .iter()
+                            .filter(|&&other| {
+                                other != row && (other > row || rows.binary_search(&other).is_err())
+                            })
+                            .map(|&other| (row.min(other), row.max(other))),
+                    );
                 }
-                candidates.extend(
-                    block
-                        .iter()
-                        .filter(|&&other| other != row)
-                        .map(|&other| (row.min(other), row.max(other))),
-                );
             }
+            candidates.sort_unstable();
+            candidates.dedup();
+            self.score_pairs(&candidates);
         }
-        candidates.sort_unstable();
-        candidates.dedup();
+    }
+
+    /// Compares and decides `candidates` and stores the pairs that link,
+    /// need review or never link.
+    fn score_pairs(&mut self, candidates: &[Pair]) {
         let table = self.table.table();
-        let comparisons = compare_pairs(table, &self.config, &candidates);
-        let decisions = decide(table, &self.config, &self.model, &candidates, &comparisons);
+        let comparisons = compare_pairs(table, &self.config, candidates);
+        let decisions = decide(table, &self.config, &self.model, candidates, &comparisons);
         let stored = |pair: &ScoredPair, kind: PairKind| StoredPair {
             a: pair.a,
             b: pair.b,
