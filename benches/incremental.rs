@@ -122,8 +122,10 @@ fn main() {
 
     let started = Instant::now();
     let mut index = ResolutionIndex::build(&records, &Constraints::default(), config);
+    let (links, reviews, never, blocks) = index.sizes();
     println!(
-        "index built (blocking, scoring, clustering all records): {:.1} s, {} customers, peak memory {:.0} MiB",
+        "index built (blocking, scoring, clustering all records): {:.1} s, {} customers, \
+         {links} links, {reviews} review pairs, {never} never-links, {blocks} blocks; peak memory {:.0} MiB",
         started.elapsed().as_secs_f64(),
         index.customers().len(),
         peak_memory_mib()

@@ -176,6 +176,100 @@ pub fn pinned_fields(
     pins
 }
 
+/// The groups the constraints and links form, and why members joined.
+struct Joined<'a> {
+    groups: ConstrainedSets,
+    /// Pairs a steward decided, as `(smaller, larger)` indexes.
+    steward_pairs: BTreeSet<(usize, usize)>,
+    /// Member -> the decisions whose must-links joined it.
+    steward_links: BTreeMap<usize, BTreeSet<i64>>,
+    /// Member -> the strongest link that joined it.
+    best_link: HashMap<usize, &'a PartyPair>,
+}
+
+/// Joins the parties: steward cannot-links forbid, must-links join, strong
+/// ids keep apart what no steward joined, then links join strongest first
+/// where no constraint forbids. Constraints naming a record that is not in
+/// `parties` are ignored.
+fn join<'a>(parties: &[Party], constraints: &Constraints, scores: &'a PartyScores) -> Joined<'a> {
+    let position: HashMap<PartyKey, usize> = parties
+        .iter()
+        .enumerate()
+        .map(|(index, party)| (party.key(), index))
+        .collect();
+    let mut groups = ConstrainedSets::new(parties.len());
+    for pair in &constraints.cannot_link {
+        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
+            groups.forbid(a, b);
+        }
+    }
+    let steward_pairs: BTreeSet<(usize, usize)> = constraints
+        .must_link
+        .iter()
+        .chain(&constraints.cannot_link)
+        .filter_map(|pair| Some((*position.get(&pair.left)?, *position.get(&pair.right)?)))
+        .map(|(a, b)| (a.min(b), a.max(b)))
+        .collect();
+    let mut steward_links: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
+    for pair in &constraints.must_link {
+        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
+            if groups.union(a, b) {
+                steward_links.entry(a).or_default().insert(pair.decision_id);
+                steward_links.entry(b).or_default().insert(pair.decision_id);
+            }
+        }
+    }
+    // Strong ids keep pairs apart unless a steward joined them.
+    for &(a, b) in &scores.never_link {
+        if groups.find(a) != groups.find(b) {
+            groups.forbid(a, b);
+        }
+    }
+    let mut best_link: HashMap<usize, &PartyPair> = HashMap::new();
+    for link in &scores.links {
+        if groups.union(link.a, link.b) {
+            for member in [link.a, link.b] {
+                best_link.entry(member).or_insert(link);
+            }
+        }
+    }
+    Joined {
+        groups,
+        steward_pairs,
+        steward_links,
+        best_link,
+    }
+}
+
+/// Members per group root, each group in key order, groups by first member.
+fn members_by_group(
+    parties: &[Party],
+    groups: &mut ConstrainedSets,
+) -> BTreeMap<usize, Vec<usize>> {
+    let mut order: Vec<usize> = (0..parties.len()).collect();
+    order.sort_by_key(|&index| parties[index].key());
+    let mut clustered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &index in &order {
+        clustered.entry(groups.find(index)).or_default().push(index);
+    }
+    clustered
+}
+
+/// The customers [`cluster_scored`] forms, as member indexes into
+/// `parties` (each in key order), without evidence or review pairs: what
+/// an index needs to know who belongs together. `scores.reviews` and the
+/// explanations are not read.
+pub fn customer_groups(
+    parties: &[Party],
+    constraints: &Constraints,
+    scores: &PartyScores,
+) -> Vec<Vec<usize>> {
+    let mut groups = join(parties, constraints, scores).groups;
+    members_by_group(parties, &mut groups)
+        .into_values()
+        .collect()
+}
+
 /// Clusters and steward work from one resolution pass.
 #[derive(Debug, Clone, Default)]
 pub struct ConstrainedResolution {
@@ -209,56 +303,14 @@ pub fn cluster_scored(
     constraints: &Constraints,
     scores: &PartyScores,
 ) -> ConstrainedResolution {
-    let mut order: Vec<usize> = (0..parties.len()).collect();
-    order.sort_by_key(|&index| parties[index].key());
-    let position: HashMap<PartyKey, usize> = parties
-        .iter()
-        .enumerate()
-        .map(|(index, party)| (party.key(), index))
-        .collect();
-    let mut groups = ConstrainedSets::new(parties.len());
-    for pair in &constraints.cannot_link {
-        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
-            groups.forbid(a, b);
-        }
-    }
-    let steward_pairs: BTreeSet<(usize, usize)> = constraints
-        .must_link
-        .iter()
-        .chain(&constraints.cannot_link)
-        .filter_map(|pair| Some((*position.get(&pair.left)?, *position.get(&pair.right)?)))
-        .map(|(a, b)| (a.min(b), a.max(b)))
-        .collect();
-    let mut steward_links: BTreeMap<usize, BTreeSet<i64>> = BTreeMap::new();
-    for pair in &constraints.must_link {
-        if let (Some(&a), Some(&b)) = (position.get(&pair.left), position.get(&pair.right)) {
-            if groups.union(a, b) {
-                steward_links.entry(a).or_default().insert(pair.decision_id);
-                steward_links.entry(b).or_default().insert(pair.decision_id);
-            }
-        }
-    }
-
-    // Strong ids keep pairs apart unless a steward joined them.
-    for &(a, b) in &scores.never_link {
-        if groups.find(a) != groups.find(b) {
-            groups.forbid(a, b);
-        }
-    }
-    let mut best_link: HashMap<usize, &PartyPair> = HashMap::new();
-    for link in &scores.links {
-        if groups.union(link.a, link.b) {
-            for member in [link.a, link.b] {
-                best_link.entry(member).or_insert(link);
-            }
-        }
-    }
+    let Joined {
+        mut groups,
+        steward_pairs,
+        steward_links,
+        best_link,
+    } = join(parties, constraints, scores);
+    let clustered = members_by_group(parties, &mut groups);
     let keys: Vec<BTreeSet<String>> = parties.iter().map(match_keys).collect();
-
-    let mut clustered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for &index in &order {
-        clustered.entry(groups.find(index)).or_default().push(index);
-    }
     let mut clusters: Vec<ResolvedCluster> = clustered
         .into_values()
         .map(|members| {

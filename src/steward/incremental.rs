@@ -28,13 +28,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use super::constraints::{cluster_scored, ConstrainedResolution, Constraints};
+use super::constraints::{cluster_scored, customer_groups, ConstrainedResolution, Constraints};
 use crate::model::{Party, PartyKey};
 use crate::resolve::blocking::{block_keys_of, candidate_pairs, Pair};
 use crate::resolve::compare::compare_pairs;
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::engine::{decide, ScoredPair};
-use crate::resolve::fellegi_sunter::Model;
+use crate::resolve::fellegi_sunter::{Explanation, Model};
 use crate::resolve::parties::{push_party, strongest_first, PartyPair, PartyScores};
 use crate::resolve::table::TableBuilder;
 
@@ -150,7 +150,7 @@ impl ResolutionIndex {
             unsettled: Vec::new(),
         };
         index.set_constraints(constraints);
-        index.apply(parties, &[]);
+        index.change(parties, &[], false);
         index
     }
 
@@ -195,6 +195,17 @@ impl ResolutionIndex {
         self.live.is_empty()
     }
 
+    /// Stored pairs: (links, review pairs, strong never-links), and the
+    /// blocks holding two or more records.
+    pub fn sizes(&self) -> (usize, usize, usize, usize) {
+        let mut counts = [0; 3];
+        for pair in self.pairs.iter().flatten() {
+            counts[pair.kind as usize] += 1;
+        }
+        let blocks = self.blocks.values().filter(|rows| rows.len() > 1).count();
+        (counts[0], counts[1], counts[2], blocks)
+    }
+
     /// The current customers as sorted member lists, sorted.
     pub fn customers(&self) -> Vec<Vec<PartyKey>> {
         let mut customers: Vec<Vec<PartyKey>> = self
@@ -217,6 +228,21 @@ impl ResolutionIndex {
     /// record replacing the earlier one) and deleted ones (`removals`),
     /// and returns the customers of every record the change reached.
     pub fn apply(&mut self, upserts: &[Party], removals: &[PartyKey]) -> IncrementalOutcome {
+        let (reached, resolution) = self.change(upserts, removals, true);
+        IncrementalOutcome {
+            reached,
+            resolution: resolution.unwrap_or_default(),
+        }
+    }
+
+    /// Applies a change; returns how many records it reached and, when
+    /// `detailed`, their customers as a full run forms them.
+    fn change(
+        &mut self,
+        upserts: &[Party],
+        removals: &[PartyKey],
+        detailed: bool,
+    ) -> (usize, Option<ConstrainedResolution>) {
         let cap = self.config.blocking.max_block_size;
         let usable = |size: usize| (2..=cap).contains(&size);
         let mut size_before: HashMap<u64, usize> = HashMap::new();
@@ -271,11 +297,8 @@ impl ResolutionIndex {
         reached.extend(rescore.iter().copied());
 
         let region = self.region(reached);
-        let resolution = self.recluster(&region);
-        IncrementalOutcome {
-            reached: region.len(),
-            resolution,
-        }
+        let resolution = self.recluster(&region, detailed);
+        (region.len(), resolution)
     }
 
     /// Takes a record version out of the index; returns the rows whose
@@ -437,7 +460,10 @@ impl ResolutionIndex {
     }
 
     /// Clusters `region` from its stored pairs and records the customers.
-    fn recluster(&mut self, region: &[u32]) -> ConstrainedResolution {
+    /// With `detailed`, the customers come with evidence and review pairs
+    /// as a full run gives them; without (building the index), only who
+    /// belongs together is worked out.
+    fn recluster(&mut self, region: &[u32], detailed: bool) -> Option<ConstrainedResolution> {
         let local: HashMap<u32, usize> = region
             .iter()
             .enumerate()
@@ -465,11 +491,21 @@ impl ResolutionIndex {
                     b,
                     probability: pair.probability,
                     weight: pair.weight,
-                    explanation: self.model.explain(&pair.vector),
+                    explanation: if detailed {
+                        self.model.explain(&pair.vector)
+                    } else {
+                        Explanation {
+                            prior_weight: 0.0,
+                            fields: Vec::new(),
+                            total_weight: pair.weight,
+                            probability: pair.probability,
+                        }
+                    },
                 };
                 match pair.kind {
                     PairKind::Link => scores.links.push(explained()),
-                    PairKind::Review => scores.reviews.push(explained()),
+                    PairKind::Review if detailed => scores.reviews.push(explained()),
+                    PairKind::Review => {}
                     PairKind::NeverLink => scores.never_link.push((a, b)),
                 }
             }
@@ -480,19 +516,31 @@ impl ResolutionIndex {
             .reviews
             .sort_by_key(|pair| (region[pair.a.min(pair.b)], region[pair.a.max(pair.b)]));
         scores.never_link.sort_unstable();
-        let resolution = cluster_scored(&parties, &self.constraints, &scores);
-
-        let position: HashMap<PartyKey, u32> = region
-            .iter()
-            .map(|&row| (self.rows[row as usize].party.key(), row))
-            .collect();
+        let (groups, resolution) = if detailed {
+            let resolution = cluster_scored(&parties, &self.constraints, &scores);
+            let row_of: HashMap<PartyKey, u32> = region
+                .iter()
+                .map(|&row| (self.rows[row as usize].party.key(), row))
+                .collect();
+            let groups: Vec<Vec<u32>> = resolution
+                .clusters
+                .iter()
+                .map(|cluster| cluster.members.iter().map(|key| row_of[key]).collect())
+                .collect();
+            (groups, Some(resolution))
+        } else {
+            let groups = customer_groups(&parties, &self.constraints, &scores)
+                .into_iter()
+                .map(|members| members.into_iter().map(|member| region[member]).collect())
+                .collect();
+            (groups, None)
+        };
         for &row in region {
             if let Some(label) = self.customer_of.remove(&row) {
                 self.members.remove(&label);
             }
         }
-        for cluster in &resolution.clusters {
-            let rows: Vec<u32> = cluster.members.iter().map(|key| position[key]).collect();
+        for rows in groups {
             let label = rows[0];
             for &row in &rows {
                 self.customer_of.insert(row, label);
@@ -723,6 +771,10 @@ mod tests {
             index.set_constraints(&Constraints::default());
             index.apply(&[], &[]);
             prop_assert_eq!(incremental(&index), full(&current, &Constraints::default(), &config));
+            // Built at once from the final records, the index agrees too.
+            let finals: Vec<Party> = current.values().cloned().collect();
+            let rebuilt = ResolutionIndex::build(&finals, &constraints, &config);
+            prop_assert_eq!(rebuilt.customers(), full(&current, &constraints, &config).0);
         }
     }
 }
