@@ -358,7 +358,7 @@ fn print_examples(
             *agreements.entry(pair).or_default() += 1;
         }
         let mut agreements: Vec<(String, usize)> = agreements.into_iter().collect();
-        agreements.sort_by(|a, b| b.1.cmp(&a.1));
+        agreements.sort_by_key(|(_, pairs)| std::cmp::Reverse(*pairs));
         println!("  by the fields both records have (=: agree, ≠: differ):");
         for (fields, pairs) in agreements.iter().take(25) {
             println!("  {pairs:>7}  {fields}");
