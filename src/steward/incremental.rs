@@ -261,9 +261,14 @@ impl ResolutionIndex {
             }
         }
         let mut rescore: BTreeSet<u32> = BTreeSet::new();
-        for party in upserts {
-            if self.live.contains_key(&party.key()) {
-                continue; // the same record twice in one change: first wins
+        // The same record twice in one change: the later version wins.
+        let mut newest: HashMap<PartyKey, usize> = HashMap::new();
+        for (position, party) in upserts.iter().enumerate() {
+            newest.insert(party.key(), position);
+        }
+        for (position, party) in upserts.iter().enumerate() {
+            if newest[&party.key()] != position {
+                continue;
             }
             let row = push_party(&mut self.table, &self.config, party);
             let keys = block_keys_of(self.table.table(), &self.config, row);
@@ -321,7 +326,9 @@ impl ResolutionIndex {
                 }
             }
         }
-        self.rows[row as usize].live = false;
+        let retired = &mut self.rows[row as usize];
+        retired.live = false;
+        retired.party = Party::default();
         reached
     }
 
@@ -683,6 +690,14 @@ mod tests {
         // 李娜 gets 王芳's phone: only those two are reached.
         let outcome = index.apply(&[party(2, [2, 3, 1, 2, 1])], &[]);
         assert_eq!(outcome.reached, 2, "{:?}", index.customers());
+        // Two versions of one record in a change: the later one counts.
+        index.apply(&[party(3, [3, 1, 2, 2, 1]), party(3, [3, 3, 2, 2, 1])], &[]);
+        assert!(
+            index.customers().contains(&vec![key(0), key(1)]),
+            "{:?}",
+            index.customers()
+        );
+        assert_eq!(index.len(), 4);
         // 张伟 of the shop leaves; the other one stands alone.
         let outcome = index.apply(&[], &[key(1)]);
         assert_eq!(outcome.reached, 1);
