@@ -691,7 +691,7 @@ mod tests {
         let outcome = index.apply(&[party(2, [2, 3, 1, 2, 1])], &[]);
         assert_eq!(outcome.reached, 2, "{:?}", index.customers());
         // Two versions of one record in a change: the later one counts.
-        index.apply(&[party(3, [3, 1, 2, 2, 1]), party(3, [3, 3, 2, 2, 1])], &[]);
+        index.apply(&[party(3, [3, 1, 0, 2, 1]), party(3, [3, 3, 2, 2, 1])], &[]);
         assert!(
             index.customers().contains(&vec![key(0), key(1)]),
             "{:?}",
