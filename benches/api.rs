@@ -50,6 +50,9 @@
 //! assignments (12–16 s for one view without load) and holds a pooled
 //! connection meanwhile (BENCHMARKS.md, "Service API under load").
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +61,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use support::env_number;
 use tierlink::config::{Project, Role, TokenSettings};
 use tierlink::golden::search::query_prefix;
 use tierlink::golden::{survive, SurvivorshipRules};
@@ -1278,13 +1282,6 @@ async fn breakdown(store: &dyn Store, customers: u64, samples: u64) {
             millis(times[times.len() - 1])
         );
     }
-}
-
-fn env_number(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {

@@ -19,6 +19,9 @@
 //! or changed (anything else: records split off or moved alone). Changed
 //! ids are the churn; the goal is at most 0.1% of the earlier ids.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Instant;
@@ -26,18 +29,12 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use indicatif::ProgressBar;
 use serde_json::Value;
+use support::env_number;
 use tierlink::config::Project;
 use tierlink::demo::{self, DemoOptions};
 use tierlink::pipeline;
 use tierlink::simulators::World;
 use tierlink::store::GoldenLink;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 /// FNV-1a, to pick records by id the same way on every run.
 fn fnv(text: &str) -> u64 {

@@ -11,9 +11,13 @@
 //! known records (a new mobile or e-mail). The change is timed; then a full
 //! run over the final records checks that both give the same customers.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use support::{env_number, peak_memory_mib};
 use tierlink::model::{Party, PartyKind};
 use tierlink::resolve::parties::customer_config;
 use tierlink::steward::incremental::ResolutionIndex;
@@ -21,24 +25,6 @@ use tierlink::steward::{cluster_with_constraints, Constraints};
 use tierlink::world::{draw_customer, TrueCustomer};
 
 const SEED: u64 = 5;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-/// The process's peak resident memory in MiB, from /proc (Linux).
-fn peak_memory_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 fn erp_record(customer: &TrueCustomer) -> Party {
     Party {

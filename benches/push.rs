@@ -23,11 +23,15 @@
 //! for comparison, reading all targets and the whole ledger and diffing in
 //! memory, as a snapshot sink does.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{NaiveDate, Utc};
 use indicatif::ProgressBar;
+use support::env_number;
 use tierlink::config::Project;
 use tierlink::connectors::SourceContext;
 use tierlink::demo::{self, DemoOptions};
@@ -37,13 +41,6 @@ use tierlink::simulators::World;
 use tierlink::store::{
     self, LedgerRow, LedgerStatus, LedgerUpdate, PushTarget, Store, TierAssignment, TierChange,
 };
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

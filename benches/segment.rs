@@ -22,6 +22,9 @@
 //! the RFM query alone on the same data as Parquet in 3.86 s; both counted
 //! 900,379 buyers (BENCHMARKS.md).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -29,6 +32,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use support::env_number;
 use tierlink::segment::activity::{group_by_customer, LinkedActivity};
 use tierlink::segment::{plan_tiers, TierRules};
 use tierlink::store::OrderFact;
@@ -49,13 +53,6 @@ impl SplitMix {
     fn below(&mut self, bound: u64) -> u64 {
         self.next() % bound
     }
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(default)
 }
 
 fn synthetic_orders(customers: usize, orders: usize, as_of: DateTime<Utc>) -> Vec<OrderFact> {

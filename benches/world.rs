@@ -17,36 +17,22 @@
 //! fields and, where the pair was scored, each field's weight: the way to
 //! see what the matcher gets wrong.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chrono::NaiveDate;
 use indicatif::ProgressBar;
+use support::{env_number, peak_memory_mib};
 use tierlink::demo::{self, DemoOptions};
 use tierlink::model::Party;
 use tierlink::resolve::config::ResolveConfig;
 use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
 use tierlink::resolve::parties::{customer_config, match_fields, parse_matching, score_parties};
 use tierlink::steward::{cluster_with_constraints, Constraints};
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-/// The process's peak resident memory in MiB, from /proc (Linux).
-fn peak_memory_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-            line.split_whitespace().nth(1)?.parse::<f64>().ok()
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
-}
 
 /// (system, source id) -> true customer id, from `truth/records.csv`.
 fn read_truth(world: &Path) -> HashMap<(String, String), String> {
