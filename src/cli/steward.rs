@@ -155,6 +155,7 @@ pub async fn review(
                 store,
                 rules,
                 actor: actor(&decision)?,
+                index: None,
             };
             print_outcome(&steward.accept(id, decision.reason.clone()).await?);
         }
@@ -163,6 +164,7 @@ pub async fn review(
                 store,
                 rules,
                 actor: actor(&decision)?,
+                index: None,
             };
             print_outcome(&steward.reject(id, decision.reason.clone()).await?);
         }
@@ -193,6 +195,7 @@ pub async fn customer(
                 store,
                 rules,
                 actor: actor(&decision)?,
+                index: None,
             };
             print_outcome(&steward.merge(&golden_ids, decision.reason.clone()).await?);
         }
@@ -209,6 +212,7 @@ pub async fn customer(
                 store,
                 rules,
                 actor: actor(&decision)?,
+                index: None,
             };
             print_outcome(
                 &steward
@@ -227,6 +231,7 @@ pub async fn customer(
                 store,
                 rules,
                 actor: actor(&decision)?,
+                index: None,
             };
             print_outcome(
                 &steward
@@ -258,6 +263,7 @@ pub async fn decision(
                 store,
                 rules,
                 actor: actor(&decision)?,
+                index: None,
             };
             print_outcome(&steward.undo(id, decision.reason.clone()).await?);
         }

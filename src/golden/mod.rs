@@ -211,7 +211,9 @@ fn assign_ids(
         }
     }
 
-    let mut taken: HashSet<String> = holdings.keys().map(|id| id.to_string()).collect();
+    // Every id a record holds now, in these clusters or not (a pass over
+    // some of the customers must not hand out an id one outside holds).
+    let mut taken: HashSet<String> = linked.values().map(|link| link.golden_id.clone()).collect();
     let mut assignment = IdAssignment {
         ids: Vec::with_capacity(clusters.len()),
         merged: Vec::new(),

@@ -397,6 +397,7 @@ fn steward<'a>(state: &'a AppState, caller: &'a Caller) -> ApiResult<Steward<'a>
         store: state.store.as_ref(),
         rules: &state.resolution,
         actor: &caller.name,
+        index: Some(&state.index),
     })
 }
 

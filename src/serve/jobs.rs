@@ -23,6 +23,7 @@ use super::metrics::Metrics;
 use crate::config::Project;
 use crate::connectors::SourceContext;
 use crate::pipeline::{self, RunKind, RunReport};
+use crate::steward::SharedIndex;
 
 /// One job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,21 +160,39 @@ impl JobRunner {
 }
 
 /// The real work: each job runs its pipeline function with the service's
-/// shared context (one HTTP client, rate limiters and shutdown).
-pub fn pipeline_work(project: Arc<Project>, context: SourceContext) -> Work {
+/// shared context (one HTTP client, rate limiters and shutdown). A
+/// pipeline run resolves every record itself, so it empties the steward
+/// decisions' resolution `index`; the next decision builds it again.
+pub fn pipeline_work(
+    project: Arc<Project>,
+    context: SourceContext,
+    index: Arc<SharedIndex>,
+) -> Work {
     Arc::new(move |job| {
         let project = project.clone();
         let context = context.clone();
+        let index = index.clone();
         Box::pin(async move {
             let progress = ProgressBar::hidden();
             let result = match &job {
                 Job::Pipeline(kind) => {
-                    pipeline::run_scheduled(&project, &context, *kind, &progress).await
+                    let mut index = index.lock().await;
+                    let result =
+                        pipeline::run_scheduled(&project, &context, *kind, &progress).await;
+                    *index = None;
+                    result
                 }
                 Job::Retier => pipeline::run_retier(&project, &context, &progress).await,
                 Job::Push => pipeline::run_push(&project, &context, None, &progress).await,
                 Job::Sync(connector) => {
-                    pipeline::run_sync_in(&project, &context, connector, false, &progress).await
+                    // New records arrive without being resolved: the next
+                    // decision resolves them with everything else.
+                    let mut index = index.lock().await;
+                    let result =
+                        pipeline::run_sync_in(&project, &context, connector, false, &progress)
+                            .await;
+                    *index = None;
+                    result
                 }
             };
             match result {

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 
 use crate::config::Project;
 use crate::connectors::SourceContext;
-use crate::steward::ResolutionRules;
+use crate::steward::{ResolutionRules, SharedIndex};
 use crate::store::Store;
 use auth::Tokens;
 use jobs::{Job, JobRunner};
@@ -45,6 +45,9 @@ pub struct AppState {
     pub project: Arc<Project>,
     pub store: Arc<dyn Store>,
     pub resolution: Arc<ResolutionRules>,
+    /// Kept between steward decisions so each resolves only what it
+    /// changes; emptied by every job that resolves.
+    pub index: Arc<SharedIndex>,
     pub tokens: Arc<Tokens>,
     pub jobs: Arc<JobRunner>,
     pub schedules: Arc<Vec<Scheduled>>,
@@ -65,8 +68,9 @@ impl AppState {
         let project = Arc::new(project);
         let context = SourceContext::new(store.clone());
         let metrics = Arc::new(Metrics::default());
+        let index = Arc::new(SharedIndex::default());
         let jobs = Arc::new(JobRunner::new(
-            jobs::pipeline_work(project.clone(), context.clone()),
+            jobs::pipeline_work(project.clone(), context.clone(), index.clone()),
             metrics.clone(),
             context.shutdown.clone(),
         ));
@@ -76,6 +80,7 @@ impl AppState {
             project,
             store,
             resolution: Arc::new(resolution),
+            index,
             jobs,
             clock,
             metrics,

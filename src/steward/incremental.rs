@@ -37,6 +37,7 @@ use crate::resolve::engine::{decide, ScoredPair};
 use crate::resolve::fellegi_sunter::{Explanation, Model};
 use crate::resolve::parties::{push_party, strongest_first, PartyPair, PartyScores};
 use crate::resolve::table::TableBuilder;
+use crate::store::ResolvedCluster;
 
 /// Records scored together: enough to keep both cores busy, few enough
 /// that their candidate pairs stay small.
@@ -193,6 +194,27 @@ impl ResolutionIndex {
     /// Whether no record is live.
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
+    }
+
+    /// Records `keys` to be resolved again on the next change, e.g. the
+    /// members of a customer whose pinned fields a steward changed.
+    pub fn touch(&mut self, keys: &[PartyKey]) {
+        self.unsettled.extend_from_slice(keys);
+    }
+
+    /// The number of customers.
+    pub fn customer_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// The live records that are members of `clusters`.
+    pub fn parties_of(&self, clusters: &[ResolvedCluster]) -> Vec<Party> {
+        clusters
+            .iter()
+            .flat_map(|cluster| &cluster.members)
+            .filter_map(|key| self.live.get(key))
+            .map(|&row| self.rows[row as usize].party.clone())
+            .collect()
     }
 
     /// Stored pairs: (links, review pairs, strong never-links), and the

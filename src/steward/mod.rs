@@ -32,6 +32,8 @@ use crate::store::{
     StoreError, TierAssignment, TierChange,
 };
 
+use incremental::ResolutionIndex;
+
 pub use constraints::{
     cluster_with_constraints, pinned_fields, ConstrainedResolution, Constraints, PairConstraint,
 };
@@ -118,18 +120,41 @@ pub async fn resolve_customers(
     store: &dyn Store,
     rules: &ResolutionRules,
 ) -> Result<ResolutionOutcome, StoreError> {
-    let parties: Vec<Party> = store
-        .parties()
-        .await?
-        .into_iter()
-        .map(|stored| stored.party)
-        .collect();
+    let parties = stored_parties(store).await?;
     let decisions = store.decisions().await?;
-    let mut resolution = cluster_with_constraints(
+    let resolution = cluster_with_constraints(
         &parties,
         &Constraints::from_decisions(&decisions),
         &rules.matching,
     );
+    let golden_customers = resolution.clusters.len();
+    let changes = store_customers(store, rules, resolution, &parties, &decisions).await?;
+    Ok(ResolutionOutcome {
+        parties: parties.len(),
+        golden_customers,
+        changes,
+    })
+}
+
+/// Every stored party.
+async fn stored_parties(store: &dyn Store) -> Result<Vec<Party>, StoreError> {
+    Ok(store
+        .parties()
+        .await?
+        .into_iter()
+        .map(|stored| stored.party)
+        .collect())
+}
+
+/// Saves the review pairs of `resolution` and what its customers change in
+/// the stored golden records (`parties` holds at least their members).
+async fn store_customers(
+    store: &dyn Store,
+    rules: &ResolutionRules,
+    mut resolution: ConstrainedResolution,
+    parties: &[Party],
+    decisions: &[StewardDecision],
+) -> Result<ResolutionChanges, StoreError> {
     let (links, customers, ids) = (
         store.golden_links().await?,
         store.golden_customers().await?,
@@ -139,11 +164,10 @@ pub async fn resolve_customers(
         weigh_by_customer_value(&mut resolution.reviews, &links, &store.order_facts().await?);
         store.save_review_items(&resolution.reviews).await?;
     }
-    let clusters = resolution.clusters;
-    let pins = pinned_fields(&decisions);
+    let pins = pinned_fields(decisions);
     let changes = golden::plan_changes(
-        &clusters,
-        &parties,
+        &resolution.clusters,
+        parties,
         CurrentGolden {
             links: &links,
             customers: &customers,
@@ -155,9 +179,67 @@ pub async fn resolve_customers(
     if !changes.is_empty() {
         store.save_resolution(&changes).await?;
     }
+    Ok(changes)
+}
+
+/// The resolution index a long-running process (the service) keeps
+/// between steward decisions, with the pins it last applied; empty until
+/// the first decision builds it, and emptied by every pipeline run.
+pub type SharedIndex = tokio::sync::Mutex<Option<IndexedResolution>>;
+
+/// An index and the pinned fields of the decisions it last resolved.
+pub struct IndexedResolution {
+    index: ResolutionIndex,
+    pins: BTreeMap<String, BTreeMap<String, PinnedField>>,
+}
+
+/// [`resolve_customers`] after a steward decision, with `shared` instead
+/// of every record: only the records whose constraints changed, and the
+/// customers whose pins changed, are resolved again; the stored result is
+/// what a full pass gives. The first call resolves in full and builds the
+/// index.
+pub async fn resolve_with_index(
+    store: &dyn Store,
+    rules: &ResolutionRules,
+    shared: &SharedIndex,
+) -> Result<ResolutionOutcome, StoreError> {
+    let decisions = store.decisions().await?;
+    let constraints = Constraints::from_decisions(&decisions);
+    let pins = pinned_fields(&decisions);
+    let mut guard = shared.lock().await;
+    let Some(indexed) = guard.as_mut() else {
+        let outcome = resolve_customers(store, rules).await?;
+        let parties = stored_parties(store).await?;
+        *guard = Some(IndexedResolution {
+            index: ResolutionIndex::build(&parties, &constraints, &rules.matching),
+            pins,
+        });
+        return Ok(outcome);
+    };
+    indexed.index.set_constraints(&constraints);
+    let repinned: BTreeSet<&String> = pins
+        .iter()
+        .filter(|(id, fields)| indexed.pins.get(*id) != Some(fields))
+        .map(|(id, _)| id)
+        .chain(indexed.pins.keys().filter(|id| !pins.contains_key(*id)))
+        .collect();
+    if !repinned.is_empty() {
+        let members: Vec<PartyKey> = store
+            .golden_links()
+            .await?
+            .into_iter()
+            .filter(|link| repinned.contains(&link.golden_id))
+            .map(|link| link.party)
+            .collect();
+        indexed.index.touch(&members);
+    }
+    let outcome = indexed.index.apply(&[], &[]);
+    let parties = indexed.index.parties_of(&outcome.resolution.clusters);
+    let changes = store_customers(store, rules, outcome.resolution, &parties, &decisions).await?;
+    indexed.pins = pins;
     Ok(ResolutionOutcome {
-        parties: parties.len(),
-        golden_customers: clusters.len(),
+        parties: indexed.index.len(),
+        golden_customers: indexed.index.customer_count(),
         changes,
     })
 }
@@ -204,6 +286,9 @@ pub struct Steward<'a> {
     pub store: &'a dyn Store,
     pub rules: &'a ResolutionRules,
     pub actor: &'a str,
+    /// The index a long-running process keeps, if any: decisions then
+    /// resolve only what they change ([`resolve_with_index`]).
+    pub index: Option<&'a SharedIndex>,
 }
 
 impl Steward<'_> {
@@ -226,7 +311,10 @@ impl Steward<'_> {
                 reason,
             })
             .await?;
-        let resolution = resolve_customers(self.store, self.rules).await?;
+        let resolution = match self.index {
+            Some(index) => resolve_with_index(self.store, self.rules, index).await?,
+            None => resolve_customers(self.store, self.rules).await?,
+        };
         Ok(DecisionOutcome {
             decision,
             resolution,

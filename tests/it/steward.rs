@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use tierlink::model::{Call, Entity, Order, OrderStatus, Party, PartyKey};
 use tierlink::steward::{
-    customer_view, resolve_customers, verify_audit_log, ResolutionRules, Steward,
+    customer_view, resolve_customers, verify_audit_log, ResolutionRules, SharedIndex, Steward,
 };
 use tierlink::store::{
     Decision, FieldContribution, IdLineage, MappedRecord, ReviewCandidate, SourceRecord,
@@ -25,6 +25,9 @@ store_stories! {
     decisions_survive_reruns_and_undo_restores_the_customers =>
         decisions_survive_reruns_and_undo_restores_the_customers_sqlite,
         decisions_survive_reruns_and_undo_restores_the_customers_postgres;
+    decisions_through_an_index_store_what_a_full_pass_would =>
+        decisions_through_an_index_store_what_a_full_pass_would_sqlite,
+        decisions_through_an_index_store_what_a_full_pass_would_postgres;
     review_decisions_bind_the_next_resolution =>
         review_decisions_bind_the_next_resolution_sqlite,
         review_decisions_bind_the_next_resolution_postgres;
@@ -130,12 +133,28 @@ async fn field(store: &dyn Store, golden_id: &str, name: &str) -> (Value, String
 /// Split, merge, set-field and undo through the library, with a re-run
 /// after each that must change nothing.
 async fn decisions_survive_reruns_and_undo_restores_the_customers(store: Arc<dyn Store>) {
-    let store = store.as_ref();
+    decisions_story(store.as_ref(), None).await;
+}
+
+/// The same decisions as the service takes them, with an index that
+/// resolves only what each decision changes: every full re-run after
+/// them still changes nothing, so the index stored what a full pass would.
+async fn decisions_through_an_index_store_what_a_full_pass_would(store: Arc<dyn Store>) {
+    let index = SharedIndex::default();
+    decisions_story(store.as_ref(), Some(&index)).await;
+    assert!(
+        index.lock().await.is_some(),
+        "the first decision built the index"
+    );
+}
+
+async fn decisions_story(store: &dyn Store, index: Option<&SharedIndex>) {
     let rules = ResolutionRules::default();
     let steward = Steward {
         store,
         rules: &rules,
         actor: "li.na",
+        index,
     };
     let (erp1, shopa, deskx, desky) = (
         key("erp", "1"),
@@ -326,12 +345,23 @@ async fn decisions_survive_reruns_and_undo_restores_the_customers(store: Arc<dyn
     );
     assert_eq!(field(store, &wang_old, "name").await, pinned);
 
+    assert!(resolve_customers(store, &rules)
+        .await
+        .expect("re-run")
+        .changes
+        .is_empty());
+
     // Undo the pin: survivorship decides again.
     steward.undo(pin.decision.id, None).await.expect("undo pin");
     assert_eq!(
         field(store, &wang_old, "name").await,
         (json!("王芳"), "desk/x".to_string())
     );
+    assert!(resolve_customers(store, &rules)
+        .await
+        .expect("re-run")
+        .changes
+        .is_empty());
 
     // Undo the split: the customer is whole again under its id.
     steward
@@ -393,6 +423,7 @@ async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
         store,
         rules: &rules,
         actor: "zhao.lei",
+        index: None,
     };
     let (erp1, shopa, erp2, shopb) = (
         key("erp", "1"),
@@ -535,6 +566,7 @@ async fn verification_finds_an_audit_entry_edited_in_the_database() {
         store: store.as_ref(),
         rules: &rules,
         actor: "li.na",
+        index: None,
     };
     let (one, two) = (
         id_of(store.as_ref(), &key("erp", "1")).await,
