@@ -11,6 +11,11 @@
 //! scored against `truth/records.csv`: pairwise and B-cubed precision,
 //! recall and F1 over every source record the truth names.
 //!
+//! `WORLD_DECISIONS=1` then times steward decisions on a copy of the
+//! store: a full resolution pass, and a merge and its undo as the service
+//! takes them (the first decision builds the resolution index with a full
+//! pass, the next resolves through it).
+//!
 //! `WORLD_MATCHING=<file>` resolves with that matching config instead (a
 //! project's `matching.toml`). `WORLD_MISSES=n` also prints n missed pairs (one customer, kept apart)
 //! and n wrong pairs (two customers, joined), with both records' match
@@ -32,7 +37,9 @@ use tierlink::model::Party;
 use tierlink::resolve::config::ResolveConfig;
 use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
 use tierlink::resolve::parties::{customer_config, match_fields, parse_matching, score_parties};
-use tierlink::steward::{cluster_with_constraints, Constraints};
+use tierlink::steward::{
+    cluster_with_constraints, resolve_customers, Constraints, ResolutionRules, SharedIndex, Steward,
+};
 
 /// (system, source id) -> true customer id, from `truth/records.csv`.
 fn read_truth(world: &Path) -> HashMap<(String, String), String> {
@@ -96,6 +103,54 @@ fn show(scores: &Scores) -> String {
         "{:.4} / {:.4} / {:.4}",
         scores.precision, scores.recall, scores.f1
     )
+}
+
+/// Times a full resolution pass and two steward decisions through the
+/// service's index, on a copy of the store in `dir`.
+async fn time_decisions(dir: &Path) {
+    let copy = tempfile::tempdir().expect("a temp dir");
+    std::fs::copy(dir.join("tierlink.db"), copy.path().join("tierlink.db")).expect("copy");
+    let store = tierlink::store::open("sqlite://tierlink.db", copy.path())
+        .await
+        .expect("the copied store");
+    let rules = ResolutionRules::default();
+    let started = Instant::now();
+    let full = resolve_customers(store.as_ref(), &rules)
+        .await
+        .expect("full pass");
+    println!(
+        "\nfull resolution pass over {} records: {:.1} s ({} changes)",
+        full.parties,
+        started.elapsed().as_secs_f64(),
+        full.changes.links.len()
+    );
+    let index = SharedIndex::default();
+    let steward = Steward {
+        store: store.as_ref(),
+        rules: &rules,
+        actor: "bench",
+        index: Some(&index),
+    };
+    let ids: Vec<String> = store
+        .golden_customers()
+        .await
+        .expect("customers")
+        .into_iter()
+        .take(2)
+        .map(|customer| customer.golden_id)
+        .collect();
+    let started = Instant::now();
+    let merge = steward.merge(&ids, None).await.expect("merge");
+    println!(
+        "first decision (merge; builds the index with a full pass): {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    steward.undo(merge.decision.id, None).await.expect("undo");
+    println!(
+        "next decision (undo the merge, through the index): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Pairwise recall of an oracle that knows the truth but may only join two
@@ -283,6 +338,9 @@ fn main() {
         evidence_ceiling(&known_parties, &truth, true)
     );
 
+    if env_number("WORLD_DECISIONS", 0) == 1 {
+        runtime.block_on(time_decisions(&dir));
+    }
     if misses > 0 {
         print_examples(&parties, &known, &predicted, &truth, misses, &matching);
     }
