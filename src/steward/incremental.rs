@@ -155,6 +155,20 @@ impl ResolutionIndex {
         index
     }
 
+    /// [`ResolutionIndex::build`], also returning the customers of all the
+    /// records with evidence and review pairs, as a full run gives them:
+    /// one scoring pass for both.
+    pub fn build_resolved(
+        parties: &[Party],
+        constraints: &Constraints,
+        config: &ResolveConfig,
+    ) -> (ResolutionIndex, ConstrainedResolution) {
+        let mut index = ResolutionIndex::build(&[], constraints, config);
+        index.model = trained_model(parties, config);
+        let (_, resolution) = index.change(parties, &[], true);
+        (index, resolution.unwrap_or_default())
+    }
+
     /// The steward constraints later changes are resolved under (all of
     /// them, as [`Constraints::from_decisions`] gives them after a
     /// decision). Records whose constraints changed are resolved again on
@@ -812,6 +826,14 @@ mod tests {
             let finals: Vec<Party> = current.values().cloned().collect();
             let rebuilt = ResolutionIndex::build(&finals, &constraints, &config);
             prop_assert_eq!(rebuilt.customers(), full(&current, &constraints, &config).0);
+            let (resolved, resolution) = ResolutionIndex::build_resolved(&finals, &constraints, &config);
+            let expected = cluster_with_constraints(&finals, &constraints, &config);
+            prop_assert_eq!(resolved.customers(), full(&current, &constraints, &config).0);
+            prop_assert_eq!(resolution.clusters, expected.clusters);
+            let pairs = |reviews: &[crate::store::ReviewCandidate]| -> BTreeSet<(PartyKey, PartyKey)> {
+                reviews.iter().map(|review| (review.left.clone(), review.right.clone())).collect()
+            };
+            prop_assert_eq!(pairs(&resolution.reviews), pairs(&expected.reviews));
         }
     }
 }

@@ -208,13 +208,17 @@ pub async fn resolve_with_index(
     let pins = pinned_fields(&decisions);
     let mut guard = shared.lock().await;
     let Some(indexed) = guard.as_mut() else {
-        let outcome = resolve_customers(store, rules).await?;
         let parties = stored_parties(store).await?;
-        *guard = Some(IndexedResolution {
-            index: ResolutionIndex::build(&parties, &constraints, &rules.matching),
-            pins,
+        let (index, resolution) =
+            ResolutionIndex::build_resolved(&parties, &constraints, &rules.matching);
+        let golden_customers = resolution.clusters.len();
+        let changes = store_customers(store, rules, resolution, &parties, &decisions).await?;
+        *guard = Some(IndexedResolution { index, pins });
+        return Ok(ResolutionOutcome {
+            parties: parties.len(),
+            golden_customers,
+            changes,
         });
-        return Ok(outcome);
     };
     indexed.index.set_constraints(&constraints);
     let repinned: BTreeSet<&String> = pins
