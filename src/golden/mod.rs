@@ -74,7 +74,13 @@ pub fn plan_changes(
         .map(|record| (record.golden_id.as_str(), record.created_at))
         .collect();
 
-    let assignment = assign_ids(clusters, &linked, &ages);
+    let active: HashSet<&str> = current
+        .ids
+        .iter()
+        .filter(|record| record.status == "active")
+        .map(|record| record.golden_id.as_str())
+        .collect();
+    let assignment = assign_ids(clusters, &linked, &ages, &active);
     let mut changes = ResolutionChanges {
         merged: assignment.merged,
         id_lineage: assignment.lineage,
@@ -172,6 +178,7 @@ fn assign_ids(
     clusters: &[ResolvedCluster],
     linked: &HashMap<&PartyKey, &GoldenLink>,
     ages: &HashMap<&str, DateTime<Utc>>,
+    active: &HashSet<&str>,
 ) -> IdAssignment {
     // Per old id: how many of its records each cluster holds.
     let mut holdings: BTreeMap<&str, BTreeMap<usize, usize>> = BTreeMap::new();
@@ -211,9 +218,13 @@ fn assign_ids(
         }
     }
 
-    // Every id a record holds now, in these clusters or not (a pass over
-    // some of the customers must not hand out an id one outside holds).
-    let mut taken: HashSet<String> = linked.values().map(|link| link.golden_id.clone()).collect();
+    // Every id in use, in these clusters or not: a pass over some of the
+    // customers must not hand out an id a customer outside holds.
+    let mut taken: HashSet<String> = linked
+        .values()
+        .map(|link| link.golden_id.clone())
+        .chain(active.iter().map(|id| id.to_string()))
+        .collect();
     let mut assignment = IdAssignment {
         ids: Vec::with_capacity(clusters.len()),
         merged: Vec::new(),
@@ -272,6 +283,14 @@ fn new_id(seed: &PartyKey, taken: &HashSet<String>) -> String {
         .map(|attempt| derived_id(seed, attempt))
         .find(|id| !taken.contains(id))
         .unwrap_or_default()
+}
+
+/// The ids a new customer whose first member is `seed` would try first:
+/// what a pass over some customers must know to be in use or not.
+pub fn new_id_candidates(seed: &PartyKey, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|attempt| derived_id(seed, attempt))
+        .collect()
 }
 
 /// The id derived from a member key on the given attempt (0 first, more

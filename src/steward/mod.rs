@@ -151,15 +151,79 @@ async fn stored_parties(store: &dyn Store) -> Result<Vec<Party>, StoreError> {
 async fn store_customers(
     store: &dyn Store,
     rules: &ResolutionRules,
-    mut resolution: ConstrainedResolution,
+    resolution: ConstrainedResolution,
     parties: &[Party],
     decisions: &[StewardDecision],
 ) -> Result<ResolutionChanges, StoreError> {
-    let (links, customers, ids) = (
+    let current = (
         store.golden_links().await?,
         store.golden_customers().await?,
         store.golden_ids().await?,
     );
+    plan_and_store(store, rules, resolution, parties, decisions, current).await
+}
+
+/// [`store_customers`] for the customers of a few records: reads only the
+/// golden customers those records hold, and whether the ids their new
+/// customers would take are in use elsewhere.
+async fn store_touched_customers(
+    store: &dyn Store,
+    rules: &ResolutionRules,
+    resolution: ConstrainedResolution,
+    parties: &[Party],
+    decisions: &[StewardDecision],
+) -> Result<ResolutionChanges, StoreError> {
+    let mut held: BTreeSet<String> = BTreeSet::new();
+    for party in parties {
+        if let Some(id) = store.golden_id_of(&party.key()).await? {
+            held.insert(id);
+        }
+    }
+    let (mut links, mut customers, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    for id in &held {
+        links.extend(store.golden_members(id).await?);
+        customers.extend(store.golden_customer(id).await?);
+        ids.extend(store.golden_id_record(id).await?);
+    }
+    // A new customer takes an id derived from its first member; whether
+    // one is in use by a customer outside these is in its id record.
+    for cluster in &resolution.clusters {
+        for candidate in golden::new_id_candidates(&cluster.members[0], NEW_ID_LOOKAHEAD) {
+            if !held.contains(&candidate) {
+                ids.extend(store.golden_id_record(&candidate).await?);
+            }
+        }
+    }
+    plan_and_store(
+        store,
+        rules,
+        resolution,
+        parties,
+        decisions,
+        (links, customers, ids),
+    )
+    .await
+}
+
+/// Derived ids checked per new customer by [`store_touched_customers`]; a
+/// clash is a 64-bit hash collision, so the first is all but always free.
+const NEW_ID_LOOKAHEAD: usize = 3;
+
+/// Plans the golden changes of `resolution` against `current` (links,
+/// customers and ids of at least its records) and stores them with the
+/// review pairs.
+async fn plan_and_store(
+    store: &dyn Store,
+    rules: &ResolutionRules,
+    mut resolution: ConstrainedResolution,
+    parties: &[Party],
+    decisions: &[StewardDecision],
+    (links, customers, ids): (
+        Vec<crate::store::GoldenLink>,
+        Vec<crate::store::GoldenCustomer>,
+        Vec<crate::store::GoldenIdRecord>,
+    ),
+) -> Result<ResolutionChanges, StoreError> {
     if !resolution.reviews.is_empty() {
         weigh_by_customer_value(&mut resolution.reviews, &links, &store.order_facts().await?);
         store.save_review_items(&resolution.reviews).await?;
@@ -239,7 +303,8 @@ pub async fn resolve_with_index(
     }
     let outcome = indexed.index.apply(&[], &[]);
     let parties = indexed.index.parties_of(&outcome.resolution.clusters);
-    let changes = store_customers(store, rules, outcome.resolution, &parties, &decisions).await?;
+    let changes =
+        store_touched_customers(store, rules, outcome.resolution, &parties, &decisions).await?;
     indexed.pins = pins;
     Ok(ResolutionOutcome {
         parties: indexed.index.len(),
