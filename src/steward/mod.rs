@@ -28,8 +28,9 @@ use crate::normalize::phone::normalize_phones;
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::parties::{customer_config, parse_matching, MATCHING_FILE};
 use crate::store::{
-    Decision, IdLineage, NewDecision, ResolutionChanges, ReviewItem, StewardDecision, Store,
-    StoreError, TierAssignment, TierChange,
+    Decision, GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, NewDecision,
+    ResolutionChanges, ResolvedCluster, ReviewItem, StewardDecision, Store, StoreError,
+    TierAssignment, TierChange,
 };
 
 use incremental::ResolutionIndex;
@@ -128,7 +129,8 @@ pub async fn resolve_customers(
         &rules.matching,
     );
     let golden_customers = resolution.clusters.len();
-    let changes = store_customers(store, rules, resolution, &parties, &decisions).await?;
+    let current = all_golden(store).await?;
+    let changes = plan_and_store(store, rules, resolution, &parties, &decisions, current).await?;
     Ok(ResolutionOutcome {
         parties: parties.len(),
         golden_customers,
@@ -146,33 +148,27 @@ async fn stored_parties(store: &dyn Store) -> Result<Vec<Party>, StoreError> {
         .collect())
 }
 
-/// Saves the review pairs of `resolution` and what its customers change in
-/// the stored golden records (`parties` holds at least their members).
-async fn store_customers(
-    store: &dyn Store,
-    rules: &ResolutionRules,
-    resolution: ConstrainedResolution,
-    parties: &[Party],
-    decisions: &[StewardDecision],
-) -> Result<ResolutionChanges, StoreError> {
-    let current = (
+/// The stored golden state a plan is made against: links, customers and
+/// id records.
+type CurrentState = (Vec<GoldenLink>, Vec<GoldenCustomer>, Vec<GoldenIdRecord>);
+
+/// Every golden link, customer and id record.
+async fn all_golden(store: &dyn Store) -> Result<CurrentState, StoreError> {
+    Ok((
         store.golden_links().await?,
         store.golden_customers().await?,
         store.golden_ids().await?,
-    );
-    plan_and_store(store, rules, resolution, parties, decisions, current).await
+    ))
 }
 
-/// [`store_customers`] for the customers of a few records: reads only the
-/// golden customers those records hold, and whether the ids their new
-/// customers would take are in use elsewhere.
-async fn store_touched_customers(
+/// Only the golden customers `parties` hold, and the id records of the ids
+/// the new customers of `clusters` would take, to tell whether a customer
+/// outside holds them.
+async fn touched_golden(
     store: &dyn Store,
-    rules: &ResolutionRules,
-    resolution: ConstrainedResolution,
     parties: &[Party],
-    decisions: &[StewardDecision],
-) -> Result<ResolutionChanges, StoreError> {
+    clusters: &[ResolvedCluster],
+) -> Result<CurrentState, StoreError> {
     let mut held: BTreeSet<String> = BTreeSet::new();
     for party in parties {
         if let Some(id) = store.golden_id_of(&party.key()).await? {
@@ -185,44 +181,30 @@ async fn store_touched_customers(
         customers.extend(store.golden_customer(id).await?);
         ids.extend(store.golden_id_record(id).await?);
     }
-    // A new customer takes an id derived from its first member; whether
-    // one is in use by a customer outside these is in its id record.
-    for cluster in &resolution.clusters {
+    for cluster in clusters {
         for candidate in golden::new_id_candidates(&cluster.members[0], NEW_ID_LOOKAHEAD) {
             if !held.contains(&candidate) {
                 ids.extend(store.golden_id_record(&candidate).await?);
             }
         }
     }
-    plan_and_store(
-        store,
-        rules,
-        resolution,
-        parties,
-        decisions,
-        (links, customers, ids),
-    )
-    .await
+    Ok((links, customers, ids))
 }
 
-/// Derived ids checked per new customer by [`store_touched_customers`]; a
+/// Derived ids checked per new customer by [`touched_golden`]; a
 /// clash is a 64-bit hash collision, so the first is all but always free.
 const NEW_ID_LOOKAHEAD: usize = 3;
 
 /// Plans the golden changes of `resolution` against `current` (links,
-/// customers and ids of at least its records) and stores them with the
-/// review pairs.
+/// customers and ids of at least its records; `parties` holds at least its
+/// members) and stores them with the review pairs.
 async fn plan_and_store(
     store: &dyn Store,
     rules: &ResolutionRules,
     mut resolution: ConstrainedResolution,
     parties: &[Party],
     decisions: &[StewardDecision],
-    (links, customers, ids): (
-        Vec<crate::store::GoldenLink>,
-        Vec<crate::store::GoldenCustomer>,
-        Vec<crate::store::GoldenIdRecord>,
-    ),
+    (links, customers, ids): CurrentState,
 ) -> Result<ResolutionChanges, StoreError> {
     if !resolution.reviews.is_empty() {
         weigh_by_customer_value(&mut resolution.reviews, &links, &store.order_facts().await?);
@@ -276,7 +258,9 @@ pub async fn resolve_with_index(
         let (index, resolution) =
             ResolutionIndex::build_resolved(&parties, &constraints, &rules.matching);
         let golden_customers = resolution.clusters.len();
-        let changes = store_customers(store, rules, resolution, &parties, &decisions).await?;
+        let current = all_golden(store).await?;
+        let changes =
+            plan_and_store(store, rules, resolution, &parties, &decisions, current).await?;
         *guard = Some(IndexedResolution { index, pins });
         return Ok(ResolutionOutcome {
             parties: parties.len(),
@@ -303,8 +287,16 @@ pub async fn resolve_with_index(
     }
     let outcome = indexed.index.apply(&[], &[]);
     let parties = indexed.index.parties_of(&outcome.resolution.clusters);
-    let changes =
-        store_touched_customers(store, rules, outcome.resolution, &parties, &decisions).await?;
+    let current = touched_golden(store, &parties, &outcome.resolution.clusters).await?;
+    let changes = plan_and_store(
+        store,
+        rules,
+        outcome.resolution,
+        &parties,
+        &decisions,
+        current,
+    )
+    .await?;
     indexed.pins = pins;
     Ok(ResolutionOutcome {
         parties: indexed.index.len(),
