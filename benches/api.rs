@@ -70,8 +70,8 @@ use tierlink::serve::auth::token_digest;
 use tierlink::serve::scheduler::Clock;
 use tierlink::serve::{self as service, AppState};
 use tierlink::store::{
-    self, GoldenLink, MappedRecord, ResolutionChanges, SourceRecord, StagedBatch, Store,
-    TierAssignment, TierChange,
+    self, GoldenLink, LinkEvidence, MappedRecord, ResolutionChanges, SourceRecord, StagedBatch,
+    Store, TierAssignment, TierChange,
 };
 
 const VIEWER: &str = "bench-viewer-token";
@@ -758,7 +758,10 @@ async fn build_store(path: &Path, customers: u64, rules_version: &str) {
                 changes.links.push(GoldenLink {
                     party: party.key(),
                     golden_id: golden_id.clone(),
-                    evidence: json!({ "shared_keys": shared_keys }),
+                    evidence: LinkEvidence {
+                        shared_keys: shared_keys.clone(),
+                        ..LinkEvidence::default()
+                    },
                 });
             }
             changes.upserted.push(golden);

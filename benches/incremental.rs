@@ -11,81 +11,19 @@
 //! known records (a new mobile or e-mail). The change is timed; then a full
 //! run over the final records checks that both give the same customers.
 
+#[path = "support/customers.rs"]
+mod customers;
 #[path = "support/mod.rs"]
 mod support;
 
 use std::time::Instant;
 
-use chrono::NaiveDate;
+use customers::{first_records, records_of, shop_record};
 use support::{env_number, peak_memory_mib};
-use tierlink::model::{Party, PartyKind};
+use tierlink::model::Party;
 use tierlink::resolve::parties::customer_config;
 use tierlink::steward::incremental::ResolutionIndex;
 use tierlink::steward::{cluster_with_constraints, Constraints};
-use tierlink::world::{draw_customer, TrueCustomer};
-
-const SEED: u64 = 5;
-
-fn erp_record(customer: &TrueCustomer) -> Party {
-    Party {
-        connector: "erp".into(),
-        source_id: customer.id.clone(),
-        kind: PartyKind::Person,
-        name: Some(customer.contact.full()),
-        phones: vec![customer.mobile.clone()],
-        emails: vec![customer.email.clone()],
-        company: customer
-            .company
-            .as_ref()
-            .map(|company| company.legal_name()),
-        address: Some(format!("{}{}", customer.city, customer.street)),
-        ..Party::default()
-    }
-}
-
-fn shop_record(customer: &TrueCustomer, account: u32) -> Party {
-    let (first, last) = customer.contact.latin();
-    let email = match (account, &customer.work_email) {
-        (0, _) | (_, None) => customer.email.clone(),
-        (_, Some(work)) => work.clone(),
-    };
-    Party {
-        connector: "shop".into(),
-        source_id: format!("{}-{account}", customer.id),
-        name: Some(format!("{first} {last}")),
-        emails: vec![email],
-        address: Some(customer.city.to_string()),
-        ..Party::default()
-    }
-}
-
-fn wecom_record(customer: &TrueCustomer) -> Party {
-    Party {
-        connector: "wecom".into(),
-        source_id: customer.id.clone(),
-        name: Some(customer.contact.full()),
-        phones: vec![customer
-            .old_mobile
-            .clone()
-            .unwrap_or(customer.mobile.clone())],
-        ..Party::default()
-    }
-}
-
-/// The records of customer `index`: always an ERP one, a shop account for
-/// six in ten, a WeCom contact for four in ten.
-fn records_of(index: u64) -> Vec<Party> {
-    let as_of = NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date");
-    let customer = draw_customer(SEED, index, as_of, 0.04);
-    let mut records = vec![erp_record(&customer)];
-    if index % 10 < 6 {
-        records.push(shop_record(&customer, 0));
-    }
-    if index % 5 < 2 {
-        records.push(wecom_record(&customer));
-    }
-    records
-}
 
 fn main() {
     let total = env_number("INCREMENTAL_RECORDS", 1_000_000);
@@ -93,13 +31,7 @@ fn main() {
     let config = customer_config();
 
     let started = Instant::now();
-    let mut records = Vec::with_capacity(total + changes);
-    let mut next_customer = 0u64;
-    while records.len() < total {
-        records.extend(records_of(next_customer));
-        next_customer += 1;
-    }
-    records.truncate(total);
+    let (records, next_customer) = first_records(total);
     println!(
         "{} records of {next_customer} customers made in {:.1} s",
         records.len(),
@@ -126,8 +58,7 @@ fn main() {
     }
     let mut known = 0u64;
     while upserts.len() < changes / 2 {
-        let as_of = NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date");
-        let person = draw_customer(SEED, known * 97 % next_customer, as_of, 0.04);
+        let person = customers::customer(known * 97 % next_customer);
         upserts.push(shop_record(&person, 1));
         known += 1;
     }

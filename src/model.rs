@@ -105,6 +105,11 @@ impl Party {
             source_id: self.source_id.clone(),
         }
     }
+
+    /// Orders parties as their keys order, without copying the keys.
+    pub fn key_cmp(&self, other: &Party) -> std::cmp::Ordering {
+        (&self.connector, &self.source_id).cmp(&(&other.connector, &other.source_id))
+    }
 }
 
 /// Identifies one party: a source record in one connector.

@@ -51,13 +51,15 @@ pub struct CurrentGolden<'a> {
 /// that moved, ids merged away and where new ids came from. Pure: the
 /// caller stores the result.
 pub fn plan_changes(
-    clusters: &[ResolvedCluster],
+    clusters: Vec<ResolvedCluster>,
     parties: &[Party],
     current: CurrentGolden<'_>,
     rules: &SurvivorshipRules,
 ) -> ResolutionChanges {
-    let by_key: HashMap<PartyKey, &Party> =
-        parties.iter().map(|party| (party.key(), party)).collect();
+    let by_key: HashMap<(&str, &str), &Party> = parties
+        .iter()
+        .map(|party| ((party.connector.as_str(), party.source_id.as_str()), party))
+        .collect();
     let linked: HashMap<&PartyKey, &GoldenLink> = current
         .links
         .iter()
@@ -80,87 +82,108 @@ pub fn plan_changes(
         .filter(|record| record.status == "active")
         .map(|record| record.golden_id.as_str())
         .collect();
-    let assignment = assign_ids(clusters, &linked, &ages, &active);
-    let mut changes = ResolutionChanges {
-        merged: assignment.merged,
-        id_lineage: assignment.lineage,
-        ..ResolutionChanges::default()
-    };
-    for (cluster, golden_id) in clusters.iter().zip(&assignment.ids) {
+    let IdAssignment {
+        ids,
+        merged,
+        lineage,
+    } = assign_ids(&clusters, &linked, &ages, &active);
+    let pins = PinsByCustomer::new(&merged, current);
+    let mut upserted = Vec::new();
+    let mut links = Vec::new();
+    for (mut cluster, golden_id) in clusters.into_iter().zip(&ids) {
         let members: Vec<&Party> = cluster
             .members
             .iter()
-            .filter_map(|key| by_key.get(key).copied())
+            .filter_map(|key| {
+                by_key
+                    .get(&(key.connector.as_str(), key.source_id.as_str()))
+                    .copied()
+            })
             .collect();
-        let pins = pins_for(golden_id, &changes.merged, current);
-        let golden = survive(golden_id, &members, rules, &pins);
+        let golden = survive(golden_id, &members, rules, &pins.of(golden_id, current));
         if stored
             .get(golden_id.as_str())
             .map(|current| (&current.fields, &current.lineage))
             != Some((&golden.fields, &golden.lineage))
         {
-            changes.upserted.push(golden);
+            upserted.push(golden);
         }
-        for member in &cluster.members {
-            let evidence = cluster.evidence.get(member).cloned().unwrap_or(Value::Null);
+        for member in cluster.members {
+            let evidence = cluster.evidence.remove(&member).unwrap_or_default();
             let unchanged = linked
-                .get(member)
+                .get(&member)
                 .is_some_and(|link| link.golden_id == *golden_id && link.evidence == evidence);
             if !unchanged {
-                changes.links.push(GoldenLink {
-                    party: member.clone(),
+                links.push(GoldenLink {
+                    party: member,
                     golden_id: golden_id.clone(),
                     evidence,
                 });
             }
         }
     }
-    changes
+    ResolutionChanges {
+        upserted,
+        links,
+        merged,
+        id_lineage: lineage,
+    }
 }
 
-/// The pins that apply to `golden_id`: its own, and those of ids merged
-/// into it (now or earlier, following `merged_into`). Per field its own pin
-/// wins, else the latest decision.
-fn pins_for(
-    golden_id: &str,
-    merged_now: &[(String, String)],
-    current: CurrentGolden<'_>,
-) -> BTreeMap<String, PinnedField> {
-    let survivor_of: HashMap<&str, &str> = current
-        .ids
-        .iter()
-        .filter_map(|record| Some((record.golden_id.as_str(), record.merged_into.as_deref()?)))
-        .chain(
-            merged_now
-                .iter()
-                .map(|(absorbed, survivor)| (absorbed.as_str(), survivor.as_str())),
-        )
-        .collect();
-    let mut pins: BTreeMap<String, PinnedField> = BTreeMap::new();
-    // Per field: (pinned on this id itself, decision id) of the pin kept.
-    let mut ranks: BTreeMap<String, (bool, i64)> = BTreeMap::new();
-    for (pinned_id, fields) in current.pins {
-        // Follow the merge chain (bounded, in case of a cycle in bad data).
-        let mut id = pinned_id.as_str();
-        for _ in 0..=survivor_of.len() {
-            match survivor_of.get(id) {
-                Some(next) if id != golden_id => id = next,
-                _ => break,
+/// Which pinned ids' pins may apply to which golden id: a customer takes
+/// the pins of its own id and of ids merged into it (now or earlier,
+/// following `merged_into`). Built once per pass.
+struct PinsByCustomer<'a> {
+    /// Golden id -> the pinned ids whose merge chain passes through it.
+    reached_from: HashMap<&'a str, Vec<&'a str>>,
+}
+
+impl<'a> PinsByCustomer<'a> {
+    fn new(merged_now: &'a [(String, String)], current: CurrentGolden<'a>) -> PinsByCustomer<'a> {
+        let survivor_of: HashMap<&str, &str> = current
+            .ids
+            .iter()
+            .filter_map(|record| Some((record.golden_id.as_str(), record.merged_into.as_deref()?)))
+            .chain(
+                merged_now
+                    .iter()
+                    .map(|(absorbed, survivor)| (absorbed.as_str(), survivor.as_str())),
+            )
+            .collect();
+        let mut reached_from: HashMap<&str, Vec<&str>> = HashMap::new();
+        for pinned_id in current.pins.keys() {
+            // Follow the merge chain (bounded, in case of a cycle in bad data).
+            let mut id = pinned_id.as_str();
+            let mut seen = HashSet::new();
+            while seen.insert(id) {
+                reached_from.entry(id).or_default().push(pinned_id);
+                match survivor_of.get(id) {
+                    Some(next) => id = next,
+                    None => break,
+                }
             }
         }
-        if id != golden_id {
-            continue;
-        }
-        let own = pinned_id == golden_id;
-        for (field, pin) in fields {
-            let rank = (own, pin.decision_id);
-            if ranks.get(field).is_none_or(|best| rank > *best) {
-                ranks.insert(field.clone(), rank);
-                pins.insert(field.clone(), pin.clone());
-            }
-        }
+        PinsByCustomer { reached_from }
     }
-    pins
+
+    /// The pins that apply to `golden_id`. Per field its own pin wins,
+    /// else the latest decision.
+    fn of(&self, golden_id: &str, current: CurrentGolden<'_>) -> BTreeMap<String, PinnedField> {
+        let mut pins: BTreeMap<String, PinnedField> = BTreeMap::new();
+        // Per field: (pinned on this id itself, decision id) of the pin kept.
+        let mut ranks: BTreeMap<String, (bool, i64)> = BTreeMap::new();
+        for &pinned_id in self.reached_from.get(golden_id).into_iter().flatten() {
+            let own = pinned_id == golden_id;
+            for (field, pin) in &current.pins[pinned_id] {
+                let rank = (own, pin.decision_id);
+                if ranks.get(field).is_none_or(|best| rank > *best) {
+                    ranks.insert(field.clone(), rank);
+                    pins.insert(field.clone(), pin.clone());
+                }
+            }
+        }
+        pins
+    }
 }
 
 /// Each cluster's id, and the merges and splits that produced them.
@@ -326,7 +349,7 @@ pub fn survive(
     ordered.sort_by(|a, b| {
         b.source_updated_at
             .cmp(&a.source_updated_at)
-            .then_with(|| a.key().cmp(&b.key()))
+            .then_with(|| a.key_cmp(b))
     });
     let mut fields = BTreeMap::new();
     let mut lineage = BTreeMap::new();
@@ -485,7 +508,7 @@ mod tests {
     impl Held {
         fn plan(&self, parties: &[Party], rules: &SurvivorshipRules) -> ResolutionChanges {
             plan_changes(
-                &cluster_with_constraints(
+                cluster_with_constraints(
                     parties,
                     &Constraints::default(),
                     crate::resolve::parties::customer_config(),

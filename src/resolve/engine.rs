@@ -430,9 +430,9 @@ mod tests {
             assert_eq!(explanation.fields.len(), 2);
         }
         let first = resolution.explain(&resolution.decisions.links[0]);
-        assert_eq!(first.fields[0].level, "exact");
+        assert_eq!(&*first.fields[0].level, "exact");
         assert!((first.fields[0].weight - 90f64.log2()).abs() < 1e-9);
-        assert_eq!(first.fields[1].level, "shares>=1");
+        assert_eq!(&*first.fields[1].level, "shares>=1");
     }
 
     #[test]

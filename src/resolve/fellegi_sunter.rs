@@ -32,8 +32,9 @@
 //! values as labelled evidence.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::blocking::{Pair, RuleMask};
 use super::compare::{compare_pairs, ComparisonVectors, MISSING_LEVEL};
@@ -49,9 +50,9 @@ const FLOOR: f64 = 1e-9;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldParams {
     /// Field name.
-    pub name: String,
+    pub name: Arc<str>,
     /// Level labels, in level order.
-    pub levels: Vec<String>,
+    pub levels: Vec<Arc<str>>,
     /// P(level | match) per level.
     pub m: Vec<f64>,
     /// P(level | non-match) per level.
@@ -118,13 +119,15 @@ pub struct EmSession {
 /// Distinct comparison vectors with how often each occurs.
 pub type Patterns = Vec<(Vec<u8>, u64)>;
 
-/// One field's part in a pair's weight.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One field's part in a pair's weight: the comparison level reached and
+/// the weight (log-likelihood ratio) it added. Names and labels are shared
+/// with the model, so explaining a million links copies no text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldContribution {
     /// Field name.
-    pub field: String,
+    pub field: Arc<str>,
     /// The level the pair is at, or `missing`.
-    pub level: String,
+    pub level: Arc<str>,
     /// Its match weight (0 when missing).
     pub weight: f64,
 }
@@ -172,11 +175,11 @@ impl Model {
                 let m = given(|level| level.m);
                 let u = given(|level| level.u);
                 FieldParams {
-                    name: field.name.clone(),
+                    name: field.name.as_str().into(),
                     levels: field
                         .levels
                         .iter()
-                        .map(|level| level.test.label())
+                        .map(|level| level.test.label().into())
                         .collect(),
                     m_fixed: m.is_some(),
                     u_fixed: u.is_some(),
@@ -302,7 +305,7 @@ impl Model {
                     .iter()
                     .zip(&held)
                     .filter(|(_, &held)| held)
-                    .map(|(field, _)| field.name.clone())
+                    .map(|(field, _)| field.name.to_string())
                     .collect(),
                 iterations,
                 converged,
@@ -314,7 +317,7 @@ impl Model {
                 continue;
             }
             if count == 0 {
-                untrained.push(field.name.clone());
+                untrained.push(field.name.to_string());
             } else {
                 field.m = normalized(sum);
             }
@@ -498,6 +501,8 @@ impl Model {
 
     /// Each field's level and contribution for one comparison vector.
     pub fn explain(&self, vector: &[u8]) -> Explanation {
+        static MISSING: OnceLock<Arc<str>> = OnceLock::new();
+        let missing = MISSING.get_or_init(|| "missing".into());
         let fields: Vec<FieldContribution> = vector
             .iter()
             .zip(&self.fields)
@@ -505,7 +510,7 @@ impl Model {
                 if level == MISSING_LEVEL {
                     FieldContribution {
                         field: field.name.clone(),
-                        level: "missing".into(),
+                        level: missing.clone(),
                         weight: 0.0,
                     }
                 } else {
@@ -651,7 +656,7 @@ mod tests {
         Model {
             fields: (0..2)
                 .map(|field| FieldParams {
-                    name: format!("f{field}"),
+                    name: format!("f{field}").into(),
                     levels: vec!["exact".into(), "close".into(), "else".into()],
                     m: m[field].to_vec(),
                     u: u[field].to_vec(),
@@ -934,7 +939,7 @@ mod tests {
             assert!((explanation.probability - model.probability(&vector)).abs() < 1e-12);
         }
         let explanation = model.explain(&[0, MISSING_LEVEL]);
-        assert_eq!(explanation.fields[1].level, "missing");
+        assert_eq!(&*explanation.fields[1].level, "missing");
         assert_eq!(explanation.fields[1].weight, 0.0);
         assert!((explanation.fields[0].weight - (0.8f64 / 0.01).log2()).abs() < 1e-12);
         assert!((explanation.prior_weight - (0.01f64 / 0.99).log2()).abs() < 1e-12);

@@ -11,9 +11,9 @@ use std::sync::OnceLock;
 
 use super::cluster::Constraints;
 use super::config::{FieldKind, ResolveConfig};
-use super::engine::{self, ScoredPair};
+use super::engine::{self, Resolution, ScoredPair};
 use super::fellegi_sunter::Explanation;
-use super::table::{FieldValue, TableBuilder};
+use super::table::{FieldValue, RecordTable, TableBuilder};
 use crate::model::{Party, PartyKind};
 use crate::normalize::address::{normalize_place, parse_address_region};
 use crate::normalize::company::normalize_company_name;
@@ -249,12 +249,24 @@ pub fn push_party(builder: &mut TableBuilder, config: &ResolveConfig, party: &Pa
 /// Scores every blocked candidate pair of `parties` with `config` (fields
 /// as [`match_fields`] gives them).
 pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
+    let table = party_table(parties, config);
+    let resolution = engine::resolve(&table, config, &Constraints::default(), None);
+    party_scores(&resolution, parties)
+}
+
+/// The match fields of `parties` as a table of `config`'s fields, row `i`
+/// for party `i`.
+pub fn party_table(parties: &[Party], config: &ResolveConfig) -> RecordTable {
     let mut builder = TableBuilder::new(&config.fields);
     for party in parties {
         push_party(&mut builder, config, party);
     }
-    let table = builder.finish();
-    let resolution = engine::resolve(&table, config, &Constraints::default(), None);
+    builder.finish()
+}
+
+/// The links (strongest first), review pairs and never-links of an engine
+/// run over [`party_table`]`(parties)`, explained.
+pub fn party_scores(resolution: &Resolution, parties: &[Party]) -> PartyScores {
     let pair = |scored: &ScoredPair| PartyPair {
         a: scored.a as usize,
         b: scored.b as usize,
@@ -283,19 +295,22 @@ pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
 /// Sorts links strongest first; equal weights in party-key order, so the
 /// result does not depend on the order the parties were loaded in.
 pub fn strongest_first(links: &mut [PartyPair], parties: &[Party]) {
-    let keys: Vec<_> = parties.iter().map(Party::key).collect();
+    // A pair's two parties, the one with the smaller key first.
     let ordered = |pair: &PartyPair| {
-        let (a, b) = (&keys[pair.a], &keys[pair.b]);
-        if a <= b {
-            (a.clone(), b.clone())
+        let (a, b) = (&parties[pair.a], &parties[pair.b]);
+        if a.key_cmp(b).is_le() {
+            (a, b)
         } else {
-            (b.clone(), a.clone())
+            (b, a)
         }
     };
     links.sort_by(|x, y| {
-        y.weight
-            .total_cmp(&x.weight)
-            .then_with(|| ordered(x).cmp(&ordered(y)))
+        let ((x_first, x_second), (y_first, y_second)) = (ordered(x), ordered(y));
+        y.weight.total_cmp(&x.weight).then_with(|| {
+            x_first
+                .key_cmp(y_first)
+                .then_with(|| x_second.key_cmp(y_second))
+        })
     });
 }
 

@@ -310,7 +310,7 @@ mod tests {
                 source_id: id.into(),
             },
             golden_id: golden_id.into(),
-            evidence: serde_json::json!({}),
+            evidence: crate::store::LinkEvidence::default(),
         }
     }
 

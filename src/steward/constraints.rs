@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::model::{Party, PartyKey};
 use crate::resolve::config::ResolveConfig;
@@ -18,7 +17,8 @@ use crate::resolve::match_keys;
 use crate::resolve::parties::{score_parties, PartyPair, PartyScores};
 use crate::steward::PinnedField;
 use crate::store::{
-    Decision, FieldContribution, ResolvedCluster, ReviewCandidate, StewardDecision,
+    Decision, FieldContribution, LinkEvidence, MatchEvidence, ResolvedCluster, ReviewCandidate,
+    StewardDecision,
 };
 
 /// One record pair a decision constrains.
@@ -247,7 +247,7 @@ fn members_by_group(
     groups: &mut ConstrainedSets,
 ) -> BTreeMap<usize, Vec<usize>> {
     let mut order: Vec<usize> = (0..parties.len()).collect();
-    order.sort_by_key(|&index| parties[index].key());
+    order.sort_by(|&a, &b| parties[a].key_cmp(&parties[b]));
     let mut clustered: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for &index in &order {
         clustered.entry(groups.find(index)).or_default().push(index);
@@ -310,48 +310,10 @@ pub fn cluster_scored(
         best_link,
     } = join(parties, constraints, scores);
     let clustered = members_by_group(parties, &mut groups);
-    let keys: Vec<BTreeSet<String>> = parties.iter().map(match_keys).collect();
     let mut clusters: Vec<ResolvedCluster> = clustered
         .into_values()
         .map(|members| {
-            let mut key_count: HashMap<&str, usize> = HashMap::new();
-            for &member in &members {
-                for key in &keys[member] {
-                    *key_count.entry(key).or_default() += 1;
-                }
-            }
-            let evidence = members
-                .iter()
-                .map(|&member| {
-                    let shared: Vec<&String> = keys[member]
-                        .iter()
-                        .filter(|key| key_count.get(key.as_str()).copied().unwrap_or(0) > 1)
-                        .collect();
-                    let mut evidence = json!({ "shared_keys": shared });
-                    if let Some(link) = best_link.get(&member) {
-                        let other = if link.a == member { link.b } else { link.a };
-                        // Rounded: stores may reformat JSON numbers, and
-                        // evidence must read back equal or every run would
-                        // rewrite it.
-                        let explanation: Vec<_> = link
-                            .explanation
-                            .fields
-                            .iter()
-                            .map(|field| json!({"field": field.field, "level": field.level, "weight": round4(field.weight)}))
-                            .collect();
-                        evidence["match"] = json!({
-                            "with": parties[other].key().to_string(),
-                            "probability": round4(link.probability),
-                            "weight": if link.weight.is_finite() { json!(round4(link.weight)) } else { json!("strong id") },
-                            "explanation": explanation,
-                        });
-                    }
-                    if let Some(decisions) = steward_links.get(&member) {
-                        evidence["steward_decisions"] = json!(decisions);
-                    }
-                    (parties[member].key(), evidence)
-                })
-                .collect();
+            let evidence = members_evidence(parties, &members, &best_link, &steward_links);
             ResolvedCluster {
                 members: members
                     .iter()
@@ -379,21 +341,75 @@ pub fn cluster_scored(
                 right,
                 probability: pair.probability,
                 match_weight: pair.weight,
-                explanation: pair
-                    .explanation
-                    .fields
-                    .iter()
-                    .map(|field| FieldContribution {
-                        field: field.field.clone(),
-                        level: field.level.clone(),
-                        weight: field.weight,
-                    })
-                    .collect(),
+                explanation: pair.explanation.fields.clone(),
                 priority: 1.0 - 2.0 * (pair.probability - 0.5).abs(),
             }
         })
         .collect();
     ConstrainedResolution { clusters, reviews }
+}
+
+/// Why each member of one customer belongs: the match keys it shares with
+/// another member, the strongest link that joined it, and the steward
+/// decisions that did.
+fn members_evidence(
+    parties: &[Party],
+    members: &[usize],
+    best_link: &HashMap<usize, &PartyPair>,
+    steward_links: &BTreeMap<usize, BTreeSet<i64>>,
+) -> BTreeMap<PartyKey, LinkEvidence> {
+    // A customer of one record shares nothing with anyone.
+    let keys: Vec<BTreeSet<String>> = if members.len() > 1 {
+        members
+            .iter()
+            .map(|&member| match_keys(&parties[member]))
+            .collect()
+    } else {
+        vec![BTreeSet::new()]
+    };
+    let mut key_count: HashMap<&str, usize> = HashMap::new();
+    for key in keys.iter().flatten() {
+        *key_count.entry(key).or_default() += 1;
+    }
+    members
+        .iter()
+        .zip(&keys)
+        .map(|(&member, keys)| {
+            let shared_keys = keys
+                .iter()
+                .filter(|key| key_count.get(key.as_str()).copied().unwrap_or(0) > 1)
+                .cloned()
+                .collect();
+            // Rounded: stores may reformat JSON numbers, and evidence must
+            // read back equal or every run would rewrite it.
+            let matched = best_link.get(&member).map(|link| {
+                let other = if link.a == member { link.b } else { link.a };
+                MatchEvidence {
+                    with: parties[other].key().to_string(),
+                    probability: round4(link.probability),
+                    weight: link.weight.is_finite().then(|| round4(link.weight)),
+                    explanation: link
+                        .explanation
+                        .fields
+                        .iter()
+                        .map(|field| FieldContribution {
+                            weight: round4(field.weight),
+                            ..field.clone()
+                        })
+                        .collect(),
+                }
+            });
+            let evidence = LinkEvidence {
+                shared_keys,
+                matched,
+                steward_decisions: steward_links
+                    .get(&member)
+                    .map(|decisions| decisions.iter().copied().collect())
+                    .unwrap_or_default(),
+            };
+            (parties[member].key(), evidence)
+        })
+        .collect()
 }
 
 /// `value` to four decimals.
@@ -463,6 +479,7 @@ mod tests {
     use super::*;
     use chrono::Utc;
     use proptest::prelude::*;
+    use serde_json::json;
 
     fn key(id: usize) -> PartyKey {
         PartyKey {
@@ -535,7 +552,7 @@ mod tests {
             vec![vec!["erp/00", "erp/01"], vec!["erp/02", "erp/03"]]
         );
         assert_eq!(
-            clusters[1].evidence[&key(3)],
+            serde_json::to_value(&clusters[1].evidence[&key(3)]).unwrap(),
             json!({ "shared_keys": [], "steward_decisions": [2] })
         );
     }

@@ -28,7 +28,7 @@ use crate::normalize::phone::normalize_phones;
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::parties::{customer_config, parse_matching, MATCHING_FILE};
 use crate::store::{
-    Decision, GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, NewDecision,
+    Decision, GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, LinkEvidence, NewDecision,
     ResolutionChanges, ResolvedCluster, ReviewItem, StewardDecision, Store, StoreError,
     TierAssignment, TierChange,
 };
@@ -212,7 +212,7 @@ async fn plan_and_store(
     }
     let pins = pinned_fields(decisions);
     let changes = golden::plan_changes(
-        &resolution.clusters,
+        resolution.clusters,
         parties,
         CurrentGolden {
             links: &links,
@@ -643,7 +643,7 @@ pub struct FieldView {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LinkedRecord {
     pub party: Party,
-    pub evidence: Value,
+    pub evidence: LinkEvidence,
     pub raw: BTreeMap<String, Value>,
 }
 
@@ -674,7 +674,7 @@ pub async fn customer_view(
     let customer = store.golden_customer(golden_id).await?.ok_or_else(|| {
         StewardError::NotFound(format!("there is no golden customer {golden_id}"))
     })?;
-    let evidence: BTreeMap<PartyKey, Value> = store
+    let mut evidence: BTreeMap<PartyKey, LinkEvidence> = store
         .golden_members(golden_id)
         .await?
         .into_iter()
@@ -701,7 +701,7 @@ pub async fn customer_view(
         .map(|party| {
             let key = party.key();
             LinkedRecord {
-                evidence: evidence.get(&key).cloned().unwrap_or(Value::Null),
+                evidence: evidence.remove(&key).unwrap_or_default(),
                 raw: activity
                     .raw_records
                     .remove(&key.to_string())
@@ -794,7 +794,7 @@ mod tests {
         let link = |id: &str, golden: &str| GoldenLink {
             party: key(id),
             golden_id: golden.into(),
-            evidence: json!({}),
+            evidence: LinkEvidence::default(),
         };
         let order = |golden: &str, amount: f64, status: &str| OrderFact {
             golden_id: golden.into(),

@@ -15,10 +15,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Call, Entity, Message, Party, PartyKey, Ticket};
 
+pub use crate::resolve::fellegi_sunter::FieldContribution;
 pub use postgres::PostgresStore;
 pub use sqlite::{resolve_sqlite_path, SqliteStore};
 
@@ -175,7 +176,81 @@ pub struct GoldenLink {
     pub party: PartyKey,
     pub golden_id: String,
     /// Why the party belongs here, e.g. the shared key that linked it.
-    pub evidence: serde_json::Value,
+    pub evidence: LinkEvidence,
+}
+
+/// Why a party belongs to its golden customer, as stored on its link (a
+/// JSON object: `shared_keys`, `match`, `steward_decisions`). Typed, not
+/// free JSON: a million links hold it at once during a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkEvidence {
+    /// Match keys (`phone:+86…`, `email:…`) it shares with another member.
+    #[serde(default)]
+    pub shared_keys: Vec<String>,
+    /// The strongest scored link that joined it.
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub matched: Option<MatchEvidence>,
+    /// Steward decisions whose must-links joined it, in id order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steward_decisions: Vec<i64>,
+}
+
+impl std::fmt::Display for LinkEvidence {
+    /// As the JSON object it is stored as.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&json)
+    }
+}
+
+/// The link that joined a party: the other record, how sure the engine
+/// was, and each field's part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchEvidence {
+    /// The other record's key, `connector:source_id`.
+    pub with: String,
+    /// Match probability, to four decimals.
+    pub probability: f64,
+    /// Match weight to four decimals, or `"strong id"` for a link a strong
+    /// identifier made.
+    #[serde(with = "match_weight")]
+    pub weight: Option<f64>,
+    pub explanation: Vec<FieldContribution>,
+}
+
+/// A match weight as evidence writes it: a number, or `"strong id"`.
+mod match_weight {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const STRONG_ID: &str = "strong id";
+
+    pub fn serialize<S: Serializer>(
+        weight: &Option<f64>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match weight {
+            Some(weight) => serializer.serialize_f64(*weight),
+            None => serializer.serialize_str(STRONG_ID),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<f64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Number(f64),
+            Label(String),
+        }
+        match Written::deserialize(deserializer)? {
+            Written::Number(weight) => Ok(Some(weight)),
+            Written::Label(label) if label == STRONG_ID => Ok(None),
+            Written::Label(label) => Err(serde::de::Error::custom(format!(
+                "a match weight is a number or {STRONG_ID:?}, not {label:?}"
+            ))),
+        }
+    }
 }
 
 /// Records resolution found to be one customer: what the matching engine
@@ -186,7 +261,7 @@ pub struct ResolvedCluster {
     pub members: Vec<PartyKey>,
     /// For each member, why it belongs (shared keys, match scores, steward
     /// decisions), stored on its golden link.
-    pub evidence: BTreeMap<PartyKey, serde_json::Value>,
+    pub evidence: BTreeMap<PartyKey, LinkEvidence>,
 }
 
 /// A golden customer as resolution wants it stored.
@@ -253,15 +328,6 @@ pub struct GoldenIdRecord {
     /// The survivor this id was merged into, when merged.
     pub merged_into: Option<String>,
     pub created_at: DateTime<Utc>,
-}
-
-/// One field's part in a match score: the comparison level reached and the
-/// weight (log-likelihood ratio) it added.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct FieldContribution {
-    pub field: String,
-    pub level: String,
-    pub weight: f64,
 }
 
 /// A candidate pair the matcher could not decide, for a steward to review.

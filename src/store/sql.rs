@@ -53,7 +53,7 @@ macro_rules! impl_store {
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
             AuditEntry, Backend, ConnectorCounts, CustomerActivity, CustomerHit, Decision, GoldenCustomer,
-            DeadLetter, GoldenIdRecord, GoldenLink, IdLineage, LedgerRow, LedgerStatus, LedgerUpdate, MappedRecord, NewDecision, OrderFact,
+            DeadLetter, GoldenIdRecord, GoldenLink, IdLineage, LinkEvidence, LedgerRow, LedgerStatus, LedgerUpdate, MappedRecord, NewDecision, OrderFact,
             PushCandidates, PushStatus, PushTarget, RejectedRecord, RetryOutcome, ReviewCandidate, ReviewItem, RunRecord,
             StageCounts, StagedBatch, StagedRecord, StewardDecision, Store, StoreResult,
             StoreStatus, StoredParty, TierAssignment, TierChange, TierEvent,
@@ -101,7 +101,7 @@ macro_rules! impl_store {
         where
             for<'r> &'r str: sqlx::ColumnIndex<R>,
             for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-            for<'r> Json<serde_json::Value>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+            for<'r> Json<Option<LinkEvidence>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
         {
             GoldenLink {
                 party: PartyKey {
@@ -109,7 +109,10 @@ macro_rules! impl_store {
                     source_id: row.get("source_id"),
                 },
                 golden_id: row.get("golden_id"),
-                evidence: row.get::<Json<serde_json::Value>, _>("evidence").0,
+                evidence: row
+                    .get::<Json<Option<LinkEvidence>>, _>("evidence")
+                    .0
+                    .unwrap_or_default(),
             }
         }
 

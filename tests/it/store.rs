@@ -16,9 +16,10 @@ use tierlink::model::{
     Call, Entity, Message, Order, OrderStatus, Party, PartyKey, PartyKind, Ticket,
 };
 use tierlink::store::{
-    ConnectorCounts, GoldenCustomer, GoldenLink, IdLineage, LedgerRow, LedgerStatus, LedgerUpdate,
-    MappedRecord, NewDeadLetter, OrderFact, PushTarget, Rejection, ResolutionChanges, SourceRecord,
-    StageCounts, StagedBatch, StagedRecord, Store, StoreStatus, TierAssignment, TierChange,
+    ConnectorCounts, FieldContribution, GoldenCustomer, GoldenLink, IdLineage, LedgerRow,
+    LedgerStatus, LedgerUpdate, LinkEvidence, MappedRecord, MatchEvidence, NewDeadLetter,
+    OrderFact, PushTarget, Rejection, ResolutionChanges, SourceRecord, StageCounts, StagedBatch,
+    StagedRecord, Store, StoreStatus, TierAssignment, TierChange,
 };
 
 use crate::support::store_stories;
@@ -127,11 +128,14 @@ fn order(
     }
 }
 
-fn link(connector: &str, source_id: &str, golden_id: &str, evidence: Value) -> GoldenLink {
+fn link(connector: &str, source_id: &str, golden_id: &str, shared_keys: &[&str]) -> GoldenLink {
     GoldenLink {
         party: key(connector, source_id),
         golden_id: golden_id.to_string(),
-        evidence,
+        evidence: LinkEvidence {
+            shared_keys: shared_keys.iter().map(ToString::to_string).collect(),
+            ..LinkEvidence::default()
+        },
     }
 }
 
@@ -747,9 +751,9 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
     );
     let bob = golden("G-2", &[("name", json!("Bob"), key("crm", "c-2"))]);
     let links = vec![
-        link("crm", "c-1", "G-1", json!({"rule": "new"})),
-        link("shop", "s-1", "G-1", json!({"email": "alice@example.com"})),
-        link("crm", "c-2", "G-2", json!({"rule": "new"})),
+        link("crm", "c-1", "G-1", &["rule:new"]),
+        link("shop", "s-1", "G-1", &["email:alice@example.com"]),
+        link("crm", "c-2", "G-2", &["rule:new"]),
     ];
     store
         .save_resolution(&ResolutionChanges {
@@ -857,7 +861,7 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             ("phone", json!("+8613800138000"), key("crm", "c-2")),
         ],
     );
-    let moved = link("crm", "c-2", "G-1", json!({"phone": "+8613800138000"}));
+    let moved = link("crm", "c-2", "G-1", &["phone:+8613800138000"]);
     store
         .save_resolution(&ResolutionChanges {
             upserted: vec![merged_alice.clone()],
@@ -933,11 +937,11 @@ async fn push_targets_and_ledger_follow_links_and_tiers(store: Arc<dyn Store>) {
                 golden("G-3", &[("name", json!("Carol"), key("crm", "c-3"))]),
             ],
             links: vec![
-                link("crm", "c-2", "G-2", json!({})),
-                link("crm", "c-1", "G-1", json!({})),
-                link("shop", "s-1", "G-1", json!({})),
+                link("crm", "c-2", "G-2", &[]),
+                link("crm", "c-1", "G-1", &[]),
+                link("shop", "s-1", "G-1", &[]),
                 // Carol has no tier yet: nothing to push for her.
-                link("crm", "c-3", "G-3", json!({})),
+                link("crm", "c-3", "G-3", &[]),
             ],
             merged: vec![],
             id_lineage: vec![],
@@ -1344,7 +1348,20 @@ async fn chinese_text_and_emoji_survive_every_round_trip(store: Arc<dyn Store>) 
             ("company", json!("上海某某科技有限公司"), zhang.key()),
         ],
     );
-    let evidence = json!({"共同手机号": "+8613800138000", "匹配": "🔗"});
+    let evidence = LinkEvidence {
+        shared_keys: vec!["phone:+8613800138000".into(), "name:张伟🐉".into()],
+        matched: Some(MatchEvidence {
+            with: "微信/wm-张伟".into(),
+            probability: 0.9991,
+            weight: None,
+            explanation: vec![FieldContribution {
+                field: "name".into(),
+                level: "同名 🔗".into(),
+                weight: 7.6439,
+            }],
+        }),
+        steward_decisions: vec![3, 7],
+    };
     store
         .save_resolution(&ResolutionChanges {
             upserted: vec![customer.clone()],
@@ -1870,10 +1887,10 @@ async fn customers_are_searched_by_prefix_and_tier_and_leave_the_index_when_merg
         .save_resolution(&ResolutionChanges {
             upserted: vec![zhang.clone(), firm.clone(), zhao.clone()],
             links: vec![
-                link("crm", "c-1", "G-1", json!({})),
-                link("shop", "s-1", "G-1", json!({})),
-                link("erp", "e-1", "G-2", json!({})),
-                link("shop", "s-3", "G-3", json!({})),
+                link("crm", "c-1", "G-1", &[]),
+                link("shop", "s-1", "G-1", &[]),
+                link("erp", "e-1", "G-2", &[]),
+                link("shop", "s-3", "G-3", &[]),
             ],
             merged: vec![],
             id_lineage: vec![],
@@ -1980,7 +1997,7 @@ async fn customers_are_searched_by_prefix_and_tier_and_leave_the_index_when_merg
     store
         .save_resolution(&ResolutionChanges {
             upserted: vec![merged],
-            links: vec![link("shop", "s-3", "G-1", json!({}))],
+            links: vec![link("shop", "s-3", "G-1", &[])],
             merged: vec![("G-3".to_string(), "G-1".to_string())],
             id_lineage: vec![],
         })

@@ -1,0 +1,110 @@
+//! From a million customer source records to golden customers.
+//!
+//! `cargo bench --bench golden` (release build). `GOLDEN_RECORDS` (default
+//! 1,000,000) records made from the world generator's true customers
+//! (`support/customers.rs`) go through what a pipeline run does in memory
+//! between reading the parties and writing the result: match fields into a
+//! table, blocking, comparison, λ, decisions, explained links, clustering
+//! under (no) steward constraints with each member's evidence, then golden
+//! ids and survivorship against an empty store. Each step's time and the
+//! process's peak memory so far are printed; the total is the goal's
+//! "blocking to golden records, training included".
+
+#[path = "support/customers.rs"]
+mod customers;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use customers::first_records;
+use support::{env_number, peak_memory_mib};
+use tierlink::golden::{plan_changes, CurrentGolden, SurvivorshipRules};
+use tierlink::resolve::cluster::Constraints as PairConstraints;
+use tierlink::resolve::engine::resolve;
+use tierlink::resolve::parties::{customer_config, party_scores, party_table};
+use tierlink::steward::constraints::cluster_scored;
+use tierlink::steward::Constraints;
+
+fn main() {
+    let total = env_number("GOLDEN_RECORDS", 1_000_000);
+    let config = customer_config();
+    let started = Instant::now();
+    let (parties, customers) = first_records(total);
+    println!(
+        "{} records of {customers} customers made in {:.1} s",
+        parties.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |step: &'static str| {
+        let seconds = clock.elapsed().as_secs_f64();
+        println!(
+            "{step:<40} {seconds:>6.2} s   peak memory {:>6.0} MiB",
+            peak_memory_mib()
+        );
+        steps.push((step, seconds));
+        clock = Instant::now();
+    };
+    let table = party_table(&parties, config);
+    lap("match fields into a table");
+    let resolution = resolve(&table, config, &PairConstraints::default(), None);
+    let timings = resolution.timings;
+    lap("blocking, comparison, training, decisions");
+    for (phase, time) in [
+        ("blocking", timings.blocking),
+        ("comparison", timings.compare),
+        ("training", timings.training),
+        ("decisions", timings.decide),
+        ("engine clustering", timings.cluster),
+    ] {
+        println!("  {phase:<38} {:>6.2} s", time.as_secs_f64());
+    }
+    for rule in &resolution.blocking.rules {
+        println!(
+            "  rule {:<14} {:>9} pairs, {:>9} new, {:>7} blocks, {} skipped for size",
+            rule.name,
+            rule.pairs,
+            rule.new_pairs,
+            rule.blocks,
+            rule.oversized.len()
+        );
+    }
+    println!(
+        "  {} candidate pairs, {} links, {} review pairs",
+        resolution.blocking.candidate_pairs,
+        resolution.decisions.links.len(),
+        resolution.decisions.reviews.len()
+    );
+    let scores = party_scores(&resolution, &parties);
+    drop(resolution);
+    drop(table);
+    lap("explained links, strongest first");
+    let resolved = cluster_scored(&parties, &Constraints::default(), &scores);
+    drop(scores);
+    lap("clusters with evidence");
+    let pins = BTreeMap::new();
+    let changes = plan_changes(
+        resolved.clusters,
+        &parties,
+        CurrentGolden {
+            links: &[],
+            customers: &[],
+            ids: &[],
+            pins: &pins,
+        },
+        &SurvivorshipRules::default(),
+    );
+    lap("golden ids and survivorship");
+    let seconds: f64 = steps.iter().map(|(_, seconds)| seconds).sum();
+    println!(
+        "{} records to {} golden customers ({} links) in {seconds:.1} s; peak memory {:.0} MiB",
+        parties.len(),
+        changes.upserted.len(),
+        changes.links.len(),
+        peak_memory_mib()
+    );
+}
