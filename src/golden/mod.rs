@@ -90,7 +90,7 @@ pub fn plan_changes(
     let pins = PinsByCustomer::new(&merged, current);
     let mut upserted = Vec::new();
     let mut links = Vec::new();
-    for (mut cluster, golden_id) in clusters.into_iter().zip(&ids) {
+    for (cluster, golden_id) in clusters.into_iter().zip(&ids) {
         let members: Vec<&Party> = cluster
             .members
             .iter()
@@ -108,8 +108,7 @@ pub fn plan_changes(
         {
             upserted.push(golden);
         }
-        for member in cluster.members {
-            let evidence = cluster.evidence.remove(&member).unwrap_or_default();
+        for (member, evidence) in cluster.members.into_iter().zip(cluster.evidence) {
             let unchanged = linked
                 .get(&member)
                 .is_some_and(|link| link.golden_id == *golden_id && link.evidence == evidence);

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use super::cluster::Constraints;
+use super::compare::worker_count;
 use super::config::{FieldKind, ResolveConfig};
 use super::engine::{self, Resolution, ScoredPair};
 use super::fellegi_sunter::Explanation;
@@ -225,11 +226,20 @@ pub struct PartyScores {
 /// Adds a party's match fields to a table of `config`'s fields; returns
 /// its record id.
 pub fn push_party(builder: &mut TableBuilder, config: &ResolveConfig, party: &Party) -> u32 {
-    let fields = match_fields(party);
+    push_match_fields(builder, config, &match_fields(party))
+}
+
+/// Adds a party's match fields, already normalized, to a table of
+/// `config`'s fields; returns its record id.
+fn push_match_fields(
+    builder: &mut TableBuilder,
+    config: &ResolveConfig,
+    fields: &MatchFields,
+) -> u32 {
     let parts: Vec<Vec<&str>> = config
         .fields
         .iter()
-        .map(|spec| field_parts(&fields, &spec.name))
+        .map(|spec| field_parts(fields, &spec.name))
         .collect();
     let values: Vec<FieldValue<'_>> = config
         .fields
@@ -256,10 +266,26 @@ pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
 
 /// The match fields of `parties` as a table of `config`'s fields, row `i`
 /// for party `i`.
+/// Normalizing is spread over the cores a batch at a time; rows are added
+/// in party order.
 pub fn party_table(parties: &[Party], config: &ResolveConfig) -> RecordTable {
+    const BATCH: usize = 1 << 16;
     let mut builder = TableBuilder::new(&config.fields);
-    for party in parties {
-        push_party(&mut builder, config, party);
+    for batch in parties.chunks(BATCH) {
+        let share = batch.len().div_ceil(worker_count());
+        let normalized: Vec<Vec<MatchFields>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = batch
+                .chunks(share)
+                .map(|part| scope.spawn(move || part.iter().map(match_fields).collect()))
+                .collect();
+            workers
+                .into_iter()
+                .map(|worker| worker.join().expect("normalizing match fields"))
+                .collect()
+        });
+        for fields in normalized.iter().flatten() {
+            push_match_fields(&mut builder, config, fields);
+        }
     }
     builder.finish()
 }

@@ -349,7 +349,7 @@ pub fn cluster_scored(
     ConstrainedResolution { clusters, reviews }
 }
 
-/// Why each member of one customer belongs: the match keys it shares with
+/// Why each member of one customer belongs, in member order: the match keys it shares with
 /// another member, the strongest link that joined it, and the steward
 /// decisions that did.
 fn members_evidence(
@@ -357,7 +357,7 @@ fn members_evidence(
     members: &[usize],
     best_link: &HashMap<usize, &PartyPair>,
     steward_links: &BTreeMap<usize, BTreeSet<i64>>,
-) -> BTreeMap<PartyKey, LinkEvidence> {
+) -> Vec<LinkEvidence> {
     // A customer of one record shares nothing with anyone.
     let keys: Vec<BTreeSet<String>> = if members.len() > 1 {
         members
@@ -399,15 +399,14 @@ fn members_evidence(
                         .collect(),
                 }
             });
-            let evidence = LinkEvidence {
+            LinkEvidence {
                 shared_keys,
                 matched,
                 steward_decisions: steward_links
                     .get(&member)
                     .map(|decisions| decisions.iter().copied().collect())
                     .unwrap_or_default(),
-            };
-            (parties[member].key(), evidence)
+            }
         })
         .collect()
 }
@@ -552,7 +551,7 @@ mod tests {
             vec![vec!["erp/00", "erp/01"], vec!["erp/02", "erp/03"]]
         );
         assert_eq!(
-            serde_json::to_value(&clusters[1].evidence[&key(3)]).unwrap(),
+            serde_json::to_value(&clusters[1].evidence[1]).unwrap(),
             json!({ "shared_keys": [], "steward_decisions": [2] })
         );
     }

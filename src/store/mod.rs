@@ -259,9 +259,9 @@ mod match_weight {
 pub struct ResolvedCluster {
     /// Members in sorted order.
     pub members: Vec<PartyKey>,
-    /// For each member, why it belongs (shared keys, match scores, steward
-    /// decisions), stored on its golden link.
-    pub evidence: BTreeMap<PartyKey, LinkEvidence>,
+    /// For each member, in member order, why it belongs (shared keys,
+    /// match scores, steward decisions), stored on its golden link.
+    pub evidence: Vec<LinkEvidence>,
 }
 
 /// A golden customer as resolution wants it stored.
@@ -907,4 +907,66 @@ pub trait Store: Send + Sync {
 
     /// Counts of what is stored.
     async fn status(&self) -> StoreResult<StoreStatus>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn matched(weight: Option<f64>) -> LinkEvidence {
+        LinkEvidence {
+            shared_keys: vec!["phone:+8613800138000".into()],
+            matched: Some(MatchEvidence {
+                with: "shop/7".into(),
+                probability: 0.9991,
+                weight,
+                explanation: vec![FieldContribution {
+                    field: "name".into(),
+                    level: "shares>=1".into(),
+                    weight: 7.6439,
+                }],
+            }),
+            steward_decisions: vec![],
+        }
+    }
+
+    #[test]
+    fn link_evidence_is_written_as_the_json_object_readers_know() {
+        assert_eq!(
+            serde_json::to_value(matched(None)).unwrap(),
+            json!({
+                "shared_keys": ["phone:+8613800138000"],
+                "match": {
+                    "with": "shop/7",
+                    "probability": 0.9991,
+                    "weight": "strong id",
+                    "explanation": [{"field": "name", "level": "shares>=1", "weight": 7.6439}],
+                },
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(matched(Some(12.5))).unwrap()["match"]["weight"],
+            json!(12.5)
+        );
+        for evidence in [matched(None), matched(Some(-3.25)), LinkEvidence::default()] {
+            let text = evidence.to_string();
+            assert_eq!(
+                serde_json::from_str::<LinkEvidence>(&text).unwrap(),
+                evidence
+            );
+        }
+    }
+
+    #[test]
+    fn link_evidence_reads_empty_objects_and_refuses_an_unknown_weight() {
+        assert_eq!(
+            serde_json::from_value::<LinkEvidence>(json!({})).unwrap(),
+            LinkEvidence::default()
+        );
+        let mut written = serde_json::to_value(matched(None)).unwrap();
+        written["match"]["weight"] = json!("very strong");
+        let error = serde_json::from_value::<LinkEvidence>(written).unwrap_err();
+        assert!(error.to_string().contains("\"very strong\""), "{error}");
+    }
 }
