@@ -33,9 +33,10 @@ fn main() {
     let started = Instant::now();
     let (parties, customers) = first_records(total);
     println!(
-        "{} records of {customers} customers made in {:.1} s",
+        "{} records of {customers} customers made in {:.1} s; peak memory {:.0} MiB",
         parties.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        peak_memory_mib()
     );
 
     let mut steps: Vec<(&str, f64)> = Vec::new();
