@@ -122,7 +122,7 @@ async fn time_decisions(dir: &Path) {
         "\nfull resolution pass over {} records: {:.1} s ({} changes)",
         full.parties,
         started.elapsed().as_secs_f64(),
-        full.changes.links.len()
+        full.changes.links
     );
     let index = SharedIndex::default();
     let steward = Steward {

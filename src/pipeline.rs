@@ -442,8 +442,8 @@ async fn resolve_stage(
     let outcome = steward::resolve_customers(store.as_ref(), &rules).await?;
     report.parties = outcome.parties;
     report.golden_customers = outcome.golden_customers;
-    report.golden_changed = outcome.changes.upserted.len();
-    report.links_changed = outcome.changes.links.len();
+    report.golden_changed = outcome.changes.upserted;
+    report.links_changed = outcome.changes.links;
     report.merged = outcome.changes.merged.len();
     Ok(())
 }

@@ -302,8 +302,8 @@ fn print_outcome(outcome: &DecisionOutcome) {
         decision.id,
         decision.decision.action(),
         decision.actor,
-        changes.upserted.len(),
-        changes.links.len(),
+        changes.upserted,
+        changes.links,
         changes.merged.len()
     );
     for (absorbed, survivor) in &changes.merged {

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::model::{Party, PartyKey};
 use crate::normalize::email::normalize_emails;
 use crate::normalize::phone::normalize_phones;
+use crate::resolve::parallel::map_in_order;
 use crate::steward::PinnedField;
 use crate::store::{
     GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, ResolutionChanges, ResolvedCluster,
@@ -56,26 +57,35 @@ pub fn plan_changes(
     current: CurrentGolden<'_>,
     rules: &SurvivorshipRules,
 ) -> ResolutionChanges {
-    let by_key: HashMap<(&str, &str), &Party> = parties
-        .iter()
-        .map(|party| ((party.connector.as_str(), party.source_id.as_str()), party))
-        .collect();
+    plan_golden(clusters, parties, current, rules, usize::MAX)
+        .next()
+        .unwrap_or_default()
+}
+
+/// How many customers one slice of a pipeline's [`GoldenPlan`] holds.
+pub const PLAN_SLICE: usize = 10_000;
+
+/// [`plan_changes`] a slice of `slice` customers at a time: ids are chosen
+/// for every cluster up front (merges and id lineage come with the first
+/// slice), then each slice survives its customers' fields and gathers
+/// their links as it is drawn, so only one slice is held at once.
+pub fn plan_golden<'a>(
+    clusters: Vec<ResolvedCluster>,
+    parties: &'a [Party],
+    current: CurrentGolden<'a>,
+    rules: &'a SurvivorshipRules,
+    slice: usize,
+) -> GoldenPlan<'a> {
     let linked: HashMap<&PartyKey, &GoldenLink> = current
         .links
         .iter()
         .map(|link| (&link.party, link))
-        .collect();
-    let stored: HashMap<&str, &GoldenCustomer> = current
-        .customers
-        .iter()
-        .map(|golden| (golden.golden_id.as_str(), golden))
         .collect();
     let ages: HashMap<&str, DateTime<Utc>> = current
         .ids
         .iter()
         .map(|record| (record.golden_id.as_str(), record.created_at))
         .collect();
-
     let active: HashSet<&str> = current
         .ids
         .iter()
@@ -87,58 +97,125 @@ pub fn plan_changes(
         merged,
         lineage,
     } = assign_ids(&clusters, &linked, &ages, &active);
-    let pins = PinsByCustomer::new(&merged, current);
-    let mut upserted = Vec::new();
-    let mut links = Vec::new();
-    for (cluster, golden_id) in clusters.into_iter().zip(&ids) {
+    GoldenPlan {
+        pins: PinsByCustomer::new(&merged, current),
+        customers: clusters.into_iter().zip(ids),
+        by_key: parties
+            .iter()
+            .map(|party| ((party.connector.as_str(), party.source_id.as_str()), party))
+            .collect(),
+        linked,
+        stored: current
+            .customers
+            .iter()
+            .map(|golden| (golden.golden_id.as_str(), golden))
+            .collect(),
+        current,
+        rules,
+        first: Some(ResolutionChanges {
+            merged,
+            id_lineage: lineage,
+            ..ResolutionChanges::default()
+        }),
+        slice,
+    }
+}
+
+/// The golden changes of a resolution pass, drawn a slice at a time
+/// ([`plan_golden`]).
+pub struct GoldenPlan<'a> {
+    /// The clusters still to plan, each with its chosen id.
+    customers: std::iter::Zip<std::vec::IntoIter<ResolvedCluster>, std::vec::IntoIter<String>>,
+    by_key: HashMap<(&'a str, &'a str), &'a Party>,
+    linked: HashMap<&'a PartyKey, &'a GoldenLink>,
+    stored: HashMap<&'a str, &'a GoldenCustomer>,
+    pins: PinsByCustomer,
+    current: CurrentGolden<'a>,
+    rules: &'a SurvivorshipRules,
+    /// The merges and id lineage of the pass, until the first slice
+    /// takes them.
+    first: Option<ResolutionChanges>,
+    slice: usize,
+}
+
+impl Iterator for GoldenPlan<'_> {
+    type Item = ResolutionChanges;
+
+    fn next(&mut self) -> Option<ResolutionChanges> {
+        let first = self.first.take();
+        let is_first = first.is_some();
+        let customers: Vec<(ResolvedCluster, String)> =
+            self.customers.by_ref().take(self.slice).collect();
+        if customers.is_empty() && !is_first {
+            return None;
+        }
+        let mut changes = first.unwrap_or_default();
+        let plan = &*self;
+        let planned = map_in_order(customers, |(cluster, golden_id)| {
+            plan.plan_customer(cluster, golden_id)
+        });
+        for (golden, links) in planned {
+            changes.upserted.extend(golden);
+            changes.links.extend(links);
+        }
+        Some(changes)
+    }
+}
+
+impl GoldenPlan<'_> {
+    /// One customer's golden record (when it changed) and its links (those
+    /// new or changed).
+    fn plan_customer(
+        &self,
+        cluster: ResolvedCluster,
+        golden_id: String,
+    ) -> (Option<GoldenCustomer>, Vec<GoldenLink>) {
         let members: Vec<&Party> = cluster
             .members
             .iter()
             .filter_map(|key| {
-                by_key
+                self.by_key
                     .get(&(key.connector.as_str(), key.source_id.as_str()))
                     .copied()
             })
             .collect();
-        let golden = survive(golden_id, &members, rules, &pins.of(golden_id, current));
-        if stored
+        let pins = self.pins.of(&golden_id, self.current);
+        let golden = survive(&golden_id, &members, self.rules, &pins);
+        let changed = self
+            .stored
             .get(golden_id.as_str())
             .map(|current| (&current.fields, &current.lineage))
-            != Some((&golden.fields, &golden.lineage))
-        {
-            upserted.push(golden);
-        }
-        for (member, evidence) in cluster.members.into_iter().zip(cluster.evidence) {
-            let unchanged = linked
-                .get(&member)
-                .is_some_and(|link| link.golden_id == *golden_id && link.evidence == evidence);
-            if !unchanged {
-                links.push(GoldenLink {
-                    party: member,
-                    golden_id: golden_id.clone(),
-                    evidence,
-                });
-            }
-        }
-    }
-    ResolutionChanges {
-        upserted,
-        links,
-        merged,
-        id_lineage: lineage,
+            != Some((&golden.fields, &golden.lineage));
+        let links = cluster
+            .members
+            .into_iter()
+            .zip(cluster.evidence)
+            .filter(|(member, evidence)| {
+                !self
+                    .linked
+                    .get(member)
+                    .is_some_and(|link| link.golden_id == golden_id && link.evidence == *evidence)
+            })
+            .map(|(party, evidence)| GoldenLink {
+                party,
+                golden_id: golden_id.clone(),
+                evidence,
+            })
+            .collect();
+        (changed.then_some(golden), links)
     }
 }
 
 /// Which pinned ids' pins may apply to which golden id: a customer takes
 /// the pins of its own id and of ids merged into it (now or earlier,
 /// following `merged_into`). Built once per pass.
-struct PinsByCustomer<'a> {
+struct PinsByCustomer {
     /// Golden id -> the pinned ids whose merge chain passes through it.
-    reached_from: HashMap<&'a str, Vec<&'a str>>,
+    reached_from: HashMap<String, Vec<String>>,
 }
 
-impl<'a> PinsByCustomer<'a> {
-    fn new(merged_now: &'a [(String, String)], current: CurrentGolden<'a>) -> PinsByCustomer<'a> {
+impl PinsByCustomer {
+    fn new(merged_now: &[(String, String)], current: CurrentGolden<'_>) -> PinsByCustomer {
         let survivor_of: HashMap<&str, &str> = current
             .ids
             .iter()
@@ -149,13 +226,16 @@ impl<'a> PinsByCustomer<'a> {
                     .map(|(absorbed, survivor)| (absorbed.as_str(), survivor.as_str())),
             )
             .collect();
-        let mut reached_from: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut reached_from: HashMap<String, Vec<String>> = HashMap::new();
         for pinned_id in current.pins.keys() {
             // Follow the merge chain (bounded, in case of a cycle in bad data).
             let mut id = pinned_id.as_str();
             let mut seen = HashSet::new();
             while seen.insert(id) {
-                reached_from.entry(id).or_default().push(pinned_id);
+                reached_from
+                    .entry(id.to_string())
+                    .or_default()
+                    .push(pinned_id.clone());
                 match survivor_of.get(id) {
                     Some(next) => id = next,
                     None => break,
@@ -171,7 +251,7 @@ impl<'a> PinsByCustomer<'a> {
         let mut pins: BTreeMap<String, PinnedField> = BTreeMap::new();
         // Per field: (pinned on this id itself, decision id) of the pin kept.
         let mut ranks: BTreeMap<String, (bool, i64)> = BTreeMap::new();
-        for &pinned_id in self.reached_from.get(golden_id).into_iter().flatten() {
+        for pinned_id in self.reached_from.get(golden_id).into_iter().flatten() {
             let own = pinned_id == golden_id;
             for (field, pin) in &current.pins[pinned_id] {
                 let rank = (own, pin.decision_id);
@@ -620,6 +700,59 @@ mod tests {
             held.golden[0].fields["phones"],
             json!(["+8613700137000", "+8613800138000"])
         );
+    }
+
+    #[test]
+    fn a_plan_drawn_in_slices_is_the_plan_made_at_once() {
+        let mut parties = vec![party("desk", "x", "张伟", "13700137000")];
+        let mut held = Held::default();
+        held.run(&parties);
+        parties.push(party("erp", "1", "张伟", "13800138000"));
+        parties.push(party("shop", "a", "张伟", "13800138000"));
+        parties.push(party("erp", "2", "李娜", "13900139000"));
+        parties.push(party("erp", "3", "王芳", "13600136000"));
+        held.run(&parties);
+        // A merge, a new customer and changed links in one pass.
+        parties[0].phones.push("13800138000".into());
+        parties.push(party("erp", "4", "赵敏", "13500135000"));
+        let rules = SurvivorshipRules::default();
+        let at_once = held.plan(&parties, &rules);
+        assert!(!at_once.merged.is_empty() && !at_once.upserted.is_empty());
+
+        let clusters = cluster_with_constraints(
+            &parties,
+            &Constraints::default(),
+            crate::resolve::parties::customer_config(),
+        )
+        .clusters;
+        let current = CurrentGolden {
+            links: &held.links,
+            customers: &held.golden,
+            ids: &held.ids,
+            pins: &held.pins,
+        };
+        let slices: Vec<ResolutionChanges> =
+            plan_golden(clusters, &parties, current, &rules, 1).collect();
+        assert_eq!(slices.len(), 4, "one slice per customer");
+        assert_eq!(slices[0].merged, at_once.merged);
+        assert_eq!(slices[0].id_lineage, at_once.id_lineage);
+        assert!(slices[1..]
+            .iter()
+            .all(|slice| slice.merged.is_empty() && slice.id_lineage.is_empty()));
+        assert!(slices.iter().all(|slice| slice.upserted.len() <= 1));
+        let joined = |part: fn(&ResolutionChanges) -> usize| slices.iter().map(part).sum::<usize>();
+        assert_eq!(joined(|slice| slice.upserted.len()), at_once.upserted.len());
+        assert_eq!(joined(|slice| slice.links.len()), at_once.links.len());
+        let upserted: Vec<GoldenCustomer> = slices
+            .iter()
+            .flat_map(|slice| slice.upserted.clone())
+            .collect();
+        let links: Vec<GoldenLink> = slices
+            .iter()
+            .flat_map(|slice| slice.links.clone())
+            .collect();
+        assert_eq!(upserted, at_once.upserted);
+        assert_eq!(links, at_once.links);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use super::blocking::Pair;
 use super::config::{LevelSpec, LevelTest, ResolveConfig};
+use super::parallel::worker_count;
 use super::similarity;
 use super::table::{Column, Date, RecordTable, StringId, MISSING};
 
@@ -286,11 +287,6 @@ fn shared_count(left: &[StringId], right: &[StringId]) -> usize {
         }
     }
     shared
-}
-
-/// How many threads to spread work over: the machine's cores.
-pub fn worker_count() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Compares every pair, in parallel; row `p` of the result is `pairs[p]`.

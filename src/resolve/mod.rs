@@ -30,6 +30,7 @@ pub mod config;
 pub mod engine;
 pub mod fellegi_sunter;
 pub mod metrics;
+pub mod parallel;
 pub mod parties;
 pub mod rng;
 pub mod similarity;

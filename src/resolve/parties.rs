@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use super::cluster::Constraints;
-use super::compare::worker_count;
 use super::config::{FieldKind, ResolveConfig};
 use super::engine::{self, Resolution, ScoredPair};
 use super::fellegi_sunter::Explanation;
+use super::parallel::map_in_order;
 use super::table::{FieldValue, RecordTable, TableBuilder};
 use crate::model::{Party, PartyKind};
 use crate::normalize::address::{normalize_place, parse_address_region};
@@ -272,19 +272,8 @@ pub fn party_table(parties: &[Party], config: &ResolveConfig) -> RecordTable {
     const BATCH: usize = 1 << 16;
     let mut builder = TableBuilder::new(&config.fields);
     for batch in parties.chunks(BATCH) {
-        let share = batch.len().div_ceil(worker_count());
-        let normalized: Vec<Vec<MatchFields>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = batch
-                .chunks(share)
-                .map(|part| scope.spawn(move || part.iter().map(match_fields).collect()))
-                .collect();
-            workers
-                .into_iter()
-                .map(|worker| worker.join().expect("normalizing match fields"))
-                .collect()
-        });
-        for fields in normalized.iter().flatten() {
-            push_match_fields(&mut builder, config, fields);
+        for fields in map_in_order(batch.iter().collect(), match_fields) {
+            push_match_fields(&mut builder, config, &fields);
         }
     }
     builder.finish()

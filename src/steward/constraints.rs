@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::model::{Party, PartyKey};
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::match_keys;
+use crate::resolve::parallel::map_in_order;
 use crate::resolve::parties::{score_parties, PartyPair, PartyScores};
 use crate::steward::PinnedField;
 use crate::store::{
@@ -310,9 +311,8 @@ pub fn cluster_scored(
         best_link,
     } = join(parties, constraints, scores);
     let clustered = members_by_group(parties, &mut groups);
-    let mut clusters: Vec<ResolvedCluster> = clustered
-        .into_values()
-        .map(|members| {
+    let mut clusters: Vec<ResolvedCluster> =
+        map_in_order(clustered.into_values().collect(), |members| {
             let evidence = members_evidence(parties, &members, &best_link, &steward_links);
             ResolvedCluster {
                 members: members
@@ -321,8 +321,7 @@ pub fn cluster_scored(
                     .collect(),
                 evidence,
             }
-        })
-        .collect();
+        });
     clusters.sort_by(|a, b| a.members[0].cmp(&b.members[0]));
     let reviews = scores
         .reviews

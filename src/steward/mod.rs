@@ -67,7 +67,39 @@ pub enum StewardError {
 pub struct ResolutionOutcome {
     pub parties: usize,
     pub golden_customers: usize,
-    pub changes: ResolutionChanges,
+    pub changes: ResolutionSummary,
+}
+
+/// What a resolution pass stored: how many golden customers and links it
+/// wrote, and every merge and id lineage row it recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ResolutionSummary {
+    /// Golden customers new or changed.
+    pub upserted: usize,
+    /// Links new or moved.
+    pub links: usize,
+    /// Golden ids absorbed into another: (absorbed, survivor).
+    pub merged: Vec<(String, String)>,
+    /// Where new and surviving ids came from, for merges and splits.
+    pub id_lineage: Vec<IdLineage>,
+}
+
+impl ResolutionSummary {
+    /// Counts one slice of stored changes in.
+    fn add(&mut self, changes: &ResolutionChanges) {
+        self.upserted += changes.upserted.len();
+        self.links += changes.links.len();
+        self.merged.extend(changes.merged.iter().cloned());
+        self.id_lineage.extend(changes.id_lineage.iter().cloned());
+    }
+
+    /// Whether the pass stored nothing.
+    pub fn is_empty(&self) -> bool {
+        self.upserted == 0
+            && self.links == 0
+            && self.merged.is_empty()
+            && self.id_lineage.is_empty()
+    }
 }
 
 /// What a resolution pass decides with: which parties are one customer
@@ -205,27 +237,34 @@ async fn plan_and_store(
     parties: &[Party],
     decisions: &[StewardDecision],
     (links, customers, ids): CurrentState,
-) -> Result<ResolutionChanges, StoreError> {
+) -> Result<ResolutionSummary, StoreError> {
     if !resolution.reviews.is_empty() {
         weigh_by_customer_value(&mut resolution.reviews, &links, &store.order_facts().await?);
         store.save_review_items(&resolution.reviews).await?;
     }
     let pins = pinned_fields(decisions);
-    let changes = golden::plan_changes(
+    let current = CurrentGolden {
+        links: &links,
+        customers: &customers,
+        ids: &ids,
+        pins: &pins,
+    };
+    let mut summary = ResolutionSummary::default();
+    let mut slices = golden::plan_golden(
         resolution.clusters,
         parties,
-        CurrentGolden {
-            links: &links,
-            customers: &customers,
-            ids: &ids,
-            pins: &pins,
-        },
+        current,
         &rules.survivorship,
-    );
-    if !changes.is_empty() {
-        store.save_resolution(&changes).await?;
+        golden::PLAN_SLICE,
+    )
+    .filter(|slice| !slice.is_empty())
+    .inspect(|slice| summary.add(slice))
+    .peekable();
+    if slices.peek().is_some() {
+        store.save_resolution_slices(&mut slices).await?;
     }
-    Ok(changes)
+    drop(slices);
+    Ok(summary)
 }
 
 /// The resolution index a long-running process (the service) keeps

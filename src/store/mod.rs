@@ -768,6 +768,13 @@ pub trait Store: Send + Sync {
     async fn golden_customers(&self) -> StoreResult<Vec<GoldenCustomer>>;
     /// Applies one resolution pass's changes in one transaction.
     async fn save_resolution(&self, changes: &ResolutionChanges) -> StoreResult<()>;
+    /// Applies one resolution pass planned a slice at a time, all slices in
+    /// one transaction: each is written and dropped before the next is
+    /// drawn, so a pass over a million customers never holds them all.
+    async fn save_resolution_slices(
+        &self,
+        slices: &mut (dyn Iterator<Item = ResolutionChanges> + Send),
+    ) -> StoreResult<()>;
 
     /// The links of one golden customer, by party key.
     async fn golden_members(&self, golden_id: &str) -> StoreResult<Vec<GoldenLink>>;

@@ -252,6 +252,98 @@ macro_rules! impl_store {
             match_weight, evidence, priority, status, created_at, decided_at, decision_id";
 
         impl $store {
+            /// Writes one resolution pass's changes (or one slice of them)
+            /// inside the caller's transaction.
+            async fn write_resolution(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                changes: &crate::store::ResolutionChanges,
+                now: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                for golden in &changes.upserted {
+                    sqlx::query(
+                        "INSERT INTO golden_customers (golden_id, fields, status, created_at, updated_at)
+                         VALUES ($1, $2, 'active', $3, $3)
+                         ON CONFLICT (golden_id) DO UPDATE SET fields = excluded.fields, status = 'active',
+                           merged_into = NULL, updated_at = excluded.updated_at",
+                    )
+                    .bind(&golden.golden_id)
+                    .bind(Json(&golden.fields))
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(query_error("saving golden customers"))?;
+                    sqlx::query("DELETE FROM field_lineage WHERE golden_id = $1")
+                        .bind(&golden.golden_id)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(query_error("saving field lineage"))?;
+                    for (field, party) in &golden.lineage {
+                        sqlx::query(
+                            "INSERT INTO field_lineage (golden_id, field, connector, source_id) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&golden.golden_id)
+                        .bind(field)
+                        .bind(&party.connector)
+                        .bind(&party.source_id)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(query_error("saving field lineage"))?;
+                    }
+                }
+                for link in &changes.links {
+                    sqlx::query(
+                        "INSERT INTO golden_links (connector, source_id, golden_id, evidence, linked_at)
+                         VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (connector, source_id) DO UPDATE SET golden_id = excluded.golden_id,
+                           evidence = excluded.evidence, linked_at = excluded.linked_at",
+                    )
+                    .bind(&link.party.connector)
+                    .bind(&link.party.source_id)
+                    .bind(&link.golden_id)
+                    .bind(Json(&link.evidence))
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(query_error("saving golden links"))?;
+                }
+                for (absorbed, survivor) in &changes.merged {
+                    sqlx::query(
+                        "UPDATE golden_customers SET status = 'merged', merged_into = $1, updated_at = $2 WHERE golden_id = $3",
+                    )
+                    .bind(survivor)
+                    .bind(now)
+                    .bind(absorbed)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(query_error("recording merges"))?;
+                    sqlx::query("DELETE FROM field_lineage WHERE golden_id = $1")
+                        .bind(absorbed)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(query_error("recording merges"))?;
+                    sqlx::query("DELETE FROM tier_assignments WHERE golden_id = $1")
+                        .bind(absorbed)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(query_error("recording merges"))?;
+                }
+                for lineage in &changes.id_lineage {
+                    sqlx::query(
+                        "INSERT INTO golden_id_lineage (new_id, old_id, reason, recorded_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(&lineage.new_id)
+                    .bind(&lineage.old_id)
+                    .bind(&lineage.reason)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(query_error("recording golden id lineage"))?;
+                }
+                let absorbed: Vec<&str> = changes.merged.iter().map(|(absorbed, _)| absorbed.as_str()).collect();
+                Self::replace_search_terms(tx, &changes.upserted, &absorbed).await?;
+                Ok(())
+            }
+
             /// Replaces the search terms of `customers` and removes those of
             /// `removed`, inside a resolution's transaction.
             async fn replace_search_terms(
@@ -991,90 +1083,21 @@ macro_rules! impl_store {
             }
 
             async fn save_resolution(&self, changes: &crate::store::ResolutionChanges) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(query_error("saving golden records"))?;
+                Self::write_resolution(&mut tx, changes, Utc::now()).await?;
+                tx.commit().await.map_err(query_error("saving golden records"))?;
+                Ok(())
+            }
+
+            async fn save_resolution_slices(
+                &self,
+                slices: &mut (dyn Iterator<Item = crate::store::ResolutionChanges> + Send),
+            ) -> StoreResult<()> {
                 let now = Utc::now();
                 let mut tx = self.pool.begin().await.map_err(query_error("saving golden records"))?;
-                for golden in &changes.upserted {
-                    sqlx::query(
-                        "INSERT INTO golden_customers (golden_id, fields, status, created_at, updated_at)
-                         VALUES ($1, $2, 'active', $3, $3)
-                         ON CONFLICT (golden_id) DO UPDATE SET fields = excluded.fields, status = 'active',
-                           merged_into = NULL, updated_at = excluded.updated_at",
-                    )
-                    .bind(&golden.golden_id)
-                    .bind(Json(&golden.fields))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("saving golden customers"))?;
-                    sqlx::query("DELETE FROM field_lineage WHERE golden_id = $1")
-                        .bind(&golden.golden_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(query_error("saving field lineage"))?;
-                    for (field, party) in &golden.lineage {
-                        sqlx::query(
-                            "INSERT INTO field_lineage (golden_id, field, connector, source_id) VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(&golden.golden_id)
-                        .bind(field)
-                        .bind(&party.connector)
-                        .bind(&party.source_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(query_error("saving field lineage"))?;
-                    }
+                for slice in slices {
+                    Self::write_resolution(&mut tx, &slice, now).await?;
                 }
-                for link in &changes.links {
-                    sqlx::query(
-                        "INSERT INTO golden_links (connector, source_id, golden_id, evidence, linked_at)
-                         VALUES ($1, $2, $3, $4, $5)
-                         ON CONFLICT (connector, source_id) DO UPDATE SET golden_id = excluded.golden_id,
-                           evidence = excluded.evidence, linked_at = excluded.linked_at",
-                    )
-                    .bind(&link.party.connector)
-                    .bind(&link.party.source_id)
-                    .bind(&link.golden_id)
-                    .bind(Json(&link.evidence))
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("saving golden links"))?;
-                }
-                for (absorbed, survivor) in &changes.merged {
-                    sqlx::query(
-                        "UPDATE golden_customers SET status = 'merged', merged_into = $1, updated_at = $2 WHERE golden_id = $3",
-                    )
-                    .bind(survivor)
-                    .bind(now)
-                    .bind(absorbed)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("recording merges"))?;
-                    sqlx::query("DELETE FROM field_lineage WHERE golden_id = $1")
-                        .bind(absorbed)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(query_error("recording merges"))?;
-                    sqlx::query("DELETE FROM tier_assignments WHERE golden_id = $1")
-                        .bind(absorbed)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(query_error("recording merges"))?;
-                }
-                for lineage in &changes.id_lineage {
-                    sqlx::query(
-                        "INSERT INTO golden_id_lineage (new_id, old_id, reason, recorded_at) VALUES ($1, $2, $3, $4)",
-                    )
-                    .bind(&lineage.new_id)
-                    .bind(&lineage.old_id)
-                    .bind(&lineage.reason)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(query_error("recording golden id lineage"))?;
-                }
-                let absorbed: Vec<&str> = changes.merged.iter().map(|(absorbed, _)| absorbed.as_str()).collect();
-                Self::replace_search_terms(&mut tx, &changes.upserted, &absorbed).await?;
                 tx.commit().await.map_err(query_error("saving golden records"))?;
                 Ok(())
             }

@@ -750,18 +750,29 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         ],
     );
     let bob = golden("G-2", &[("name", json!("Bob"), key("crm", "c-2"))]);
-    let links = vec![
+    let links = [
         link("crm", "c-1", "G-1", &["rule:new"]),
         link("shop", "s-1", "G-1", &["email:alice@example.com"]),
         link("crm", "c-2", "G-2", &["rule:new"]),
     ];
-    store
-        .save_resolution(&ResolutionChanges {
-            upserted: vec![alice.clone(), bob.clone()],
-            links: links.clone(),
+    // Stored as a pipeline stores a large pass: in slices, one transaction.
+    let mut slices = vec![
+        ResolutionChanges {
+            upserted: vec![alice.clone()],
+            links: links[..2].to_vec(),
             merged: vec![],
             id_lineage: vec![],
-        })
+        },
+        ResolutionChanges {
+            upserted: vec![bob.clone()],
+            links: links[2..].to_vec(),
+            merged: vec![],
+            id_lineage: vec![],
+        },
+    ]
+    .into_iter();
+    store
+        .save_resolution_slices(&mut slices)
         .await
         .expect("saving resolution pass 1");
 

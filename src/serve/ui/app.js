@@ -1223,7 +1223,7 @@ async function pageReviewItem({ args }) {
         ids.flatMap((g, i) => (i ? [", ", customerLink(g)] : [customerLink(g)]))) : null,
       h("p", { class: "muted small" }, t("outcome.summary", resolution.parties == null ? "—" : fmtNum(resolution.parties),
         resolution.golden_customers == null ? "—" : fmtNum(resolution.golden_customers),
-        fmtNum((changes.upserted || []).length), fmtNum((changes.merged || []).length))),
+        fmtNum(changes.upserted || 0), fmtNum((changes.merged || []).length))),
       h("div", { class: "actions" }, undo, next));
     outcome.hidden = false;
     next.focus();
