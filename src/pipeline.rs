@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{ConnectorConfig, Project};
 use crate::connectors::{ConnectorError, SourceContext};
+use crate::steward::SharedIndex;
 use crate::store::{MappedRecord, StageCounts, Store, StoreError};
 use crate::{golden, push, segment, steward};
 
@@ -144,16 +145,19 @@ pub async fn run_full(
 ) -> Result<RunReport, RunError> {
     let context = SourceContext::new(store.clone());
     record_run(store, "full", |run_id| {
-        every_stage(project, &context, run_id, false, progress)
+        every_stage(project, &context, run_id, false, None, progress)
     })
     .await
 }
 
-/// A scheduled run of `kind` (see [`RunKind`]).
+/// A scheduled run of `kind` (see [`RunKind`]). With `index` (the one a
+/// long-running service keeps), resolution goes through it: only the
+/// records the run saved are resolved again.
 pub async fn run_scheduled(
     project: &Project,
     context: &SourceContext,
     kind: RunKind,
+    index: Option<&SharedIndex>,
     progress: &ProgressBar,
 ) -> Result<RunReport, RunError> {
     record_run(&context.store, kind.name(), |run_id| async move {
@@ -167,6 +171,7 @@ pub async fn run_scheduled(
             context,
             run_id,
             kind == RunKind::Incremental,
+            index,
             progress,
         )
         .await
@@ -181,6 +186,7 @@ async fn every_stage(
     context: &SourceContext,
     run_id: i64,
     only_on_news: bool,
+    index: Option<&SharedIndex>,
     progress: &ProgressBar,
 ) -> Result<RunReport, RunError> {
     let mut report = RunReport {
@@ -190,7 +196,7 @@ async fn every_stage(
     ingest_stages(project, context, Scope::Everything, progress, &mut report).await?;
     if !only_on_news || report.changed_anything() {
         let started = Instant::now();
-        resolve_stage(project, &context.store, progress, &mut report).await?;
+        resolve_stage(project, &context.store, index, progress, &mut report).await?;
         report.timed("resolve", started);
         tier_and_push(project, context, progress, &mut report).await?;
     }
@@ -430,16 +436,21 @@ async fn map_stage(
 }
 
 /// Resolves parties into golden customers, honouring every steward
-/// decision, with the survivorship rules of `golden.toml`.
+/// decision, with the survivorship rules of `golden.toml`: in full, or
+/// through `index`.
 async fn resolve_stage(
     project: &Project,
     store: &Arc<dyn Store>,
+    index: Option<&SharedIndex>,
     progress: &ProgressBar,
     report: &mut RunReport,
 ) -> Result<(), RunError> {
     progress.set_message("resolving customers");
     let rules = steward::ResolutionRules::load(&project.base_dir)?;
-    let outcome = steward::resolve_customers(store.as_ref(), &rules).await?;
+    let outcome = match index {
+        Some(index) => steward::resolve_with_index(store.as_ref(), &rules, index).await?,
+        None => steward::resolve_customers(store.as_ref(), &rules).await?,
+    };
     report.parties = outcome.parties;
     report.golden_customers = outcome.golden_customers;
     report.golden_changed = outcome.changes.upserted;

@@ -160,9 +160,10 @@ impl JobRunner {
 }
 
 /// The real work: each job runs its pipeline function with the service's
-/// shared context (one HTTP client, rate limiters and shutdown). A
-/// pipeline run resolves every record itself, so it empties the steward
-/// decisions' resolution `index`; the next decision builds it again.
+/// shared context (one HTTP client, rate limiters and shutdown). Pipeline
+/// runs resolve through the service's resolution `index`, which steward
+/// decisions use too: only the records saved since it last read them are
+/// resolved again.
 pub fn pipeline_work(
     project: Arc<Project>,
     context: SourceContext,
@@ -176,23 +177,15 @@ pub fn pipeline_work(
             let progress = ProgressBar::hidden();
             let result = match &job {
                 Job::Pipeline(kind) => {
-                    let mut index = index.lock().await;
-                    let result =
-                        pipeline::run_scheduled(&project, &context, *kind, &progress).await;
-                    *index = None;
-                    result
+                    pipeline::run_scheduled(&project, &context, *kind, Some(&index), &progress)
+                        .await
                 }
                 Job::Retier => pipeline::run_retier(&project, &context, &progress).await,
                 Job::Push => pipeline::run_push(&project, &context, None, &progress).await,
                 Job::Sync(connector) => {
                     // New records arrive without being resolved: the next
-                    // decision resolves them with everything else.
-                    let mut index = index.lock().await;
-                    let result =
-                        pipeline::run_sync_in(&project, &context, connector, false, &progress)
-                            .await;
-                    *index = None;
-                    result
+                    // run or decision reads them into the index.
+                    pipeline::run_sync_in(&project, &context, connector, false, &progress).await
                 }
             };
             match result {

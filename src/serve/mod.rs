@@ -45,8 +45,8 @@ pub struct AppState {
     pub project: Arc<Project>,
     pub store: Arc<dyn Store>,
     pub resolution: Arc<ResolutionRules>,
-    /// Kept between steward decisions so each resolves only what it
-    /// changes; emptied by every job that resolves.
+    /// Kept between steward decisions and pipeline runs so each resolves
+    /// only the records it changed or that were saved since.
     pub index: Arc<SharedIndex>,
     pub tokens: Arc<Tokens>,
     pub jobs: Arc<JobRunner>,

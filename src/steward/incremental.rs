@@ -200,6 +200,11 @@ impl ResolutionIndex {
         self.constraints = constraints.clone();
     }
 
+    /// The matching config the index scores with.
+    pub fn config(&self) -> &ResolveConfig {
+        &self.config
+    }
+
     /// Live records.
     pub fn len(&self) -> usize {
         self.live.len()

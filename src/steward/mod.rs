@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -268,21 +269,36 @@ async fn plan_and_store(
 }
 
 /// The resolution index a long-running process (the service) keeps
-/// between steward decisions, with the pins it last applied; empty until
-/// the first decision builds it, and emptied by every pipeline run.
+/// between steward decisions and pipeline runs, with the pins it last
+/// applied; empty until the first of them builds it.
 pub type SharedIndex = tokio::sync::Mutex<Option<IndexedResolution>>;
 
-/// An index and the pinned fields of the decisions it last resolved.
+/// An index, the pinned fields of the decisions it last resolved, and
+/// when it last read the stored parties.
 pub struct IndexedResolution {
     index: ResolutionIndex,
     pins: BTreeMap<String, BTreeMap<String, PinnedField>>,
+    read_at: DateTime<Utc>,
 }
 
-/// [`resolve_customers`] after a steward decision, with `shared` instead
-/// of every record: only the records whose constraints changed, and the
-/// customers whose pins changed, are resolved again; the stored result is
-/// what a full pass gives. The first call resolves in full and builds the
-/// index.
+/// How far back of its last read an index looks for saved parties: a
+/// record another process saved in a transaction that began before the
+/// read but committed after it carries the earlier time. Reading a record
+/// again changes nothing.
+const READ_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// Above this share of the index's records (and at least
+/// [`REBUILD_AT_LEAST`] records) changed at once, building the index again
+/// is cheaper than applying the changes.
+const REBUILD_SHARE: f64 = 0.2;
+const REBUILD_AT_LEAST: usize = 10_000;
+
+/// [`resolve_customers`] with `shared` instead of every record: only the
+/// records saved since the index last read them, those whose constraints
+/// changed, and the customers whose pins changed are resolved again; the
+/// stored result is what a full pass gives. The first call (or one that
+/// finds a large share of the records changed) resolves in full and builds
+/// the index.
 pub async fn resolve_with_index(
     store: &dyn Store,
     rules: &ResolutionRules,
@@ -292,6 +308,19 @@ pub async fn resolve_with_index(
     let constraints = Constraints::from_decisions(&decisions);
     let pins = pinned_fields(&decisions);
     let mut guard = shared.lock().await;
+    let read_at = Utc::now();
+    let mut changed = Vec::new();
+    if let Some(indexed) = guard.as_ref() {
+        changed = store
+            .parties_updated_since(indexed.read_at - READ_OVERLAP)
+            .await?;
+        let rules_changed = indexed.index.config() != rules.matching.as_ref();
+        let many = changed.len() > REBUILD_AT_LEAST
+            && changed.len() as f64 > REBUILD_SHARE * indexed.index.len() as f64;
+        if rules_changed || many {
+            *guard = None;
+        }
+    }
     let Some(indexed) = guard.as_mut() else {
         let parties = stored_parties(store).await?;
         let (index, resolution) =
@@ -300,7 +329,11 @@ pub async fn resolve_with_index(
         let current = all_golden(store).await?;
         let changes =
             plan_and_store(store, rules, resolution, &parties, &decisions, current).await?;
-        *guard = Some(IndexedResolution { index, pins });
+        *guard = Some(IndexedResolution {
+            index,
+            pins,
+            read_at,
+        });
         return Ok(ResolutionOutcome {
             parties: parties.len(),
             golden_customers,
@@ -324,7 +357,7 @@ pub async fn resolve_with_index(
             .collect();
         indexed.index.touch(&members);
     }
-    let outcome = indexed.index.apply(&[], &[]);
+    let outcome = indexed.index.apply(&changed, &[]);
     let parties = indexed.index.parties_of(&outcome.resolution.clusters);
     let current = touched_golden(store, &parties, &outcome.resolution.clusters).await?;
     let changes = plan_and_store(
@@ -337,6 +370,7 @@ pub async fn resolve_with_index(
     )
     .await?;
     indexed.pins = pins;
+    indexed.read_at = read_at;
     Ok(ResolutionOutcome {
         parties: indexed.index.len(),
         golden_customers: indexed.index.customer_count(),

@@ -796,6 +796,8 @@ pub trait Store: Send + Sync {
     async fn golden_customer(&self, golden_id: &str) -> StoreResult<Option<GoldenCustomer>>;
     /// The stored parties among `keys`, by key.
     async fn parties_by_keys(&self, keys: &[PartyKey]) -> StoreResult<Vec<Party>>;
+    /// The parties saved (new or changed) at or after `since`, in key order.
+    async fn parties_updated_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Party>>;
     /// Every golden id ever stored, active or merged, with its age.
     async fn golden_ids(&self) -> StoreResult<Vec<GoldenIdRecord>>;
     /// One golden id, active or merged.

@@ -1250,6 +1250,19 @@ macro_rules! impl_store {
                 Ok(parties)
             }
 
+            async fn parties_updated_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<Party>> {
+                let rows = sqlx::query(
+                    "SELECT connector, source_id, kind, name, phones, emails, company, address,
+                            strong_ids, attributes, source_updated_at
+                     FROM parties WHERE updated_at >= $1 ORDER BY connector, source_id",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_error("loading changed parties"))?;
+                Ok(rows.iter().map(party_from_row).collect())
+            }
+
             async fn golden_id_record(&self, golden_id: &str) -> StoreResult<Option<GoldenIdRecord>> {
                 let row = sqlx::query(
                     "SELECT golden_id, status, merged_into, created_at FROM golden_customers WHERE golden_id = $1",

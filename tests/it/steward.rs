@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use sqlx::Connection;
 use tierlink::model::{Call, Entity, Order, OrderStatus, Party, PartyKey};
 use tierlink::steward::{
-    customer_view, resolve_customers, verify_audit_log, ResolutionRules, SharedIndex, Steward,
+    customer_view, resolve_customers, resolve_with_index, verify_audit_log, ResolutionRules,
+    SharedIndex, Steward,
 };
 use tierlink::store::{
     Decision, FieldContribution, IdLineage, MappedRecord, ReviewCandidate, SourceRecord,
@@ -145,6 +146,41 @@ async fn decisions_through_an_index_store_what_a_full_pass_would(store: Arc<dyn 
     assert!(
         index.lock().await.is_some(),
         "the first decision built the index"
+    );
+
+    // Records saved after the index read the store are read into it by the
+    // next pass: a shop account of 王芳 (desk/x, by her mobile), a new
+    // customer, and 张伟's shop record with a second mobile.
+    let rules = ResolutionRules::default();
+    let store = store.as_ref();
+    let wang = id_of(store, &key("desk", "x")).await;
+    let zhang_shop = id_of(store, &key("shop", "a")).await;
+    let mut zhang = party("shop", "a", "张伟", Some("+86 138 0013 8000"));
+    zhang.phones.push("13700137000".into());
+    load_parties(
+        store,
+        &[
+            party("shop", "w", "王芳", Some("139 0013 9000")),
+            party("erp", "9", "赵敏", Some("13500135000")),
+            zhang,
+        ],
+    )
+    .await;
+    let outcome = resolve_with_index(store, &rules, &index)
+        .await
+        .expect("a pass through the index");
+    assert_eq!(id_of(store, &key("shop", "w")).await, wang);
+    assert_eq!(id_of(store, &key("shop", "a")).await, zhang_shop);
+    let new_customer = id_of(store, &key("erp", "9")).await;
+    assert!(![wang, zhang_shop].contains(&new_customer));
+    assert!(outcome.changes.links >= 2, "{outcome:?}");
+    assert!(
+        resolve_customers(store, &rules)
+            .await
+            .expect("a full pass")
+            .changes
+            .is_empty(),
+        "the index stored what a full pass would"
     );
 }
 
