@@ -18,7 +18,7 @@ mod customers;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -28,10 +28,13 @@ use tierlink::golden::{plan_golden, CurrentGolden, SurvivorshipRules, PLAN_SLICE
 use tierlink::model::Party;
 use tierlink::resolve::cluster::Constraints as PairConstraints;
 use tierlink::resolve::engine::resolve;
+use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
 use tierlink::resolve::parties::{customer_config, party_scores, party_table};
 use tierlink::steward::constraints::cluster_scored;
 use tierlink::steward::Constraints;
-use tierlink::store::{GoldenCustomer, GoldenIdRecord, GoldenLink, ResolutionChanges};
+use tierlink::store::{
+    GoldenCustomer, GoldenIdRecord, GoldenLink, ResolutionChanges, ResolvedCluster,
+};
 
 fn main() {
     let total = env_number("GOLDEN_RECORDS", 1_000_000);
@@ -102,20 +105,24 @@ fn pass(parties: &[Party], current: CurrentGolden<'_>, mut store: impl FnMut(Res
     let config = customer_config();
     let mut steps: Vec<(&str, f64)> = Vec::new();
     let mut clock = Instant::now();
-    let mut lap = |step: &'static str| {
+    // A step's time and the peak memory so far; steps that only check
+    // the result are shown but not counted.
+    let mut lap = |step: &'static str, counted: bool| {
         let seconds = clock.elapsed().as_secs_f64();
         println!(
             "{step:<40} {seconds:>6.2} s   peak memory {:>6.0} MiB",
             peak_memory_mib()
         );
-        steps.push((step, seconds));
+        if counted {
+            steps.push((step, seconds));
+        }
         clock = Instant::now();
     };
     let table = party_table(parties, config);
-    lap("match fields into a table");
+    lap("match fields into a table", true);
     let resolution = resolve(&table, config, &PairConstraints::default(), None);
     let timings = resolution.timings;
-    lap("blocking, comparison, training, decisions");
+    lap("blocking, comparison, training, decisions", true);
     for (phase, time) in [
         ("blocking", timings.blocking),
         ("comparison", timings.compare),
@@ -144,10 +151,16 @@ fn pass(parties: &[Party], current: CurrentGolden<'_>, mut store: impl FnMut(Res
     let scores = party_scores(&resolution, parties);
     drop(resolution);
     drop(table);
-    lap("explained links, strongest first");
+    lap("explained links, strongest first", true);
     let resolved = cluster_scored(parties, &Constraints::default(), &scores);
     drop(scores);
-    lap("clusters with evidence");
+    lap("clusters with evidence", true);
+    let (pairwise_scores, b_cubed_scores) = against_truth(parties, &resolved.clusters);
+    println!(
+        "  against the true customers: pairwise P / R / F1 {:.4} / {:.4} / {:.4}, B-cubed F1 {:.4}",
+        pairwise_scores.precision, pairwise_scores.recall, pairwise_scores.f1, b_cubed_scores.f1
+    );
+    lap("(scoring against the truth, not counted)", false);
     // Drawn a slice at a time and handed on, as a pipeline run hands each
     // slice to the store's one transaction.
     let (mut upserted, mut links) = (0, 0);
@@ -162,7 +175,7 @@ fn pass(parties: &[Party], current: CurrentGolden<'_>, mut store: impl FnMut(Res
         links += slice.links.len();
         store(slice);
     }
-    lap("golden ids and survivorship");
+    lap("golden ids and survivorship", true);
     let seconds: f64 = steps.iter().map(|(_, seconds)| seconds).sum();
     println!(
         "{} records: {} golden customers and {} links written in {seconds:.1} s; peak memory {:.0} MiB",
@@ -171,4 +184,38 @@ fn pass(parties: &[Party], current: CurrentGolden<'_>, mut store: impl FnMut(Res
         links,
         peak_memory_mib()
     );
+}
+
+/// Pairwise and B-cubed scores of `clusters` against the true customers:
+/// every record's source id names its true customer (a shop account's as
+/// `<customer>-<account>`).
+fn against_truth(parties: &[Party], clusters: &[ResolvedCluster]) -> (Scores, Scores) {
+    let position: HashMap<(&str, &str), usize> = parties
+        .iter()
+        .enumerate()
+        .map(|(index, party)| ((party.connector.as_str(), party.source_id.as_str()), index))
+        .collect();
+    let mut predicted = vec![0u32; parties.len()];
+    for (label, cluster) in clusters.iter().enumerate() {
+        for member in &cluster.members {
+            predicted[position[&(member.connector.as_str(), member.source_id.as_str())]] =
+                label as u32;
+        }
+    }
+    let mut customers: HashMap<&str, u32> = HashMap::new();
+    let truth: Vec<u32> = parties
+        .iter()
+        .map(|party| {
+            let customer = match party.connector.as_str() {
+                "shop" => party
+                    .source_id
+                    .rsplit_once('-')
+                    .map_or(party.source_id.as_str(), |(customer, _)| customer),
+                _ => party.source_id.as_str(),
+            };
+            let next = customers.len() as u32;
+            *customers.entry(customer).or_insert(next)
+        })
+        .collect();
+    (pairwise(&predicted, &truth), b_cubed(&predicted, &truth))
 }

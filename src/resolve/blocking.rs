@@ -258,6 +258,14 @@ fn derive_key(value: &str, id: u32, transform: KeyTransform) -> Option<u64> {
                 .map_or(value.len(), |(at, _)| at);
             Some(hash_text(&value[..end]))
         }
+        KeyTransform::Suffix { chars } => {
+            let start = value
+                .char_indices()
+                .rev()
+                .nth(chars.saturating_sub(1))
+                .map_or(0, |(at, _)| at);
+            Some(hash_text(&value[start..]))
+        }
         KeyTransform::Soundex => soundex(value).map(|code| hash_text(&code)),
         KeyTransform::SortedTokens => {
             let mut tokens: Vec<&str> = value.split_whitespace().collect();
@@ -450,6 +458,30 @@ mod tests {
         assert_eq!(soundex("Lee").as_deref(), Some("L000"));
         assert_eq!(soundex("张伟").as_deref(), Some("张伟"));
         assert_eq!(soundex("  "), None);
+    }
+
+    #[test]
+    fn a_prefix_and_a_suffix_rule_meet_one_mistyped_digit_anywhere() {
+        let config = config(
+            vec![
+                rule("head", "phones", KeyTransform::Prefix { chars: 6 }),
+                rule("tail", "phones", KeyTransform::Suffix { chars: 5 }),
+            ],
+            10,
+        );
+        let table = table(
+            &config,
+            &[
+                ("a", &["13800138000"]),
+                ("b", &["13900138000"]), // third digit mistyped
+                ("c", &["13800138009"]), // last digit mistyped
+                ("d", &["15000000000"]),
+                ("e", &["8000"]), // shorter than the suffix: the whole value
+            ],
+        );
+        let candidates = candidate_pairs(&table, &config, None);
+        assert_eq!(candidates.pairs, vec![(0, 1), (0, 2)]);
+        assert_eq!(candidates.rules, vec![0b10, 0b01]);
     }
 
     #[test]

@@ -226,6 +226,12 @@ pub enum KeyTransform {
         /// How many characters.
         chars: usize,
     },
+    /// The last `chars` characters (a mobile's last digits: with a prefix
+    /// rule on the same field, one mistyped digit still meets its match).
+    Suffix {
+        /// How many characters.
+        chars: usize,
+    },
     /// The Soundex code of a Latin-script name; a value without Latin letters
     /// is its own key.
     Soundex,
@@ -459,9 +465,12 @@ impl ResolveConfig {
                         rule.name, key.field
                     ));
                 }
-                if key.transform == (KeyTransform::Prefix { chars: 0 }) {
+                if matches!(
+                    key.transform,
+                    KeyTransform::Prefix { chars: 0 } | KeyTransform::Suffix { chars: 0 }
+                ) {
                     problem(format!(
-                        "blocking rule `{}`: prefix of 0 characters",
+                        "blocking rule `{}`: prefix or suffix of 0 characters",
                         rule.name
                     ));
                 }
