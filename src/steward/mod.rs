@@ -359,23 +359,37 @@ pub async fn resolve_with_index(
     }
     let outcome = indexed.index.apply(&changed, &[]);
     let parties = indexed.index.parties_of(&outcome.resolution.clusters);
-    let current = touched_golden(store, &parties, &outcome.resolution.clusters).await?;
-    let changes = plan_and_store(
-        store,
-        rules,
-        outcome.resolution,
-        &parties,
-        &decisions,
-        current,
-    )
-    .await?;
-    indexed.pins = pins;
-    indexed.read_at = read_at;
-    Ok(ResolutionOutcome {
-        parties: indexed.index.len(),
-        golden_customers: indexed.index.customer_count(),
-        changes,
-    })
+    let stored = match touched_golden(store, &parties, &outcome.resolution.clusters).await {
+        Ok(current) => {
+            plan_and_store(
+                store,
+                rules,
+                outcome.resolution,
+                &parties,
+                &decisions,
+                current,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match stored {
+        Ok(changes) => {
+            indexed.pins = pins;
+            indexed.read_at = read_at;
+            Ok(ResolutionOutcome {
+                parties: indexed.index.len(),
+                golden_customers: indexed.index.customer_count(),
+                changes,
+            })
+        }
+        Err(error) => {
+            // The index moved on but the store did not: the next pass
+            // builds it again from what is stored.
+            *guard = None;
+            Err(error)
+        }
+    }
 }
 
 /// Turns each review candidate's uncertainty (its `priority` as the
