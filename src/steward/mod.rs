@@ -14,7 +14,7 @@ pub mod audit;
 pub mod constraints;
 pub mod incremental;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -240,7 +240,16 @@ async fn plan_and_store(
     (links, customers, ids): CurrentState,
 ) -> Result<ResolutionSummary, StoreError> {
     if !resolution.reviews.is_empty() {
-        weigh_by_customer_value(&mut resolution.reviews, &links, &store.order_facts().await?);
+        let golden_of = golden_id_by_record(&links);
+        let customers: BTreeSet<String> = resolution
+            .reviews
+            .iter()
+            .flat_map(|review| [&review.left, &review.right])
+            .filter_map(|key| golden_of.get(key).map(|id| id.to_string()))
+            .collect();
+        let customers: Vec<String> = customers.into_iter().collect();
+        let spend = store.paid_spend(&customers).await?;
+        weigh_by_customer_value(&mut resolution.reviews, &golden_of, &spend);
         store.save_review_items(&resolution.reviews).await?;
     }
     let pins = pinned_fields(decisions);
@@ -396,23 +405,23 @@ pub async fn resolve_with_index(
 /// matcher gives it) into uncertainty × value, where value is one plus the
 /// paid spend of the golden customers the two records belong to now: a
 /// doubtful pair between big customers is reviewed first.
-fn weigh_by_customer_value(
-    reviews: &mut [crate::store::ReviewCandidate],
-    links: &[crate::store::GoldenLink],
-    orders: &[crate::store::OrderFact],
-) {
-    let mut spend: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
-    for order in orders.iter().filter(|order| order.status == "paid") {
-        *spend.entry(order.golden_id.as_str()).or_default() += order.amount;
-    }
-    let golden: std::collections::HashMap<&crate::model::PartyKey, &str> = links
+/// Each linked record's golden id.
+fn golden_id_by_record(links: &[GoldenLink]) -> HashMap<&PartyKey, &str> {
+    links
         .iter()
         .map(|link| (&link.party, link.golden_id.as_str()))
-        .collect();
-    let value = |key: &crate::model::PartyKey| {
-        golden
+        .collect()
+}
+
+fn weigh_by_customer_value(
+    reviews: &mut [crate::store::ReviewCandidate],
+    golden_of: &HashMap<&PartyKey, &str>,
+    spend: &BTreeMap<String, f64>,
+) {
+    let value = |key: &PartyKey| {
+        golden_of
             .get(key)
-            .and_then(|id| spend.get(id))
+            .and_then(|id| spend.get(*id))
             .copied()
             .unwrap_or(0.0)
     };
@@ -873,7 +882,7 @@ mod tests {
 
     #[test]
     fn a_doubtful_pair_between_big_customers_is_reviewed_first() {
-        use crate::store::{GoldenLink, OrderFact, ReviewCandidate};
+        use crate::store::{GoldenLink, ReviewCandidate};
         let key = |id: &str| PartyKey {
             connector: "erp".into(),
             source_id: id.into(),
@@ -882,14 +891,6 @@ mod tests {
             party: key(id),
             golden_id: golden.into(),
             evidence: LinkEvidence::default(),
-        };
-        let order = |golden: &str, amount: f64, status: &str| OrderFact {
-            golden_id: golden.into(),
-            connector: "erp".into(),
-            source_id: format!("o-{golden}-{amount}"),
-            amount,
-            status: status.into(),
-            ordered_at: chrono::Utc::now(),
         };
         let candidate = |a: &str, b: &str, uncertainty: f64| ReviewCandidate {
             left: key(a),
@@ -900,15 +901,9 @@ mod tests {
             priority: uncertainty,
         };
         let mut reviews = vec![candidate("1", "2", 0.9), candidate("3", "4", 0.5)];
-        weigh_by_customer_value(
-            &mut reviews,
-            &[link("1", "g1"), link("3", "g3"), link("4", "g3")],
-            &[
-                order("g1", 10.0, "paid"),
-                order("g3", 500.0, "paid"),
-                order("g3", 9_000.0, "cancelled"),
-            ],
-        );
+        let links = [link("1", "g1"), link("3", "g3"), link("4", "g3")];
+        let spend = BTreeMap::from([("g1".to_string(), 10.0), ("g3".to_string(), 500.0)]);
+        weigh_by_customer_value(&mut reviews, &golden_id_by_record(&links), &spend);
         assert_eq!(reviews[0].priority, 0.9 * (1.0 + 10.0));
         assert_eq!(reviews[1].priority, 0.5 * (1.0 + 500.0 + 500.0));
     }

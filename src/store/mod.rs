@@ -754,6 +754,9 @@ pub trait Store: Send + Sync {
     async fn parties(&self) -> StoreResult<Vec<StoredParty>>;
     /// Every order whose party belongs to a golden customer.
     async fn order_facts(&self) -> StoreResult<Vec<OrderFact>>;
+    /// The paid spend of each of `golden_ids` (0 for one without paid
+    /// orders), by golden id.
+    async fn paid_spend(&self, golden_ids: &[String]) -> StoreResult<BTreeMap<String, f64>>;
 
     /// Every ticket.
     async fn tickets(&self) -> StoreResult<Vec<Ticket>>;

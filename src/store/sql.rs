@@ -973,6 +973,23 @@ macro_rules! impl_store {
                     .collect())
             }
 
+            async fn paid_spend(&self, golden_ids: &[String]) -> StoreResult<BTreeMap<String, f64>> {
+                let mut spend = BTreeMap::new();
+                for golden_id in golden_ids {
+                    let total: Option<f64> = sqlx::query_scalar(
+                        "SELECT SUM(o.amount) FROM golden_links l
+                         JOIN orders o ON o.connector = l.connector AND o.party_source_id = l.source_id
+                         WHERE l.golden_id = $1 AND o.status = 'paid'",
+                    )
+                    .bind(golden_id)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(query_error("summing a customer's paid orders"))?;
+                    spend.insert(golden_id.clone(), total.unwrap_or(0.0));
+                }
+                Ok(spend)
+            }
+
             async fn tickets(&self) -> StoreResult<Vec<Ticket>> {
                 let rows = sqlx::query(
                     "SELECT connector, source_id, party_source_id, channel, status, created_at, solved_at, satisfaction

@@ -714,6 +714,7 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             record("co-1", json!({"n": 4})),
             record("co-2", json!({"n": 5})),
             record("co-9", json!({"n": 6})),
+            record("co-3", json!({"n": 7})),
         ],
     )
     .await;
@@ -731,6 +732,10 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         order("crm", "co-2", "c-2", 80.0, "2024-01-01T09:00:00Z"),
         // Placed by a party no golden customer holds: not an order fact.
         order("crm", "co-9", "c-9", 1.0, "2024-01-02T09:00:00Z"),
+        Order {
+            status: OrderStatus::Refunded,
+            ..order("crm", "co-3", "c-2", 999.0, "2024-01-03T09:00:00Z")
+        },
     ];
     map_pending(&*store, run, "crm", "orders", "m1", |staged| {
         let order = crm_orders
@@ -800,7 +805,20 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             fact("G-1", &shop_order),
             fact("G-1", &crm_orders[0]),
             fact("G-2", &crm_orders[1]),
+            fact("G-2", &crm_orders[3]),
         ]
+    );
+    // What a doubtful pair between them weighs: paid orders only.
+    assert_eq!(
+        store
+            .paid_spend(&["G-1".into(), "G-2".into(), "G-none".into()])
+            .await
+            .expect("paid spend"),
+        BTreeMap::from([
+            ("G-1".to_string(), 420.5),
+            ("G-2".to_string(), 80.0),
+            ("G-none".to_string(), 0.0),
+        ])
     );
 
     // Tiers: first assignments, then Alice moves up under new rules.
@@ -926,10 +944,11 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         facts,
         vec![
             fact("G-1", &crm_orders[1]),
+            fact("G-1", &crm_orders[3]),
             fact("G-1", &shop_order),
             fact("G-1", &crm_orders[0]),
         ],
-        "Bob's order now counts for Alice"
+        "Bob's orders now count for Alice"
     );
 
     let status = store.status().await.expect("status");
