@@ -577,6 +577,65 @@ async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
     assert_eq!(verify_audit_log(store).await.expect("intact"), 3);
 }
 
+/// A pass through the index that the store refuses leaves nothing half
+/// stored and drops the index; the next pass builds it again from what is
+/// stored and stores what a full pass would.
+#[tokio::test]
+async fn an_indexed_pass_the_store_refuses_drops_the_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("tierlink.db").display());
+    let store = tierlink::store::open(&url, dir.path())
+        .await
+        .expect("store");
+    let store = store.as_ref();
+    let rules = ResolutionRules::default();
+    let index = SharedIndex::default();
+    load_parties(store, &[party("erp", "1", "张伟", Some("13800138000"))]).await;
+    resolve_with_index(store, &rules, &index)
+        .await
+        .expect("the first pass builds the index");
+    assert!(index.lock().await.is_some());
+
+    let mut connection = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    sqlx::query(
+        "CREATE TRIGGER refuse_links BEFORE INSERT ON golden_links
+         BEGIN SELECT RAISE(ABORT, 'links refused'); END",
+    )
+    .execute(&mut connection)
+    .await
+    .expect("a trigger");
+    load_parties(store, &[party("shop", "a", "张伟", Some("13800138000"))]).await;
+    let error = resolve_with_index(store, &rules, &index)
+        .await
+        .expect_err("the store refuses the new link");
+    assert!(error.to_string().contains("links refused"), "{error}");
+    assert!(index.lock().await.is_none(), "the index was dropped");
+    assert!(
+        store.golden_links().await.expect("links").len() == 1,
+        "nothing of the refused pass was stored"
+    );
+
+    sqlx::query("DROP TRIGGER refuse_links")
+        .execute(&mut connection)
+        .await
+        .expect("dropping the trigger");
+    resolve_with_index(store, &rules, &index)
+        .await
+        .expect("the next pass");
+    assert!(index.lock().await.is_some(), "built again");
+    assert_eq!(
+        id_of(store, &key("shop", "a")).await,
+        id_of(store, &key("erp", "1")).await
+    );
+    assert!(resolve_customers(store, &rules)
+        .await
+        .expect("a full pass")
+        .changes
+        .is_empty());
+}
+
 /// Editing an audit row in the database is found by verification, which
 /// names the entry.
 #[tokio::test]
