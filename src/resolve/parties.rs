@@ -265,9 +265,8 @@ pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
 }
 
 /// The match fields of `parties` as a table of `config`'s fields, row `i`
-/// for party `i`.
-/// Normalizing is spread over the cores a batch at a time; rows are added
-/// in party order.
+/// for party `i`. Normalizing is spread over the cores a batch at a time;
+/// rows are added in party order.
 pub fn party_table(parties: &[Party], config: &ResolveConfig) -> RecordTable {
     const BATCH: usize = 1 << 16;
     let mut builder = TableBuilder::new(&config.fields);

@@ -348,9 +348,9 @@ pub fn cluster_scored(
     ConstrainedResolution { clusters, reviews }
 }
 
-/// Why each member of one customer belongs, in member order: the match keys it shares with
-/// another member, the strongest link that joined it, and the steward
-/// decisions that did.
+/// Why each member of one customer belongs, in member order: the match
+/// keys it shares with another member, the strongest link that joined it,
+/// and the steward decisions that did.
 fn members_evidence(
     parties: &[Party],
     members: &[usize],
