@@ -35,7 +35,7 @@ use crate::resolve::compare::compare_pairs;
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::engine::{decide, ScoredPair};
 use crate::resolve::fellegi_sunter::{Explanation, Model};
-use crate::resolve::parties::{push_party, strongest_first, PartyPair, PartyScores};
+use crate::resolve::parties::{party_table, push_party, strongest_first, PartyPair, PartyScores};
 use crate::resolve::table::TableBuilder;
 use crate::store::ResolvedCluster;
 
@@ -114,11 +114,7 @@ fn trained_model(parties: &[Party], config: &ResolveConfig) -> Model {
     if fixed && config.training.em_max_iterations == 0 {
         return model;
     }
-    let mut builder = TableBuilder::new(&config.fields);
-    for party in parties {
-        push_party(&mut builder, config, party);
-    }
-    let table = builder.finish();
+    let table = party_table(parties, config);
     let candidates = candidate_pairs(&table, config, None);
     Model::train(
         &table,

@@ -368,20 +368,19 @@ pub async fn resolve_with_index(
     }
     let outcome = indexed.index.apply(&changed, &[]);
     let parties = indexed.index.parties_of(&outcome.resolution.clusters);
-    let stored = match touched_golden(store, &parties, &outcome.resolution.clusters).await {
-        Ok(current) => {
-            plan_and_store(
-                store,
-                rules,
-                outcome.resolution,
-                &parties,
-                &decisions,
-                current,
-            )
-            .await
-        }
-        Err(error) => Err(error),
-    };
+    let stored = async {
+        let current = touched_golden(store, &parties, &outcome.resolution.clusters).await?;
+        plan_and_store(
+            store,
+            rules,
+            outcome.resolution,
+            &parties,
+            &decisions,
+            current,
+        )
+        .await
+    }
+    .await;
     match stored {
         Ok(changes) => {
             indexed.pins = pins;
