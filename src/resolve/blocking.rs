@@ -98,7 +98,7 @@ pub fn candidate_pairs(
     let mut rules = Vec::new();
     for (index, rule) in blocking.rules.iter().enumerate() {
         let keys = record_keys(table, config, rule);
-        let (mut pairs, blocks, oversized) = pairs_in_blocks(keys, blocking.max_block_size);
+        let (mut pairs, blocks, oversized) = pairs_in_blocks(keys, blocking.cap_of(index));
         let generated = pairs.len() as u64;
         pairs.sort_unstable();
         pairs.dedup();
@@ -190,20 +190,34 @@ fn record_keys(
     keys
 }
 
-/// Every block key of one record under all rules, each rule's keys mixed
-/// with the rule's position so blocks of different rules never meet: what
-/// an index of blocks that grows record by record needs.
+/// Bits of an index block key that hold the rule's position.
+const RULE_SHIFT: u32 = 58;
+
+/// Every block key of one record under all rules: what an index of blocks
+/// that grows record by record needs. The top bits of a key hold the rule's
+/// position, so blocks of different rules never meet and [`block_cap`]
+/// knows each block's cap.
 pub fn block_keys_of(table: &RecordTable, config: &ResolveConfig, record: u32) -> Vec<u64> {
     let mut all = Vec::new();
     let (mut combined, mut next) = (Vec::new(), Vec::new());
     for (position, rule) in config.blocking.rules.iter().enumerate() {
         let parts = rule_parts(config, rule);
         keys_of_record(table, &parts, record, &mut combined, &mut next);
-        all.extend(combined.iter().map(|&key| mix(key ^ position as u64)));
+        let rule_bits = (position as u64) << RULE_SHIFT;
+        all.extend(
+            combined
+                .iter()
+                .map(|&key| (mix(key) >> (64 - RULE_SHIFT)) | rule_bits),
+        );
     }
     all.sort_unstable();
     all.dedup();
     all
+}
+
+/// The largest block the rule behind index block key `key` pairs.
+pub fn block_cap(config: &ResolveConfig, key: u64) -> usize {
+    config.blocking.cap_of((key >> RULE_SHIFT) as usize)
 }
 
 /// The fields and transforms a rule's key is made of.
@@ -435,6 +449,7 @@ mod tests {
                 field: field.into(),
                 transform,
             }],
+            max_block_size: None,
         }
     }
 

@@ -12,6 +12,7 @@
 
 use super::blocking::Pair;
 use super::config::{LevelSpec, LevelTest, ResolveConfig};
+use super::frequency::{TermFrequencies, NO_ADJUSTMENT};
 use super::parallel::worker_count;
 use super::similarity;
 use super::table::{Column, Date, RecordTable, StringId, MISSING};
@@ -19,23 +20,30 @@ use super::table::{Column, Date, RecordTable, StringId, MISSING};
 /// The level index of a pair with an empty side.
 pub const MISSING_LEVEL: u8 = u8::MAX;
 
-/// Comparison vectors of many pairs, row-major: pair `p`, scored field `f`
-/// is at `levels[p * fields.len() + f]`.
+/// Comparison vectors of many pairs, row-major. A pair's vector holds its
+/// level per scored field, then one term-frequency adjustment byte per
+/// term-frequency level ([`super::frequency`]): pair `p`, scored field `f`
+/// is at `levels[p * width + f]`, `width` being the fields plus the slots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComparisonVectors {
     /// Config indices of the scored fields (those with levels).
     pub fields: Vec<usize>,
-    /// Level index per pair and scored field, or [`MISSING_LEVEL`].
+    /// Term-frequency adjustment bytes after the levels.
+    pub frequency_slots: usize,
+    /// Level index per pair and scored field, or [`MISSING_LEVEL`], then the
+    /// adjustment bytes.
     pub levels: Vec<u8>,
 }
 
 impl ComparisonVectors {
+    /// Bytes per pair.
+    fn width(&self) -> usize {
+        self.fields.len() + self.frequency_slots
+    }
+
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.levels
-            .len()
-            .checked_div(self.fields.len())
-            .unwrap_or(0)
+        self.levels.len().checked_div(self.width()).unwrap_or(0)
     }
 
     /// Whether there are no pairs.
@@ -43,9 +51,9 @@ impl ComparisonVectors {
         self.len() == 0
     }
 
-    /// The comparison vector of pair `index`.
+    /// The comparison vector of pair `index`, adjustments included.
     pub fn row(&self, index: usize) -> &[u8] {
-        let width = self.fields.len();
+        let width = self.width();
         &self.levels[index * width..(index + 1) * width]
     }
 }
@@ -67,6 +75,9 @@ struct ScoredField<'a> {
 pub struct Comparator<'a> {
     table: &'a RecordTable,
     fields: Vec<ScoredField<'a>>,
+    frequencies: &'a TermFrequencies,
+    /// Per term-frequency slot, its field's position and level.
+    frequency_levels: Vec<(usize, u8)>,
     /// The single-valued scored fields' string ids, record by record (one
     /// slot per scored field; set fields' slots are unused): a pair's
     /// values sit in two cache lines rather than one per field and record.
@@ -74,8 +85,13 @@ pub struct Comparator<'a> {
 }
 
 impl<'a> Comparator<'a> {
-    /// A comparator for the scored fields of `config` over `table`.
-    pub fn new(table: &'a RecordTable, config: &'a ResolveConfig) -> Comparator<'a> {
+    /// A comparator for the scored fields of `config` over `table`, with
+    /// term-frequency adjustments from `frequencies`.
+    pub fn new(
+        table: &'a RecordTable,
+        config: &'a ResolveConfig,
+        frequencies: &'a TermFrequencies,
+    ) -> Comparator<'a> {
         let fields: Vec<ScoredField> = config
             .fields
             .iter()
@@ -108,6 +124,11 @@ impl<'a> Comparator<'a> {
         Comparator {
             table,
             fields,
+            frequencies,
+            frequency_levels: frequencies
+                .levels()
+                .map(|level| (level.position, level.level))
+                .collect(),
             rows,
         }
     }
@@ -117,7 +138,13 @@ impl<'a> Comparator<'a> {
         self.fields.iter().map(|field| field.index).collect()
     }
 
-    /// Writes the comparison vector of records `a` and `b` into `out`.
+    /// Bytes of one comparison vector.
+    pub fn width(&self) -> usize {
+        self.fields.len() + self.frequency_levels.len()
+    }
+
+    /// Writes the comparison vector of records `a` and `b` into `out`
+    /// ([`Comparator::width`] bytes).
     pub fn compare_into(&self, a: u32, b: u32, out: &mut [u8]) {
         let width = self.fields.len();
         let row_a = &self.rows[a as usize * width..][..width];
@@ -151,6 +178,18 @@ impl<'a> Comparator<'a> {
                     .iter()
                     .position(|level| pair.passes(&level.test))
                     .map_or(MISSING_LEVEL, |level| level as u8)
+            };
+        }
+        for (slot, &(position, level)) in self.frequency_levels.iter().enumerate() {
+            out[width + slot] = if out[position] == level {
+                let field = self.fields[position].index;
+                self.frequencies.adjustment(
+                    slot,
+                    self.table.ids(field, a),
+                    self.table.ids(field, b),
+                )
+            } else {
+                NO_ADJUSTMENT
             };
         }
     }
@@ -295,11 +334,12 @@ fn shared_count(left: &[StringId], right: &[StringId]) -> usize {
 pub fn compare_pairs(
     table: &RecordTable,
     config: &ResolveConfig,
+    frequencies: &TermFrequencies,
     pairs: &[Pair],
 ) -> ComparisonVectors {
-    let comparator = Comparator::new(table, config);
+    let comparator = Comparator::new(table, config, frequencies);
     let fields = comparator.scored_fields();
-    let width = fields.len();
+    let width = comparator.width();
     let mut levels = vec![MISSING_LEVEL; pairs.len() * width];
     if width > 0 && !pairs.is_empty() {
         let share = pairs.len().div_ceil(worker_count());
@@ -315,7 +355,11 @@ pub fn compare_pairs(
             }
         });
     }
-    ComparisonVectors { fields, levels }
+    ComparisonVectors {
+        fields,
+        frequency_slots: frequencies.slots(),
+        levels,
+    }
 }
 
 #[cfg(test)]
@@ -327,6 +371,8 @@ mod tests {
     fn level(test: LevelTest) -> LevelSpec {
         LevelSpec {
             test,
+            term_frequency: false,
+            term_frequency_max_bonus: None,
             m: None,
             u: None,
         }
@@ -366,7 +412,7 @@ mod tests {
         builder.push(&[left]).unwrap();
         builder.push(&[right]).unwrap();
         let table = builder.finish();
-        compare_pairs(&table, &config, &[(0, 1)]).levels[0]
+        compare_pairs(&table, &config, &TermFrequencies::new(&config), &[(0, 1)]).levels[0]
     }
 
     fn text(kind: FieldKind, tests: Vec<LevelTest>, left: &str, right: &str) -> u8 {
@@ -514,8 +560,9 @@ mod tests {
         let pairs: Vec<Pair> = (0..8u32)
             .flat_map(|a| (a + 1..8).map(move |b| (a, b)))
             .collect();
-        let all = compare_pairs(&table, &config, &pairs);
-        let comparator = Comparator::new(&table, &config);
+        let frequencies = TermFrequencies::of_table(&table, &config);
+        let all = compare_pairs(&table, &config, &frequencies, &pairs);
+        let comparator = Comparator::new(&table, &config, &frequencies);
         for (row, &(a, b)) in pairs.iter().enumerate() {
             let mut out = [0u8];
             comparator.compare_into(a, b, &mut out);

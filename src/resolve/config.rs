@@ -74,6 +74,16 @@ pub struct LevelSpec {
     pub m: Option<f64>,
     /// P(level | non-match). Given for every level of a field or for none.
     pub u: Option<f64>,
+    /// Weigh agreement by how common the shared value is (an `exact` or
+    /// `set_overlap` level only): a pair sharing a value half as common as
+    /// the typical shared value gains one bit of weight, twice as common
+    /// loses one. See [`crate::resolve::frequency`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub term_frequency: bool,
+    /// With `term_frequency`: the most bits a rare value may add (a common
+    /// one may take away any number). Unbounded when not given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_frequency_max_bonus: Option<u8>,
 }
 
 /// The test behind a comparison level.
@@ -193,6 +203,15 @@ fn default_max_block_size() -> usize {
     1000
 }
 
+impl BlockingConfig {
+    /// The largest block rule `rule` (in config order) pairs.
+    pub fn cap_of(&self, rule: usize) -> usize {
+        self.rules[rule]
+            .max_block_size
+            .map_or(self.max_block_size, |cap| cap.min(self.max_block_size))
+    }
+}
+
 /// One blocking rule: records agreeing on every key part share a block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -201,6 +220,10 @@ pub struct BlockingRule {
     pub name: String,
     /// Key parts; a record missing any part is not in this rule's blocks.
     pub keys: Vec<BlockingKey>,
+    /// A smaller cap on this rule's blocks than `blocking.max_block_size`:
+    /// a rule on a name alone pairs only the holders of rare names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_block_size: Option<usize>,
 }
 
 /// A blocking key derived from one field.
@@ -405,6 +428,18 @@ impl ResolveConfig {
                         "field `{name}`, level {label}: needs kind = \"set\""
                     ));
                 }
+                if level.term_frequency
+                    && !matches!(level.test, LevelTest::Exact | LevelTest::SetOverlap { .. })
+                {
+                    problem(format!(
+                        "field `{name}`, level {label}: term_frequency needs an exact or set_overlap level"
+                    ));
+                }
+                if level.term_frequency_max_bonus.is_some() && !level.term_frequency {
+                    problem(format!(
+                        "field `{name}`, level {label}: term_frequency_max_bonus needs term_frequency = true"
+                    ));
+                }
                 for (what, value) in [("m", level.m), ("u", level.u)] {
                     if let Some(value) = value {
                         if !(value > 0.0 && value <= 1.0) {
@@ -414,6 +449,17 @@ impl ResolveConfig {
                         }
                     }
                 }
+            }
+            if field
+                .levels
+                .iter()
+                .filter(|level| level.term_frequency)
+                .count()
+                > 1
+            {
+                problem(format!(
+                    "field `{name}`: term_frequency may be set on one level only"
+                ));
             }
             for (what, given) in [
                 (
@@ -457,6 +503,12 @@ impl ResolveConfig {
         for rule in &self.blocking.rules {
             if rule.keys.is_empty() {
                 problem(format!("blocking rule `{}`: no keys", rule.name));
+            }
+            if rule.max_block_size.is_some_and(|cap| cap < 2) {
+                problem(format!(
+                    "blocking rule `{}`: max_block_size must be at least 2",
+                    rule.name
+                ));
             }
             for key in &rule.keys {
                 if self.field_index(&key.field).is_none() {

@@ -12,6 +12,7 @@ use super::cluster::{cluster, Clustering, Constraints, Link};
 use super::compare::{compare_pairs, ComparisonVectors};
 use super::config::{ResolveConfig, StrongEffect};
 use super::fellegi_sunter::{probability_of, Explanation, Model, TrainingReport};
+use super::frequency::TermFrequencies;
 use super::table::RecordTable;
 
 /// What happens to a candidate pair.
@@ -126,7 +127,8 @@ pub fn decide(
                 .zip(&weights)
                 .filter(|(level, _)| **level != super::compare::MISSING_LEVEL)
                 .map(|(&level, levels)| levels[level as usize])
-                .sum::<f64>();
+                .sum::<f64>()
+            + model.frequency_weight(comparisons.row(row));
         let probability = probability_of(weight);
         let by_score = if probability >= thresholds.link {
             Decision::Link
@@ -262,7 +264,8 @@ pub fn resolve(
     };
     let candidates = candidate_pairs(table, config, truth);
     lap(&mut timings.blocking);
-    let comparisons = compare_pairs(table, config, &candidates.pairs);
+    let frequencies = TermFrequencies::of_table(table, config);
+    let comparisons = compare_pairs(table, config, &frequencies, &candidates.pairs);
     lap(&mut timings.compare);
     let (model, training) = Model::train(table, config, &comparisons, &candidates.rules);
     lap(&mut timings.training);

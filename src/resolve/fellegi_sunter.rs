@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use super::blocking::{Pair, RuleMask};
 use super::compare::{compare_pairs, ComparisonVectors, MISSING_LEVEL};
 use super::config::ResolveConfig;
+use super::frequency::{adjustment_bits, frequency_levels, TermFrequencies, NO_ADJUSTMENT};
 use super::rng::SeededRng;
 use super::table::RecordTable;
 
@@ -78,6 +79,13 @@ pub struct Model {
     /// λ, the prior of a match: trained, the share of all record pairs that
     /// match; with training off, `initial_prior` as configured.
     pub prior: f64,
+    /// Per term-frequency slot of a comparison vector (after the levels),
+    /// the position of its field in `fields`.
+    pub frequency_positions: Vec<usize>,
+    /// Per slot, the level's label with each adjustment, by adjustment
+    /// byte (made once, so explanations share them).
+    #[serde(skip)]
+    frequency_labels: Vec<Vec<Arc<str>>>,
 }
 
 /// What training did.
@@ -128,7 +136,8 @@ pub struct FieldContribution {
     pub field: Arc<str>,
     /// The level the pair is at, or `missing`.
     pub level: Arc<str>,
-    /// Its match weight (0 when missing).
+    /// Its match weight (0 when missing); at a term-frequency level, with
+    /// the adjustment the label names (`shares>=1, common (-2)`).
     pub weight: f64,
 }
 
@@ -155,7 +164,7 @@ impl Model {
     /// The model as configured: fixed m/u where given, otherwise starting
     /// guesses (m falling and u rising with the level) for training.
     pub fn from_config(config: &ResolveConfig) -> Model {
-        let fields = config
+        let fields: Vec<FieldParams> = config
             .fields
             .iter()
             .filter(|field| !field.levels.is_empty())
@@ -188,9 +197,21 @@ impl Model {
                 }
             })
             .collect();
+        let levels = frequency_levels(config);
+        let frequency_labels = levels
+            .iter()
+            .map(|level| {
+                let base = &fields[level.position].levels[level.level as usize];
+                (0..=u8::MAX)
+                    .map(|byte| adjusted_label(base, adjustment_bits(byte)))
+                    .collect()
+            })
+            .collect();
         Model {
             fields,
             prior: config.training.initial_prior,
+            frequency_positions: levels.iter().map(|level| level.position).collect(),
+            frequency_labels,
         }
     }
 
@@ -217,7 +238,9 @@ impl Model {
         if model.fields.iter().any(|field| !field.u_fixed) && table.len() >= 2 {
             let pairs = random_pairs(table.len(), training.u_sample_pairs, training.seed);
             report.u_sample_pairs = pairs.len();
-            model.estimate_u(&compare_pairs(table, config, &pairs));
+            // u is the level's average over all values: no adjustments.
+            let unweighted = TermFrequencies::new(config);
+            model.estimate_u(&compare_pairs(table, config, &unweighted, &pairs));
         }
         if training.em_max_iterations == 0 {
             return (model, report);
@@ -366,9 +389,9 @@ impl Model {
             for (vector, count) in patterns {
                 let probability = self.probability(vector) * *count as f64;
                 matched_total += probability;
-                for (position, &level) in vector.iter().enumerate() {
+                for (counts, &level) in matched.iter_mut().zip(vector) {
                     if level != MISSING_LEVEL {
-                        matched[position][level as usize] += probability;
+                        counts[level as usize] += probability;
                     }
                 }
             }
@@ -474,6 +497,17 @@ impl Model {
             .zip(&self.fields)
             .filter(|(level, _)| **level != MISSING_LEVEL)
             .map(|(&level, field)| field.weight(level as usize))
+            .sum::<f64>()
+            + self.frequency_weight(vector)
+    }
+
+    /// The term-frequency adjustments of a comparison vector, in bits.
+    pub fn frequency_weight(&self, vector: &[u8]) -> f64 {
+        vector
+            .get(self.fields.len()..)
+            .unwrap_or_default()
+            .iter()
+            .map(|&byte| adjustment_bits(byte))
             .sum()
     }
 
@@ -503,7 +537,7 @@ impl Model {
     pub fn explain(&self, vector: &[u8]) -> Explanation {
         static MISSING: OnceLock<Arc<str>> = OnceLock::new();
         let missing = MISSING.get_or_init(|| "missing".into());
-        let fields: Vec<FieldContribution> = vector
+        let mut fields: Vec<FieldContribution> = vector
             .iter()
             .zip(&self.fields)
             .map(|(&level, field)| {
@@ -522,6 +556,15 @@ impl Model {
                 }
             })
             .collect();
+        let adjustments = vector.get(self.fields.len()..).unwrap_or_default();
+        for (slot, (&position, &byte)) in
+            self.frequency_positions.iter().zip(adjustments).enumerate()
+        {
+            if byte != NO_ADJUSTMENT {
+                fields[position].weight += adjustment_bits(byte);
+                fields[position].level = self.frequency_labels[slot][byte as usize].clone();
+            }
+        }
         let prior_weight = self.prior_weight();
         let total_weight = prior_weight + fields.iter().map(|field| field.weight).sum::<f64>();
         Explanation {
@@ -530,6 +573,18 @@ impl Model {
             total_weight,
             probability: probability_of(total_weight),
         }
+    }
+}
+
+/// A term-frequency level's label with its adjustment: `shares>=1, rare
+/// (+2)`, `exact, common (-1)`, or the level's own label at 0.
+fn adjusted_label(base: &Arc<str>, bits: f64) -> Arc<str> {
+    if bits > 0.0 {
+        format!("{base}, rare ({bits:+})").into()
+    } else if bits < 0.0 {
+        format!("{base}, common ({bits:+})").into()
+    } else {
+        base.clone()
     }
 }
 
@@ -665,6 +720,8 @@ mod tests {
                 })
                 .collect(),
             prior,
+            frequency_positions: Vec::new(),
+            frequency_labels: Vec::new(),
         }
     }
 
@@ -702,6 +759,7 @@ mod tests {
         }
         let vectors = |levels| ComparisonVectors {
             fields: vec![0, 1],
+            frequency_slots: 0,
             levels,
         };
         (vectors(levels), labels, vec![vectors(non_match_levels)])
@@ -841,7 +899,8 @@ mod tests {
         let (table, truth) = blocked_people(&config);
         let candidates = candidate_pairs(&table, &config, Some(&truth));
         assert_eq!(candidates.report.recall.unwrap().recall, 1.0);
-        let vectors = compare_pairs(&table, &config, &candidates.pairs);
+        let frequencies = TermFrequencies::of_table(&table, &config);
+        let vectors = compare_pairs(&table, &config, &frequencies, &candidates.pairs);
         let true_pairs = candidates.report.recall.unwrap().true_pairs as f64;
         assert!(true_pairs / (candidates.pairs.len() as f64) < 0.2);
 

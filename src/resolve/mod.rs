@@ -15,6 +15,8 @@
 //!   expectation-maximisation once per blocking rule (that rule's fields
 //!   held out), the prior over all record pairs, refinement from steward
 //!   labels, per-field explanations;
+//! - [`frequency`]: term frequencies, so a shared rare value weighs more
+//!   than a shared common one;
 //! - [`engine`]: strong-identifier rules, thresholds, the review queue and
 //!   the whole pipeline in [`engine::resolve`];
 //! - [`parties`]: customer parties as normalized match fields, scored with
@@ -29,6 +31,7 @@ pub mod compare;
 pub mod config;
 pub mod engine;
 pub mod fellegi_sunter;
+pub mod frequency;
 pub mod metrics;
 pub mod parallel;
 pub mod parties;

@@ -9,9 +9,12 @@
 //! 1. takes the old version of each changed record out of its blocks and
 //!    drops its pairs;
 //! 2. puts the new version into its blocks and scores it against the
-//!    members of every block it shares (within the size cap). A block that
-//!    crosses the cap either way has every member scored again, since its
-//!    pairs appear or vanish for all of them;
+//!    members of every block it shares (within its rule's size cap). A
+//!    block that crosses the cap either way has every member scored again,
+//!    since its pairs appear or vanish for all of them. So has every holder
+//!    of a term-frequency value whose count crosses a power of two (its
+//!    weight changes by a bit), and every record when the typical count
+//!    does ([`crate::resolve::frequency`]);
 //! 3. gathers the records whose customer can change: the changed records,
 //!    everything linked to them, the customers they were in, the records
 //!    stewards tied to them, and so on until nothing new is reached;
@@ -30,13 +33,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use super::constraints::{cluster_scored, customer_groups, ConstrainedResolution, Constraints};
 use crate::model::{Party, PartyKey};
-use crate::resolve::blocking::{block_keys_of, candidate_pairs, Pair};
+use crate::resolve::blocking::{block_cap, block_keys_of, candidate_pairs, Pair};
 use crate::resolve::compare::compare_pairs;
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::engine::{decide, ScoredPair};
 use crate::resolve::fellegi_sunter::{Explanation, Model};
+use crate::resolve::frequency::{frequency_levels, TermFrequencies};
 use crate::resolve::parties::{party_table, push_party, strongest_first, PartyPair, PartyScores};
-use crate::resolve::table::TableBuilder;
+use crate::resolve::table::{StringId, TableBuilder};
 use crate::store::ResolvedCluster;
 
 /// Records scored together: enough to keep both cores busy, few enough
@@ -81,6 +85,11 @@ pub struct ResolutionIndex {
     rows: Vec<Row>,
     live: HashMap<PartyKey, u32>,
     blocks: HashMap<u64, Vec<u32>>,
+    /// Value counts of the term-frequency fields over the live rows.
+    frequencies: TermFrequencies,
+    /// Per term-frequency slot, the live rows holding each value: rescored
+    /// when the value's class changes.
+    holders: Vec<HashMap<StringId, Vec<u32>>>,
     pairs: Vec<Option<StoredPair>>,
     constraints: Constraints,
     /// Live row -> its customer's label (the smallest member key's row).
@@ -119,7 +128,12 @@ fn trained_model(parties: &[Party], config: &ResolveConfig) -> Model {
     Model::train(
         &table,
         config,
-        &compare_pairs(&table, config, &candidates.pairs),
+        &compare_pairs(
+            &table,
+            config,
+            &TermFrequencies::of_table(&table, config),
+            &candidates.pairs,
+        ),
         &candidates.rules,
     )
     .0
@@ -139,6 +153,8 @@ impl ResolutionIndex {
             rows: Vec::with_capacity(parties.len()),
             live: HashMap::with_capacity(parties.len()),
             blocks: HashMap::new(),
+            frequencies: TermFrequencies::new(config),
+            holders: vec![HashMap::new(); frequency_levels(config).len()],
             pairs: Vec::new(),
             constraints: Constraints::default(),
             customer_of: HashMap::with_capacity(parties.len()),
@@ -280,9 +296,11 @@ impl ResolutionIndex {
         removals: &[PartyKey],
         detailed: bool,
     ) -> (usize, Option<ConstrainedResolution>) {
-        let cap = self.config.blocking.max_block_size;
-        let usable = |size: usize| (2..=cap).contains(&size);
         let mut size_before: HashMap<u64, usize> = HashMap::new();
+        let mut class_before: HashMap<(usize, StringId), i32> = HashMap::new();
+        let typical_before: Vec<i32> = (0..self.frequencies.slots())
+            .map(|slot| self.frequencies.typical_class(slot))
+            .collect();
         let mut reached: Vec<u32> = std::mem::take(&mut self.unsettled)
             .iter()
             .filter_map(|key| self.live.get(key).copied())
@@ -294,6 +312,7 @@ impl ResolutionIndex {
         leaving.dedup();
         for key in &leaving {
             if let Some(row) = self.live.remove(key) {
+                self.count_values(row, false, &mut class_before);
                 reached.extend(self.retire(row, &mut size_before));
             }
         }
@@ -308,6 +327,7 @@ impl ResolutionIndex {
                 continue;
             }
             let row = push_party(&mut self.table, &self.config, party);
+            self.count_values(row, true, &mut class_before);
             let keys = block_keys_of(self.table.table(), &self.config, row);
             for &key in &keys {
                 let block = self.blocks.entry(key).or_default();
@@ -325,22 +345,74 @@ impl ResolutionIndex {
         }
         for (key, before) in size_before {
             let block = self.blocks.get(&key).map_or(&[][..], Vec::as_slice);
-            if usable(before) != usable(block.len()) {
+            if self.usable(key, before) != self.usable(key, block.len()) {
                 rescore.extend(block.iter().copied());
             }
             if block.is_empty() {
                 self.blocks.remove(&key);
             }
         }
+        // A value whose count crossed a power of two weighs differently for
+        // every holder; a new typical count, for everyone.
+        let retyped = (0..self.frequencies.slots())
+            .any(|slot| self.frequencies.typical_class(slot) != typical_before[slot]);
+        if retyped {
+            rescore.extend(self.live.values().copied());
+        } else {
+            for ((slot, id), before) in class_before {
+                if self.frequencies.value_class(slot, id) != before {
+                    rescore.extend(self.holders[slot].get(&id).into_iter().flatten().copied());
+                }
+            }
+        }
         for &row in &rescore {
             reached.extend(self.drop_pairs(row));
         }
-        self.score(&rescore, usable);
+        self.score(&rescore);
         reached.extend(rescore.iter().copied());
 
         let region = self.region(reached);
         let resolution = self.recluster(&region, detailed);
         (region.len(), resolution)
+    }
+
+    /// Counts (`up`) or uncounts the term-frequency values of `row`,
+    /// noting each value's class before the change began.
+    fn count_values(
+        &mut self,
+        row: u32,
+        up: bool,
+        class_before: &mut HashMap<(usize, StringId), i32>,
+    ) {
+        let table = self.table.table();
+        let levels: Vec<_> = self.frequencies.levels().collect();
+        for (slot, level) in levels.into_iter().enumerate() {
+            for &id in table.ids(level.field, row) {
+                class_before
+                    .entry((slot, id))
+                    .or_insert_with(|| self.frequencies.value_class(slot, id));
+                let holders = self.holders[slot].entry(id).or_default();
+                if up {
+                    holders.push(row);
+                } else {
+                    holders.retain(|&holder| holder != row);
+                    if holders.is_empty() {
+                        self.holders[slot].remove(&id);
+                    }
+                }
+            }
+        }
+        if up {
+            self.frequencies.add(table, row);
+        } else {
+            self.frequencies.remove(table, row);
+        }
+    }
+
+    /// Whether a block of `size` records under `key` is paired: at least
+    /// two and no more than its rule's cap.
+    fn usable(&self, key: u64, size: usize) -> bool {
+        (2..=block_cap(&self.config, key)).contains(&size)
     }
 
     /// Takes a record version out of the index; returns the rows whose
@@ -384,7 +456,7 @@ impl ResolutionIndex {
 
     /// Scores each row of `rows` against the members of its usable blocks
     /// and stores the pairs that link, need review or never link.
-    fn score(&mut self, rows: &BTreeSet<u32>, usable: impl Fn(usize) -> bool) {
+    fn score(&mut self, rows: &BTreeSet<u32>) {
         let rows: Vec<u32> = rows.iter().copied().collect();
         // In slices, so a full build never holds every candidate at once;
         // a pair of two rescored rows is scored from its smaller row only.
@@ -393,7 +465,7 @@ impl ResolutionIndex {
             for &row in slice {
                 for key in &self.rows[row as usize].blocks {
                     let block = &self.blocks[key];
-                    if !usable(block.len()) {
+                    if !self.usable(*key, block.len()) {
                         continue;
                     }
                     candidates.extend(
@@ -416,7 +488,7 @@ impl ResolutionIndex {
     /// need review or never link.
     fn score_pairs(&mut self, candidates: &[Pair]) {
         let table = self.table.table();
-        let comparisons = compare_pairs(table, &self.config, candidates);
+        let comparisons = compare_pairs(table, &self.config, &self.frequencies, candidates);
         let decisions = decide(table, &self.config, &self.model, candidates, &comparisons);
         let stored = |pair: &ScoredPair, kind: PairKind| StoredPair {
             a: pair.a,
@@ -710,6 +782,66 @@ mod tests {
 
     fn key(id: u8) -> PartyKey {
         party(id, [0; 5]).key()
+    }
+
+    #[test]
+    fn a_value_growing_common_is_weighed_again_for_every_holder() {
+        // A shared name weighs 2.585 bits with the prior; a link needs
+        // 3.17: a name rarer than the typical one (+1 bit) links, a
+        // typical one goes to review.
+        let config = ResolveConfig::from_toml(
+            r#"
+            [[fields]]
+            name = "name"
+            kind = "set"
+            levels = [
+                { test = "set_overlap", m = 0.9, u = 0.1, term_frequency = true },
+                { test = "else", m = 0.1, u = 0.9 },
+            ]
+            [blocking]
+            rules = [{ name = "name", keys = [{ field = "name" }] }]
+            [training]
+            em_max_iterations = 0
+            initial_prior = 0.4
+            [thresholds]
+            link = 0.9
+            review = 0.5
+            "#,
+        )
+        .unwrap();
+        let person = |id: u8, name: &str| Party {
+            connector: "erp".into(),
+            source_id: format!("r{id}"),
+            name: Some(name.into()),
+            ..Party::default()
+        };
+        // Eight 张伟 make the typical count 6 (Σc²/Σc = 68/10): class 2.
+        let mut parties: BTreeMap<PartyKey, Party> = (0..8)
+            .map(|id| person(id, "张伟"))
+            .chain([person(8, "欧阳娜娜"), person(9, "欧阳娜娜")])
+            .map(|party| (party.key(), party))
+            .collect();
+        let all: Vec<Party> = parties.values().cloned().collect();
+        let mut index = ResolutionIndex::build(&all, &Constraints::default(), &config);
+        let start = full(&parties, &Constraints::default(), &config);
+        assert!(start.0.contains(&vec![key_of(8), key_of(9)]), "{start:?}");
+        assert_eq!(incremental(&index), start);
+
+        // Two more: 欧阳娜娜 is held by four (class 2, now typical; Σc²/Σc
+        // = 80/12 keeps class 2), so the first two no longer link either.
+        let more = [person(10, "欧阳娜娜"), person(11, "欧阳娜娜")];
+        index.apply(&more, &[]);
+        parties.extend(more.into_iter().map(|party| (party.key(), party)));
+        let end = full(&parties, &Constraints::default(), &config);
+        assert!(end.1.contains(&(key_of(8), key_of(9))), "{end:?}");
+        assert_eq!(incremental(&index), end);
+    }
+
+    fn key_of(id: u8) -> PartyKey {
+        PartyKey {
+            connector: "erp".into(),
+            source_id: format!("r{id}"),
+        }
     }
 
     #[test]

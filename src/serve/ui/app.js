@@ -255,6 +255,8 @@ const I18N = {
     "level.day/month transposed": "day and month swapped",
     "level.shares1": "a value in common",
     "level.shares": "{0} values in common",
+    "level.rare": "a rare value ({0})",
+    "level.common": "a common value ({0})",
     "level.similar": "similar (≥ {0})",
     "level.edits": "at most {0} characters apart",
     "level.days": "within {0} days",
@@ -571,6 +573,8 @@ const I18N = {
     "level.day/month transposed": "日月颠倒",
     "level.shares1": "有相同值",
     "level.shares": "有 {0} 个相同值",
+    "level.rare": "少见的值（{0}）",
+    "level.common": "常见的值（{0}）",
     "level.similar": "相似（≥ {0}）",
     "level.edits": "相差不超过 {0} 个字符",
     "level.days": "相差 {0} 天以内",
@@ -690,6 +694,9 @@ const LEVEL_PATTERNS = [
 
 function levelLabel(level) {
   const code = String(level);
+  // A term-frequency level: `shares>=1, common (-2)`.
+  const adjusted = code.match(/^(.*), (rare|common) \(([+-]\d+)\)$/);
+  if (adjusted) return `${levelLabel(adjusted[1])}, ${t(`level.${adjusted[2]}`, adjusted[3])}`;
   if (I18N.en[`level.${code}`]) return t(`level.${code}`);
   for (const [pattern, key] of LEVEL_PATTERNS) {
     const match = code.match(pattern);
