@@ -5,7 +5,7 @@
 //! aliasing (Gmail dots, `+tags`) is left to [`email_match_key`], so the stored
 //! address stays the one the customer actually gave.
 
-use unicode_normalization::UnicodeNormalization;
+use crate::normalize::chinese::nfkc;
 
 /// RFC 5322 "specials" and friends: in an unquoted address they only appear
 /// when the field holds something other than a single address.
@@ -16,7 +16,7 @@ const LOCAL_PART_FORBIDDEN: &[char] = &['"', '(', ')', ',', ':', ';', '<', '>', 
 /// `None` unless the result is `local@domain` with exactly one `@`, a non-empty
 /// local part and a dotted domain of `[a-z0-9-]` (or Unicode IDN) labels.
 pub fn normalize_email(raw: &str) -> Option<String> {
-    let text: String = raw.nfkc().collect();
+    let text = nfkc(raw);
     let address = strip_mailto(strip_display_name(text.trim()).trim());
     let email = canonical_case(address);
     let (local, domain) = email.split_once('@')?;
@@ -30,7 +30,7 @@ pub fn normalize_email(raw: &str) -> Option<String> {
 /// `；` `，` `、` or whitespace, returning each valid one once, in order.
 pub fn normalize_emails(raw: &str) -> Vec<String> {
     // NFKC first so that `，` and `；` become the ASCII separators split on below.
-    let text: String = raw.nfkc().collect();
+    let text = nfkc(raw);
     let mut emails: Vec<String> = Vec::new();
     for part in text.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '、')) {
         if let Some(email) = normalize_email(part) {
@@ -101,7 +101,7 @@ fn canonical_case(text: &str) -> String {
 /// a few exotic characters, produce text that NFKC changes again; such input is
 /// rejected so that normalization is idempotent.
 fn is_stable(email: &str) -> bool {
-    canonical_case(&email.nfkc().collect::<String>()) == email
+    canonical_case(&nfkc(email)) == email
 }
 
 fn strip_plus_tag(local: &str) -> &str {

@@ -5,7 +5,7 @@
 //! structure and check character and returns `None` for anything that does not
 //! pass. A typo'd code never becomes a key.
 
-use unicode_normalization::UnicodeNormalization;
+use crate::normalize::chinese::nfkc;
 
 /// Characters of the 统一社会信用代码 (GB 32100-2015): digits and capital
 /// letters without I, O, S, V and Z. A character's value is its index.
@@ -110,7 +110,8 @@ fn is_valid_organization_code(code: &str) -> bool {
 /// NFKC, uppercase, and spaces/dashes removed: how codes are retyped from
 /// business licences and invoices.
 fn compact_uppercase(raw: &str) -> String {
-    raw.nfkc()
+    nfkc(raw)
+        .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
         .flat_map(char::to_uppercase)
         .collect()

@@ -6,7 +6,7 @@
 //! `17951`, landlines with 2- or 3-digit area codes, switchboard extensions and
 //! 400/800 service numbers.
 
-use unicode_normalization::UnicodeNormalization;
+use crate::normalize::chinese::nfkc;
 
 /// What kind of line a number is, so that matching can treat a personal mobile
 /// as stronger evidence than a landline or a company-wide service number.
@@ -68,7 +68,7 @@ const MAX_EXTENSION_DIGITS: usize = 6;
 pub fn normalize_phone(raw: &str) -> Option<NormalizedPhone> {
     // NFKC turns full-width digits, `＋` and `（）` into ASCII; lowercasing lets
     // `EXT`/`X` markers match.
-    let text = raw.nfkc().collect::<String>().to_ascii_lowercase();
+    let text = nfkc(raw).to_ascii_lowercase();
     let (number, extension) = split_marked_extension(strip_label(text.trim())?)?;
     match extension {
         Some(extension) => parse_number(number).map(|phone| phone.with_extension(extension)),
@@ -83,11 +83,7 @@ pub fn normalize_phone(raw: &str) -> Option<NormalizedPhone> {
 /// read again word by word, for numbers separated by spaces only.
 pub fn normalize_phones(raw: &str) -> Vec<NormalizedPhone> {
     // NFKC first so that `，` and `；` become the ASCII separators split on below.
-    let text = raw
-        .nfkc()
-        .collect::<String>()
-        .to_ascii_lowercase()
-        .replace(" or ", "/");
+    let text = nfkc(raw).to_ascii_lowercase().replace(" or ", "/");
     let mut phones: Vec<NormalizedPhone> = Vec::new();
     for part in text.split(['/', '、', ',', ';', '\n', '\r']) {
         match normalize_phone(part) {
