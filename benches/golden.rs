@@ -24,7 +24,9 @@ use std::time::Instant;
 use chrono::Utc;
 use customers::first_records;
 use support::{env_number, peak_memory_mib};
-use tierlink::golden::{plan_golden, CurrentGolden, SurvivorshipRules, PLAN_SLICE};
+use tierlink::golden::{
+    plan_golden, CurrentGolden, CustomerState, LinkState, SurvivorshipRules, PLAN_SLICE,
+};
 use tierlink::model::Party;
 use tierlink::resolve::cluster::Constraints as PairConstraints;
 use tierlink::resolve::engine::resolve;
@@ -32,9 +34,7 @@ use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
 use tierlink::resolve::parties::{customer_config, party_scores, party_table};
 use tierlink::steward::constraints::cluster_scored;
 use tierlink::steward::Constraints;
-use tierlink::store::{
-    GoldenCustomer, GoldenIdRecord, GoldenLink, ResolutionChanges, ResolvedCluster,
-};
+use tierlink::store::{GoldenIdRecord, ResolutionChanges, ResolvedCluster};
 
 fn main() {
     let total = env_number("GOLDEN_RECORDS", 1_000_000);
@@ -80,8 +80,8 @@ fn main() {
 /// What a store would hold after a pass.
 #[derive(Default)]
 struct Stored {
-    customers: Vec<GoldenCustomer>,
-    links: Vec<GoldenLink>,
+    customers: Vec<CustomerState>,
+    links: Vec<LinkState>,
     ids: Vec<GoldenIdRecord>,
 }
 
@@ -94,8 +94,9 @@ impl Stored {
                 merged_into: None,
                 created_at: Utc::now(),
             }));
-        self.customers.extend(slice.upserted);
-        self.links.extend(slice.links);
+        self.customers
+            .extend(slice.upserted.iter().map(CustomerState::of));
+        self.links.extend(slice.links.iter().map(LinkState::of));
     }
 }
 

@@ -28,7 +28,8 @@ use crate::normalize::phone::normalize_phones;
 use crate::resolve::parallel::map_in_order;
 use crate::steward::PinnedField;
 use crate::store::{
-    GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, ResolutionChanges, ResolvedCluster,
+    GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, LinkEvidence, ResolutionChanges,
+    ResolvedCluster,
 };
 
 pub use rules::{Rule, SurvivorshipRules};
@@ -40,12 +41,73 @@ pub const STEWARD_LINEAGE: &str = "steward";
 /// What is stored now, for planning a resolution pass.
 #[derive(Debug, Clone, Copy)]
 pub struct CurrentGolden<'a> {
-    pub links: &'a [GoldenLink],
-    pub customers: &'a [GoldenCustomer],
+    pub links: &'a [LinkState],
+    pub customers: &'a [CustomerState],
     /// Every id ever stored, with its age and where it was merged.
     pub ids: &'a [GoldenIdRecord],
     /// Pinned fields by golden id.
     pub pins: &'a BTreeMap<String, BTreeMap<String, PinnedField>>,
+}
+
+/// A stored link as a plan compares against it: the party, its golden id
+/// and a digest of its evidence, so a store of a million links is read
+/// without holding a million explanations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkState {
+    pub party: PartyKey,
+    pub golden_id: String,
+    /// [`evidence_digest`] of the stored evidence.
+    pub evidence: u64,
+}
+
+impl LinkState {
+    /// The state of a link.
+    pub fn of(link: &GoldenLink) -> LinkState {
+        LinkState {
+            party: link.party.clone(),
+            golden_id: link.golden_id.clone(),
+            evidence: evidence_digest(&link.evidence),
+        }
+    }
+}
+
+/// A stored golden customer as a plan compares against it: its id and a
+/// digest of its fields and their lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerState {
+    pub golden_id: String,
+    /// [`record_digest`] of the stored fields and lineage.
+    pub record: u64,
+}
+
+impl CustomerState {
+    /// The state of a golden customer.
+    pub fn of(golden: &GoldenCustomer) -> CustomerState {
+        CustomerState {
+            golden_id: golden.golden_id.clone(),
+            record: record_digest(&golden.fields, &golden.lineage),
+        }
+    }
+}
+
+/// A digest of link evidence: equal for equal evidence (its JSON, hashed;
+/// a collision would leave one changed link unwritten once in 2⁶⁴).
+pub fn evidence_digest(evidence: &LinkEvidence) -> u64 {
+    json_digest(evidence)
+}
+
+/// A digest of a golden record's fields and lineage, as [`evidence_digest`].
+pub fn record_digest(
+    fields: &BTreeMap<String, Value>,
+    lineage: &BTreeMap<String, PartyKey>,
+) -> u64 {
+    json_digest(&(fields, lineage))
+}
+
+fn json_digest(value: &impl serde::Serialize) -> u64 {
+    let bytes = serde_json::to_vec(value).expect("plain data serializes");
+    let hash = Sha256::digest(&bytes);
+    u64::from_le_bytes(hash[..8].try_into().expect("eight bytes"))
 }
 
 /// Plans what a resolution pass changes: golden customers to write, links
@@ -76,7 +138,7 @@ pub fn plan_golden<'a>(
     rules: &'a SurvivorshipRules,
     slice: usize,
 ) -> GoldenPlan<'a> {
-    let linked: HashMap<&PartyKey, &GoldenLink> = current
+    let linked: HashMap<&PartyKey, &LinkState> = current
         .links
         .iter()
         .map(|link| (&link.party, link))
@@ -127,8 +189,8 @@ pub struct GoldenPlan<'a> {
     /// The clusters still to plan, each with its chosen id.
     customers: std::iter::Zip<std::vec::IntoIter<ResolvedCluster>, std::vec::IntoIter<String>>,
     by_key: HashMap<(&'a str, &'a str), &'a Party>,
-    linked: HashMap<&'a PartyKey, &'a GoldenLink>,
-    stored: HashMap<&'a str, &'a GoldenCustomer>,
+    linked: HashMap<&'a PartyKey, &'a LinkState>,
+    stored: HashMap<&'a str, &'a CustomerState>,
     pins: PinsByCustomer,
     current: CurrentGolden<'a>,
     rules: &'a SurvivorshipRules,
@@ -184,17 +246,15 @@ impl GoldenPlan<'_> {
         let changed = self
             .stored
             .get(golden_id.as_str())
-            .map(|current| (&current.fields, &current.lineage))
-            != Some((&golden.fields, &golden.lineage));
+            .is_none_or(|current| current.record != record_digest(&golden.fields, &golden.lineage));
         let links = cluster
             .members
             .into_iter()
             .zip(cluster.evidence)
             .filter(|(member, evidence)| {
-                !self
-                    .linked
-                    .get(member)
-                    .is_some_and(|link| link.golden_id == golden_id && link.evidence == *evidence)
+                !self.linked.get(member).is_some_and(|link| {
+                    link.golden_id == golden_id && link.evidence == evidence_digest(evidence)
+                })
             })
             .map(|(party, evidence)| GoldenLink {
                 party,
@@ -278,7 +338,7 @@ struct IdAssignment {
 /// rest; a cluster that owns none gets a new id.
 fn assign_ids(
     clusters: &[ResolvedCluster],
-    linked: &HashMap<&PartyKey, &GoldenLink>,
+    linked: &HashMap<&PartyKey, &LinkState>,
     ages: &HashMap<&str, DateTime<Utc>>,
     active: &HashSet<&str>,
 ) -> IdAssignment {
@@ -585,7 +645,16 @@ mod tests {
     }
 
     impl Held {
+        /// The held links and customers as a store reads them for a plan.
+        fn states(&self) -> (Vec<LinkState>, Vec<CustomerState>) {
+            (
+                self.links.iter().map(LinkState::of).collect(),
+                self.golden.iter().map(CustomerState::of).collect(),
+            )
+        }
+
         fn plan(&self, parties: &[Party], rules: &SurvivorshipRules) -> ResolutionChanges {
+            let (links, customers) = self.states();
             plan_changes(
                 cluster_with_constraints(
                     parties,
@@ -595,8 +664,8 @@ mod tests {
                 .clusters,
                 parties,
                 CurrentGolden {
-                    links: &self.links,
-                    customers: &self.golden,
+                    links: &links,
+                    customers: &customers,
                     ids: &self.ids,
                     pins: &self.pins,
                 },
@@ -725,9 +794,10 @@ mod tests {
             crate::resolve::parties::customer_config(),
         )
         .clusters;
+        let (links, customers) = held.states();
         let current = CurrentGolden {
-            links: &held.links,
-            customers: &held.golden,
+            links: &links,
+            customers: &customers,
             ids: &held.ids,
             pins: &held.pins,
         };

@@ -23,15 +23,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::golden::rules::RulesError;
-use crate::golden::{self, CurrentGolden, SurvivorshipRules};
+use crate::golden::{self, CurrentGolden, CustomerState, LinkState, SurvivorshipRules};
 use crate::model::{Call, Message, Order, Party, PartyKey, Ticket};
 use crate::normalize::phone::normalize_phones;
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::parties::{customer_config, parse_matching, MATCHING_FILE};
 use crate::store::{
-    Decision, GoldenCustomer, GoldenIdRecord, GoldenLink, IdLineage, LinkEvidence, NewDecision,
-    ResolutionChanges, ResolvedCluster, ReviewItem, StewardDecision, Store, StoreError,
-    TierAssignment, TierChange,
+    Decision, GoldenIdRecord, IdLineage, LinkEvidence, NewDecision, ResolutionChanges,
+    ResolvedCluster, ReviewItem, StewardDecision, Store, StoreError, TierAssignment, TierChange,
 };
 
 use incremental::ResolutionIndex;
@@ -183,13 +182,14 @@ async fn stored_parties(store: &dyn Store) -> Result<Vec<Party>, StoreError> {
 
 /// The stored golden state a plan is made against: links, customers and
 /// id records.
-type CurrentState = (Vec<GoldenLink>, Vec<GoldenCustomer>, Vec<GoldenIdRecord>);
+type CurrentState = (Vec<LinkState>, Vec<CustomerState>, Vec<GoldenIdRecord>);
 
-/// Every golden link, customer and id record.
+/// Every golden link and customer as a plan compares against them, and
+/// every id record.
 async fn all_golden(store: &dyn Store) -> Result<CurrentState, StoreError> {
     Ok((
-        store.golden_links().await?,
-        store.golden_customers().await?,
+        store.golden_link_states().await?,
+        store.golden_customer_states().await?,
         store.golden_ids().await?,
     ))
 }
@@ -210,8 +210,14 @@ async fn touched_golden(
     }
     let (mut links, mut customers, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for id in &held {
-        links.extend(store.golden_members(id).await?);
-        customers.extend(store.golden_customer(id).await?);
+        links.extend(store.golden_members(id).await?.iter().map(LinkState::of));
+        customers.extend(
+            store
+                .golden_customer(id)
+                .await?
+                .as_ref()
+                .map(CustomerState::of),
+        );
         ids.extend(store.golden_id_record(id).await?);
     }
     for cluster in clusters {
@@ -405,7 +411,7 @@ pub async fn resolve_with_index(
 /// paid spend of the golden customers the two records belong to now: a
 /// doubtful pair between big customers is reviewed first.
 /// Each linked record's golden id.
-fn golden_id_by_record(links: &[GoldenLink]) -> HashMap<&PartyKey, &str> {
+fn golden_id_by_record(links: &[LinkState]) -> HashMap<&PartyKey, &str> {
     links
         .iter()
         .map(|link| (&link.party, link.golden_id.as_str()))
@@ -900,7 +906,8 @@ mod tests {
             priority: uncertainty,
         };
         let mut reviews = vec![candidate("1", "2", 0.9), candidate("3", "4", 0.5)];
-        let links = [link("1", "g1"), link("3", "g3"), link("4", "g3")];
+        let links =
+            [link("1", "g1"), link("3", "g3"), link("4", "g3")].map(|link| LinkState::of(&link));
         let spend = BTreeMap::from([("g1".to_string(), 10.0), ("g3".to_string(), 500.0)]);
         weigh_by_customer_value(&mut reviews, &golden_id_by_record(&links), &spend);
         assert_eq!(reviews[0].priority, 0.9 * (1.0 + 10.0));

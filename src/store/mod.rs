@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::golden::{CustomerState, LinkState};
 use crate::model::{Call, Entity, Message, Party, PartyKey, Ticket};
 
 pub use crate::resolve::fellegi_sunter::FieldContribution;
@@ -769,6 +770,12 @@ pub trait Store: Send + Sync {
     async fn golden_links(&self) -> StoreResult<Vec<GoldenLink>>;
     /// Every current golden customer.
     async fn golden_customers(&self) -> StoreResult<Vec<GoldenCustomer>>;
+    /// [`Store::golden_links`] as a resolution plan compares against them,
+    /// read row by row: each link's party, golden id and evidence digest.
+    async fn golden_link_states(&self) -> StoreResult<Vec<LinkState>>;
+    /// [`Store::golden_customers`] as a plan compares against them, read
+    /// row by row: each id with the digest of its fields and lineage.
+    async fn golden_customer_states(&self) -> StoreResult<Vec<CustomerState>>;
     /// Applies one resolution pass's changes in one transaction.
     async fn save_resolution(&self, changes: &ResolutionChanges) -> StoreResult<()>;
     /// Applies one resolution pass planned a slice at a time, all slices in

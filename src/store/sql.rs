@@ -46,9 +46,11 @@ macro_rules! impl_store {
 
         use async_trait::async_trait;
         use chrono::{DateTime, Utc};
+        use futures_util::TryStreamExt;
         use sqlx::types::Json;
         use sqlx::Row;
 
+        use crate::golden::{CustomerState, LinkState};
         use crate::model::{Call, Entity, Message, Party, PartyKey, PartyKind, Ticket};
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
@@ -1059,6 +1061,58 @@ macro_rules! impl_store {
                     .into_iter()
                     .map(|row| golden_link_from_row(&row))
                     .collect())
+            }
+
+            async fn golden_link_states(&self) -> StoreResult<Vec<LinkState>> {
+                let mut rows = sqlx::query(
+                    "SELECT connector, source_id, golden_id, evidence FROM golden_links ORDER BY connector, source_id",
+                )
+                .fetch(&self.pool);
+                let mut states = Vec::new();
+                while let Some(row) = rows.try_next().await.map_err(query_error("loading golden links"))? {
+                    states.push(LinkState::of(&golden_link_from_row(&row)));
+                }
+                Ok(states)
+            }
+
+            async fn golden_customer_states(&self) -> StoreResult<Vec<CustomerState>> {
+                // One row per lineage entry, a customer's rows together.
+                let mut rows = sqlx::query(
+                    "SELECT g.golden_id, g.fields, l.field, l.connector, l.source_id \
+                     FROM golden_customers g LEFT JOIN field_lineage l ON l.golden_id = g.golden_id \
+                     WHERE g.status = 'active' ORDER BY g.golden_id, l.field",
+                )
+                .fetch(&self.pool);
+                let mut states = Vec::new();
+                let mut current: Option<GoldenCustomer> = None;
+                while let Some(row) = rows.try_next().await.map_err(query_error("loading golden customers"))? {
+                    let golden_id: String = row.get("golden_id");
+                    let customer = match current.take() {
+                        Some(customer) if customer.golden_id == golden_id => customer,
+                        finished => {
+                            states.extend(finished.as_ref().map(CustomerState::of));
+                            GoldenCustomer {
+                                fields: row
+                                    .get::<Json<BTreeMap<String, serde_json::Value>>, _>("fields")
+                                    .0,
+                                lineage: BTreeMap::new(),
+                                golden_id,
+                            }
+                        }
+                    };
+                    let customer = current.insert(customer);
+                    if let Some(field) = row.get::<Option<String>, _>("field") {
+                        customer.lineage.insert(
+                            field,
+                            PartyKey {
+                                connector: row.get("connector"),
+                                source_id: row.get("source_id"),
+                            },
+                        );
+                    }
+                }
+                states.extend(current.as_ref().map(CustomerState::of));
+                Ok(states)
             }
 
             async fn golden_customers(&self) -> StoreResult<Vec<GoldenCustomer>> {

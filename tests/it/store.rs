@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
+use tierlink::golden::{CustomerState, LinkState};
 use tierlink::model::{
     Call, Entity, Message, Order, OrderStatus, Party, PartyKey, PartyKind, Ticket,
 };
@@ -789,6 +790,28 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         store.golden_links().await.expect("golden links"),
         vec![links[0].clone(), links[2].clone(), links[1].clone()],
         "links listed by connector and source id"
+    );
+    // What a plan compares against, read row by row: the same digests as
+    // the whole rows give.
+    assert_eq!(
+        store.golden_link_states().await.expect("link states"),
+        [&links[0], &links[2], &links[1]].map(LinkState::of)
+    );
+    assert_eq!(
+        store
+            .golden_customer_states()
+            .await
+            .expect("customer states"),
+        [&alice, &bob].map(CustomerState::of)
+    );
+    assert_ne!(
+        CustomerState::of(&alice).record,
+        CustomerState::of(&GoldenCustomer {
+            lineage: BTreeMap::new(),
+            ..alice.clone()
+        })
+        .record,
+        "lineage is part of the digest"
     );
     let fact = |golden_id: &str, o: &Order| OrderFact {
         golden_id: golden_id.to_string(),
