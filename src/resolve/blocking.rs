@@ -413,6 +413,8 @@ pub fn true_pair_count(labels: &[u32]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
     use crate::resolve::config::{BlockingKey, FieldKind, FieldSpec, Thresholds};
     use crate::resolve::table::{FieldValue, TableBuilder};
@@ -588,6 +590,41 @@ mod tests {
             (recall.true_pairs, recall.found, recall.recall),
             (2, 0, 0.0)
         );
+    }
+
+    #[test]
+    fn a_rule_may_cap_its_blocks_below_the_global_cap() {
+        let mut rules = vec![
+            rule("prefix", "name", KeyTransform::Prefix { chars: 1 }),
+            rule("tokens", "name", KeyTransform::SortedTokens),
+        ];
+        rules[0].max_block_size = Some(2);
+        let config = config(rules, 10);
+        let table = table(
+            &config,
+            &[
+                ("wang fang", &[]),
+                ("wei wang", &[]),
+                ("wang wei", &[]),
+                ("li na", &[]),
+                ("lu yi", &[]),
+            ],
+        );
+        let candidates = candidate_pairs(&table, &config, None);
+        // The three `w` names overflow the prefix rule's own cap; the two
+        // `l` names do not; the tokens rule still pairs wei wang.
+        assert_eq!(candidates.report.rules[0].oversized.len(), 1);
+        assert_eq!(candidates.pairs, vec![(1, 2), (3, 4)]);
+        assert_eq!(
+            (config.blocking.cap_of(0), config.blocking.cap_of(1)),
+            (2, 10)
+        );
+        // The index's block keys carry their rule, and so its cap.
+        let caps: BTreeSet<usize> = block_keys_of(&table, &config, 1)
+            .into_iter()
+            .map(|key| block_cap(&config, key))
+            .collect();
+        assert_eq!(caps, BTreeSet::from([2, 10]));
     }
 
     #[test]

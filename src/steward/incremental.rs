@@ -741,13 +741,21 @@ mod tests {
         }
     }
 
-    /// A config whose blocks overflow at four records, so changes push
-    /// blocks over the cap and back.
+    /// A config whose blocks overflow at four records, and a rule on the
+    /// name alone at three, so changes push blocks over their caps and
+    /// back.
     fn small_blocks() -> ResolveConfig {
-        ResolveConfig::from_toml(
-            &CUSTOMER_MATCHING.replace("max_block_size = 200", "max_block_size = 4"),
+        let config = ResolveConfig::from_toml(
+            &CUSTOMER_MATCHING
+                .replace("max_block_size = 200", "max_block_size = 4")
+                .replace(
+                    "[[blocking.rules]]\nname = \"mobile\"",
+                    "[[blocking.rules]]\nname = \"rare name\"\nkeys = [{ field = \"name\" }]\nmax_block_size = 3\n\n[[blocking.rules]]\nname = \"mobile\"",
+                ),
         )
-        .unwrap()
+        .unwrap();
+        assert!(config.blocking.rules[0].max_block_size == Some(3));
+        config
     }
 
     fn full(
@@ -842,6 +850,57 @@ mod tests {
             connector: "erp".into(),
             source_id: format!("r{id}"),
         }
+    }
+
+    #[test]
+    fn a_rule_with_its_own_cap_pairs_only_blocks_within_it() {
+        // A shared name links; the name rule pairs blocks of two at most
+        // (the global cap is 1000).
+        let config = ResolveConfig::from_toml(
+            r#"
+            [[fields]]
+            name = "name"
+            kind = "set"
+            levels = [
+                { test = "set_overlap", m = 0.9, u = 0.01 },
+                { test = "else", m = 0.1, u = 0.99 },
+            ]
+            [blocking]
+            rules = [{ name = "rare name", keys = [{ field = "name" }], max_block_size = 2 }]
+            [training]
+            em_max_iterations = 0
+            initial_prior = 0.4
+            [thresholds]
+            link = 0.9
+            review = 0.5
+            "#,
+        )
+        .unwrap();
+        let person = |id: u8| Party {
+            connector: "erp".into(),
+            source_id: format!("r{id}"),
+            name: Some("欧阳娜娜".into()),
+            ..Party::default()
+        };
+        let mut parties: BTreeMap<PartyKey, Party> = (0..3)
+            .map(person)
+            .map(|party| (party.key(), party))
+            .collect();
+        let all: Vec<Party> = parties.values().cloned().collect();
+        let mut index = ResolutionIndex::build(&all, &Constraints::default(), &config);
+        let start = full(&parties, &Constraints::default(), &config);
+        assert_eq!(
+            start.0.len(),
+            3,
+            "a block of three is not paired: {start:?}"
+        );
+        assert_eq!(incremental(&index), start);
+
+        index.apply(&[], &[key_of(2)]);
+        parties.remove(&key_of(2));
+        let end = full(&parties, &Constraints::default(), &config);
+        assert_eq!(end.0, vec![vec![key_of(0), key_of(1)]]);
+        assert_eq!(incremental(&index), end);
     }
 
     #[test]
