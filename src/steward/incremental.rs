@@ -38,7 +38,7 @@ use crate::resolve::compare::compare_pairs;
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::engine::{decide, ScoredPair};
 use crate::resolve::fellegi_sunter::{Explanation, Model};
-use crate::resolve::frequency::{frequency_levels, TermFrequencies};
+use crate::resolve::frequency::TermFrequencies;
 use crate::resolve::parties::{party_table, push_party, strongest_first, PartyPair, PartyScores};
 use crate::resolve::table::{StringId, TableBuilder};
 use crate::store::ResolvedCluster;
@@ -146,6 +146,7 @@ impl ResolutionIndex {
         constraints: &Constraints,
         config: &ResolveConfig,
     ) -> ResolutionIndex {
+        let frequencies = TermFrequencies::new(config);
         let mut index = ResolutionIndex {
             config: config.clone(),
             model: trained_model(parties, config),
@@ -153,8 +154,8 @@ impl ResolutionIndex {
             rows: Vec::with_capacity(parties.len()),
             live: HashMap::with_capacity(parties.len()),
             blocks: HashMap::new(),
-            frequencies: TermFrequencies::new(config),
-            holders: vec![HashMap::new(); frequency_levels(config).len()],
+            holders: vec![HashMap::new(); frequencies.slots()],
+            frequencies,
             pairs: Vec::new(),
             constraints: Constraints::default(),
             customer_of: HashMap::with_capacity(parties.len()),
@@ -797,38 +798,17 @@ mod tests {
         // A shared name weighs 2.585 bits with the prior; a link needs
         // 3.17: a name rarer than the typical one (+1 bit) links, a
         // typical one goes to review.
-        let config = ResolveConfig::from_toml(
-            r#"
-            [[fields]]
-            name = "name"
-            kind = "set"
-            levels = [
-                { test = "set_overlap", m = 0.9, u = 0.1, term_frequency = true },
-                { test = "else", m = 0.1, u = 0.9 },
-            ]
-            [blocking]
-            rules = [{ name = "name", keys = [{ field = "name" }] }]
-            [training]
-            em_max_iterations = 0
-            initial_prior = 0.4
-            [thresholds]
-            link = 0.9
-            review = 0.5
-            "#,
-        )
-        .unwrap();
-        let person = |id: u8, name: &str| Party {
-            connector: "erp".into(),
-            source_id: format!("r{id}"),
-            name: Some(name.into()),
-            ..Party::default()
-        };
+        let config = names_only(
+            r#"{ test = "set_overlap", m = 0.9, u = 0.1, term_frequency = true },
+               { test = "else", m = 0.1, u = 0.9 }"#,
+            r#"{ name = "name", keys = [{ field = "name" }] }"#,
+        );
         // Eight 张伟 make the typical count 6 (Σc²/Σc = 68/10): class 2.
-        let mut parties: BTreeMap<PartyKey, Party> = (0..8)
-            .map(|id| person(id, "张伟"))
-            .chain([person(8, "欧阳娜娜"), person(9, "欧阳娜娜")])
-            .map(|party| (party.key(), party))
-            .collect();
+        let mut parties = by_key(
+            (0..8)
+                .map(|id| person(id, "张伟"))
+                .chain([person(8, "欧阳娜娜"), person(9, "欧阳娜娜")]),
+        );
         let all: Vec<Party> = parties.values().cloned().collect();
         let mut index = ResolutionIndex::build(&all, &Constraints::default(), &config);
         let start = full(&parties, &Constraints::default(), &config);
@@ -839,53 +819,65 @@ mod tests {
         // = 80/12 keeps class 2), so the first two no longer link either.
         let more = [person(10, "欧阳娜娜"), person(11, "欧阳娜娜")];
         index.apply(&more, &[]);
-        parties.extend(more.into_iter().map(|party| (party.key(), party)));
+        parties.extend(by_key(more));
         let end = full(&parties, &Constraints::default(), &config);
         assert!(end.1.contains(&(key_of(8), key_of(9))), "{end:?}");
         assert_eq!(incremental(&index), end);
     }
 
-    fn key_of(id: u8) -> PartyKey {
-        PartyKey {
-            connector: "erp".into(),
-            source_id: format!("r{id}"),
-        }
-    }
-
-    #[test]
-    fn a_rule_with_its_own_cap_pairs_only_blocks_within_it() {
-        // A shared name links; the name rule pairs blocks of two at most
-        // (the global cap is 1000).
-        let config = ResolveConfig::from_toml(
+    /// A config of one set field, `name`, with `levels` and one blocking
+    /// `rule`: a shared name weighs 2.585 bits with the prior at u = 0.1,
+    /// and a link needs 3.17.
+    fn names_only(levels: &str, rule: &str) -> ResolveConfig {
+        ResolveConfig::from_toml(&format!(
             r#"
             [[fields]]
             name = "name"
             kind = "set"
-            levels = [
-                { test = "set_overlap", m = 0.9, u = 0.01 },
-                { test = "else", m = 0.1, u = 0.99 },
-            ]
+            levels = [{levels}]
             [blocking]
-            rules = [{ name = "rare name", keys = [{ field = "name" }], max_block_size = 2 }]
+            rules = [{rule}]
             [training]
             em_max_iterations = 0
             initial_prior = 0.4
             [thresholds]
             link = 0.9
             review = 0.5
-            "#,
-        )
-        .unwrap();
-        let person = |id: u8| Party {
+            "#
+        ))
+        .unwrap()
+    }
+
+    /// A person record of the ERP with only a name.
+    fn person(id: u8, name: &str) -> Party {
+        Party {
             connector: "erp".into(),
             source_id: format!("r{id}"),
-            name: Some("欧阳娜娜".into()),
+            name: Some(name.into()),
             ..Party::default()
-        };
-        let mut parties: BTreeMap<PartyKey, Party> = (0..3)
-            .map(person)
+        }
+    }
+
+    fn key_of(id: u8) -> PartyKey {
+        person(id, "").key()
+    }
+
+    fn by_key(parties: impl IntoIterator<Item = Party>) -> BTreeMap<PartyKey, Party> {
+        parties
+            .into_iter()
             .map(|party| (party.key(), party))
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_rule_with_its_own_cap_pairs_only_blocks_within_it() {
+        // A shared name links; the name rule pairs blocks of two at most
+        // (the global cap is 1000).
+        let config = names_only(
+            r#"{ test = "set_overlap", m = 0.9, u = 0.01 }, { test = "else", m = 0.1, u = 0.99 }"#,
+            r#"{ name = "rare name", keys = [{ field = "name" }], max_block_size = 2 }"#,
+        );
+        let mut parties = by_key((0..3).map(|id| person(id, "欧阳娜娜")));
         let all: Vec<Party> = parties.values().cloned().collect();
         let mut index = ResolutionIndex::build(&all, &Constraints::default(), &config);
         let start = full(&parties, &Constraints::default(), &config);
