@@ -510,6 +510,8 @@ impl Customer {
                     },
                     ordered_at: as_of()
                         - chrono::Duration::minutes(rng.below(730 * 24 * 60) as i64),
+                    number: None,
+                    origin_number: None,
                 });
             }
         }

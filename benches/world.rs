@@ -89,13 +89,9 @@ async fn load_parties(dir: &Path) -> Vec<Party> {
     let store = tierlink::store::open("sqlite://tierlink.db", dir)
         .await
         .expect("the demo store");
-    store
-        .parties()
+    tierlink::steward::stored_parties(store.as_ref())
         .await
         .expect("parties")
-        .into_iter()
-        .map(|stored| stored.party)
-        .collect()
 }
 
 fn show(scores: &Scores) -> String {
@@ -155,7 +151,7 @@ async fn time_decisions(dir: &Path) {
 
 /// Pairwise recall of an oracle that knows the truth but may only join two
 /// records of one customer that share an identifying value (a mobile, an
-/// e-mail key, a credit code, a unionid, an account; with `names`, also a
+/// e-mail key, a credit code, a unionid, an account, an order; with `names`, also a
 /// name key), directly or through a chain of such records: how much of the
 /// truth the data can show at all.
 fn evidence_ceiling(parties: &[&Party], truth: &[u32], names: bool) -> f64 {
@@ -178,6 +174,7 @@ fn evidence_ceiling(parties: &[&Party], truth: &[u32], names: bool) -> f64 {
             .chain(fields.uscc.clone())
             .chain(fields.unionid.clone())
             .chain(fields.account.clone())
+            .chain(fields.order.iter().cloned())
             .collect();
         if names {
             values.extend(fields.name.iter().map(|key| format!("name:{key}")));
@@ -333,7 +330,7 @@ fn main() {
     let known_parties: Vec<&Party> = known.iter().map(|&index| &parties[index]).collect();
     println!(
         "ceiling: a linker that never errs and joins a customer's records only through a shared \
-         mobile, e-mail or strong id reaches pairwise recall {:.4}; through a shared name too, {:.4}",
+         mobile, e-mail, strong id or order reaches pairwise recall {:.4}; through a shared name too, {:.4}",
         evidence_ceiling(&known_parties, &truth, false),
         evidence_ceiling(&known_parties, &truth, true)
     );

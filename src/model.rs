@@ -95,6 +95,12 @@ pub struct Party {
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// When the source last changed this record, if it says.
     pub source_updated_at: Option<DateTime<Utc>>,
+    /// The orders this record shares with another system's record, as
+    /// `connector:number` of the order both cite (see
+    /// [`Order::origin_number`]). Not mapped and not stored: filled from
+    /// the stored orders when customers are resolved.
+    #[serde(skip)]
+    pub shared_orders: Vec<String>,
 }
 
 impl Party {
@@ -174,6 +180,31 @@ pub struct Order {
     pub currency: Option<String>,
     pub status: OrderStatus,
     pub ordered_at: DateTime<Utc>,
+    /// The order's number as people and other systems cite it (a web
+    /// shop's `#1001`), when it differs from the source id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// For an order copied from another system (an ERP importing the web
+    /// shop's orders): that system's number for it. The two records are
+    /// one order, so their customers are one customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_number: Option<String>,
+}
+
+/// One order naming another system's order by its number (an ERP order
+/// imported from the web shop, citing the shop's `#1001`): a pair of order
+/// records that are one order, and so a pair of customer records that are
+/// one customer.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OrderCitation {
+    /// The citing order's party.
+    pub citing_party: PartyKey,
+    /// The citing order's source id.
+    pub citing_order: String,
+    /// The cited order's party, in another connector.
+    pub cited_party: PartyKey,
+    /// The number both orders carry.
+    pub number: String,
 }
 
 /// A service request.

@@ -55,6 +55,8 @@ fn entity_fields(entity: EntityKind) -> (&'static [&'static str], &'static [&'st
                 "currency",
                 "status",
                 "ordered_at",
+                "number",
+                "origin_number",
             ],
             &["party_source_id", "amount", "ordered_at"],
         ),
@@ -360,6 +362,16 @@ fn map_order(
         },
         None => OrderStatus::default(),
     };
+    let optional_text = |name: &'static str| match mapping.fields.get(name) {
+        Some(rule) => rule
+            .text(record)
+            .map(|text| {
+                text.map(|text| text.trim().to_string())
+                    .filter(|text| !text.is_empty())
+            })
+            .map_err(with_field(name)),
+        None => Ok(None),
+    };
     Ok(Order {
         connector: connector.to_string(),
         source_id: source_id.to_string(),
@@ -368,6 +380,8 @@ fn map_order(
         currency,
         status,
         ordered_at,
+        number: optional_text("number")?,
+        origin_number: optional_text("origin_number")?,
     })
 }
 

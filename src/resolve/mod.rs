@@ -45,9 +45,10 @@ use crate::model::Party;
 use crate::normalize::email::{email_match_key, normalize_emails};
 use crate::normalize::phone::{normalize_phones, PhoneKind};
 
-/// The exact match keys of a party: `phone:+86...` and `email:...`, shown
-/// as evidence on golden links. Landlines are left out: a company
-/// switchboard is shared by many different people.
+/// The exact match keys of a party: `phone:+86...`, `email:...` and
+/// `order:<connector>:<number>` (an order it shares with another system's
+/// record), shown as evidence on golden links. Landlines are left out: a
+/// company switchboard is shared by many different people.
 pub fn match_keys(party: &Party) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
     for raw in &party.phones {
@@ -61,6 +62,9 @@ pub fn match_keys(party: &Party) -> BTreeSet<String> {
         for email in normalize_emails(raw) {
             keys.insert(format!("email:{}", email_match_key(&email)));
         }
+    }
+    for order in &party.shared_orders {
+        keys.insert(format!("order:{order}"));
     }
     keys
 }

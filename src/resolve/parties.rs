@@ -6,7 +6,7 @@
 //! pairs out; the steward module clusters them under the stewards'
 //! constraints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use super::cluster::Constraints;
@@ -15,7 +15,7 @@ use super::engine::{self, Resolution, ScoredPair};
 use super::fellegi_sunter::Explanation;
 use super::parallel::map_in_order;
 use super::table::{FieldValue, RecordTable, TableBuilder};
-use crate::model::{Party, PartyKind};
+use crate::model::{OrderCitation, Party, PartyKey, PartyKind};
 use crate::normalize::address::{normalize_place, parse_address_region};
 use crate::normalize::company::normalize_company_name;
 use crate::normalize::email::{email_match_key, normalize_emails};
@@ -31,8 +31,9 @@ pub const CUSTOMER_MATCHING: &str = include_str!("customers.toml");
 pub const MATCHING_FILE: &str = "matching.toml";
 
 /// The fields a matching config may compare: what [`match_fields`] gives.
-pub const MATCH_FIELDS: [&str; 10] = [
+pub const MATCH_FIELDS: [&str; 11] = [
     "name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid", "account",
+    "order",
 ];
 
 /// The attribute naming a company account's contact person (the ERP's
@@ -96,6 +97,9 @@ pub struct MatchFields {
     pub unionid: Option<String>,
     /// `connector:id` of the record's account in its own system.
     pub account: Option<String>,
+    /// `connector:number` of each order the record shares with another
+    /// system's record ([`Party::shared_orders`]).
+    pub order: Vec<String>,
 }
 
 /// Normalizes a party into its match fields.
@@ -180,6 +184,7 @@ pub fn match_fields(party: &Party) -> MatchFields {
         .map(|id| id.trim())
         .filter(|id| !id.is_empty())
         .map(|id| format!("{}:{id}", party.connector));
+    fields.order = party.shared_orders.clone();
     fields
 }
 
@@ -190,6 +195,44 @@ fn full_name_keys(text: &str) -> Vec<String> {
         .filter(|name| name.given_name.is_some() || name.display.contains(' '))
         .map(|name| name.keys)
         .unwrap_or_default()
+}
+
+/// The orders each customer record shares with another system's record
+/// ([`Party::shared_orders`]), from the stored citations: both the citing
+/// and the cited order's party hold `connector:number` of the cited order.
+/// A citation whose number names orders of more than one record elsewhere
+/// (two shops both have a `#1001`) says nothing and is left out.
+pub fn shared_order_keys(citations: &[OrderCitation]) -> HashMap<PartyKey, Vec<String>> {
+    let mut cited: BTreeMap<(&PartyKey, &str), BTreeSet<&PartyKey>> = BTreeMap::new();
+    let mut numbers: HashMap<(&PartyKey, &str), &str> = HashMap::new();
+    for citation in citations {
+        let order = (&citation.citing_party, citation.citing_order.as_str());
+        cited
+            .entry(order)
+            .or_default()
+            .insert(&citation.cited_party);
+        numbers.insert(order, &citation.number);
+    }
+    let mut keys: HashMap<PartyKey, BTreeSet<String>> = HashMap::new();
+    for (order, parties) in cited {
+        let [cited_party] = parties.into_iter().collect::<Vec<_>>()[..] else {
+            continue;
+        };
+        let key = format!("{}:{}", cited_party.connector, numbers[&order]);
+        for party in [order.0, cited_party] {
+            keys.entry(party.clone()).or_default().insert(key.clone());
+        }
+    }
+    keys.into_iter()
+        .map(|(party, keys)| (party, keys.into_iter().collect()))
+        .collect()
+}
+
+/// Sets each party's [`Party::shared_orders`] from `keys`.
+pub fn attach_shared_orders(parties: &mut [Party], keys: &HashMap<PartyKey, Vec<String>>) {
+    for party in parties {
+        party.shared_orders = keys.get(&party.key()).cloned().unwrap_or_default();
+    }
 }
 
 /// A firm's name as a key: its brand with its trade words (同创机械设备 and
@@ -344,6 +387,7 @@ fn field_parts<'a>(fields: &'a MatchFields, name: &str) -> Vec<&'a str> {
         "uscc" => text(&fields.uscc),
         "unionid" => text(&fields.unionid),
         "account" => text(&fields.account),
+        "order" => set(&fields.order),
         _ => Vec::new(),
     }
 }
@@ -399,7 +443,7 @@ mod tests {
             names,
             [
                 "name", "mobile", "landline", "email", "company", "city", "kind", "uscc",
-                "unionid", "account"
+                "unionid", "account", "order"
             ]
         );
     }
@@ -457,5 +501,68 @@ mod tests {
         if valid[0].is_some() && valid[2].is_some() {
             assert!(scores.never_link.contains(&(0, 2)), "{scores:?}");
         }
+    }
+
+    fn citation(citing: &str, order: &str, cited: &str, number: &str) -> OrderCitation {
+        let key = |id: &str| PartyKey {
+            connector: id.split('/').next().unwrap().into(),
+            source_id: id.split('/').nth(1).unwrap().into(),
+        };
+        OrderCitation {
+            citing_party: key(citing),
+            citing_order: order.into(),
+            cited_party: key(cited),
+            number: number.into(),
+        }
+    }
+
+    #[test]
+    fn both_records_of_a_cited_order_share_its_key_and_an_ambiguous_number_none() {
+        let keys = shared_order_keys(&[
+            citation("erp/7", "SO-1", "shop/s1", "#1001"),
+            citation("erp/7", "SO-2", "shop/s1", "#1002"),
+            // #1003 is an order of two shops' customers: nobody can tell which.
+            citation("erp/8", "SO-3", "shop/s2", "#1003"),
+            citation("erp/8", "SO-3", "shop2/t9", "#1003"),
+            citation("odoo/4", "S00009", "shop/s3", "#1004"),
+        ]);
+        let of = |connector: &str, id: &str| {
+            keys.get(&PartyKey {
+                connector: connector.into(),
+                source_id: id.into(),
+            })
+            .cloned()
+            .unwrap_or_default()
+        };
+        assert_eq!(of("erp", "7"), ["shop:#1001", "shop:#1002"]);
+        assert_eq!(of("shop", "s1"), ["shop:#1001", "shop:#1002"]);
+        assert_eq!(of("odoo", "4"), ["shop:#1004"]);
+        assert_eq!(of("shop", "s3"), ["shop:#1004"]);
+        for (connector, id) in [("erp", "8"), ("shop", "s2"), ("shop2", "t9")] {
+            assert!(of(connector, id).is_empty(), "{connector}/{id}");
+        }
+        assert_eq!(keys.len(), 4);
+    }
+
+    #[test]
+    fn one_order_in_two_systems_links_records_that_share_nothing_else() {
+        let mut parties = vec![
+            person("erp/7", "刘芳", "13288951630", ""),
+            person("shop/s1", "Fang Liu", "", "fangfang88@qq.com"),
+            person("shop/s2", "Liu Fang", "", "liu.f@163.com"),
+        ];
+        let apart = score_parties(&parties, customer_config());
+        assert!(apart.links.is_empty(), "namesakes: {apart:?}");
+        let keys = shared_order_keys(&[citation("erp/7", "SO-1", "shop/s1", "#1001")]);
+        attach_shared_orders(&mut parties, &keys);
+        assert_eq!(match_fields(&parties[1]).order, ["shop:#1001"]);
+        let scores = score_parties(&parties, customer_config());
+        let [link] = &scores.links[..] else {
+            panic!("one link: {scores:?}");
+        };
+        assert_eq!((link.a, link.b), (0, 1));
+        assert!(link.weight.is_infinite(), "a strong rule decides: {link:?}");
+        // Evidence names the order both records share.
+        assert!(crate::resolve::match_keys(&parties[0]).contains("order:shop:#1001"));
     }
 }

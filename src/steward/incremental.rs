@@ -239,6 +239,33 @@ impl ResolutionIndex {
         self.members.len()
     }
 
+    /// The live records, other than `changed`, whose shared orders
+    /// ([`Party::shared_orders`]) are no longer those in `now` (an order
+    /// citing theirs arrived or went), carrying `now`'s: the records to
+    /// apply again although they did not change themselves.
+    pub fn with_new_shared_orders(
+        &self,
+        now: &HashMap<PartyKey, Vec<String>>,
+        changed: &[Party],
+    ) -> Vec<Party> {
+        let changed: HashSet<PartyKey> = changed.iter().map(Party::key).collect();
+        let mut moved: Vec<Party> = self
+            .live
+            .iter()
+            .filter(|(key, _)| !changed.contains(*key))
+            .map(|(key, &row)| (&self.rows[row as usize].party, now.get(key)))
+            .filter(|(party, keys)| {
+                party.shared_orders.as_slice() != keys.map_or(&[][..], Vec::as_slice)
+            })
+            .map(|(party, keys)| Party {
+                shared_orders: keys.cloned().unwrap_or_default(),
+                ..party.clone()
+            })
+            .collect();
+        moved.sort_by(Party::key_cmp);
+        moved
+    }
+
     /// The live records that are members of `clusters`.
     pub fn parties_of(&self, clusters: &[ResolvedCluster]) -> Vec<Party> {
         clusters
@@ -893,6 +920,57 @@ mod tests {
         let end = full(&parties, &Constraints::default(), &config);
         assert_eq!(end.0, vec![vec![key_of(0), key_of(1)]]);
         assert_eq!(incremental(&index), end);
+    }
+
+    #[test]
+    fn records_whose_shared_orders_change_are_applied_again_as_a_full_run_sees_them() {
+        let config = customer_config();
+        let mut parties = by_key([person(0, "刘芳"), person(1, "Fang Liu"), person(2, "李娜")]);
+        let all: Vec<Party> = parties.values().cloned().collect();
+        let mut index = ResolutionIndex::build(&all, &Constraints::default(), config);
+        assert_eq!(full(&parties, &Constraints::default(), config).0.len(), 3);
+        let cited = HashMap::from([
+            (key_of(0), vec!["shop:#1001".to_string()]),
+            (key_of(1), vec!["shop:#1001".to_string()]),
+        ]);
+        // r1 arrives changed on its own; r0 only through the citation.
+        let changed = [Party {
+            shared_orders: cited[&key_of(1)].clone(),
+            ..person(1, "Fang Liu")
+        }];
+        let moved = index.with_new_shared_orders(&cited, &changed);
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        assert_eq!(
+            (moved[0].key(), &moved[0].shared_orders),
+            (key_of(0), &cited[&key_of(0)])
+        );
+        let upserts: Vec<Party> = changed.iter().cloned().chain(moved).collect();
+        index.apply(&upserts, &[]);
+        for party in &upserts {
+            parties.insert(party.key(), party.clone());
+        }
+        let linked = full(&parties, &Constraints::default(), config);
+        assert!(linked.0.contains(&vec![key_of(0), key_of(1)]), "{linked:?}");
+        assert_eq!(incremental(&index), linked);
+        assert!(
+            index.with_new_shared_orders(&cited, &[]).is_empty(),
+            "nothing moved since"
+        );
+
+        // The citation goes: both are applied again, and part.
+        let moved = index.with_new_shared_orders(&HashMap::new(), &[]);
+        assert_eq!(
+            moved.iter().map(Party::key).collect::<Vec<_>>(),
+            [key_of(0), key_of(1)]
+        );
+        assert!(moved.iter().all(|party| party.shared_orders.is_empty()));
+        index.apply(&moved, &[]);
+        for party in moved {
+            parties.insert(party.key(), party);
+        }
+        let apart = full(&parties, &Constraints::default(), config);
+        assert_eq!(apart.0.len(), 3);
+        assert_eq!(incremental(&index), apart);
     }
 
     #[test]

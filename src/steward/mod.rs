@@ -27,7 +27,9 @@ use crate::golden::{self, CurrentGolden, CustomerState, LinkState, SurvivorshipR
 use crate::model::{Call, Message, Order, Party, PartyKey, Ticket};
 use crate::normalize::phone::normalize_phones;
 use crate::resolve::config::ResolveConfig;
-use crate::resolve::parties::{customer_config, parse_matching, MATCHING_FILE};
+use crate::resolve::parties::{
+    attach_shared_orders, customer_config, parse_matching, shared_order_keys, MATCHING_FILE,
+};
 use crate::store::{
     Decision, GoldenIdRecord, IdLineage, LinkEvidence, NewDecision, ResolutionChanges,
     ResolvedCluster, ReviewItem, StewardDecision, Store, StoreError, TierAssignment, TierChange,
@@ -170,14 +172,22 @@ pub async fn resolve_customers(
     })
 }
 
-/// Every stored party.
-async fn stored_parties(store: &dyn Store) -> Result<Vec<Party>, StoreError> {
-    Ok(store
+/// Every stored party, with the orders it shares with other systems'
+/// records.
+pub async fn stored_parties(store: &dyn Store) -> Result<Vec<Party>, StoreError> {
+    let mut parties: Vec<Party> = store
         .parties()
         .await?
         .into_iter()
         .map(|stored| stored.party)
-        .collect())
+        .collect();
+    attach_shared_orders(&mut parties, &shared_orders(store).await?);
+    Ok(parties)
+}
+
+/// Which orders each party shares with another system's record.
+async fn shared_orders(store: &dyn Store) -> Result<HashMap<PartyKey, Vec<String>>, StoreError> {
+    Ok(shared_order_keys(&store.order_citations().await?))
 }
 
 /// The stored golden state a plan is made against: links, customers and
@@ -325,10 +335,17 @@ pub async fn resolve_with_index(
     let mut guard = shared.lock().await;
     let read_at = Utc::now();
     let mut changed = Vec::new();
+    let shared_orders = shared_orders(store).await?;
     if let Some(indexed) = guard.as_ref() {
         changed = store
             .parties_updated_since(indexed.read_at - READ_OVERLAP)
             .await?;
+        attach_shared_orders(&mut changed, &shared_orders);
+        changed.extend(
+            indexed
+                .index
+                .with_new_shared_orders(&shared_orders, &changed),
+        );
         let rules_changed = indexed.index.config() != rules.matching.as_ref();
         let many = changed.len() > REBUILD_AT_LEAST
             && changed.len() as f64 > REBUILD_SHARE * indexed.index.len() as f64;

@@ -755,6 +755,10 @@ pub trait Store: Send + Sync {
     async fn parties(&self) -> StoreResult<Vec<StoredParty>>;
     /// Every order whose party belongs to a golden customer.
     async fn order_facts(&self) -> StoreResult<Vec<OrderFact>>;
+    /// Every order citing another connector's order by its number
+    /// (`origin_number` equal to the other's `number`), once per cited
+    /// order, in citing order.
+    async fn order_citations(&self) -> StoreResult<Vec<crate::model::OrderCitation>>;
     /// The paid spend of each of `golden_ids` (0 for one without paid
     /// orders), by golden id.
     async fn paid_spend(&self, golden_ids: &[String]) -> StoreResult<BTreeMap<String, f64>>;

@@ -247,6 +247,7 @@ macro_rules! impl_store {
                     .get::<Json<BTreeMap<String, serde_json::Value>>, _>("attributes")
                     .0,
                 source_updated_at: row.get("source_updated_at"),
+                shared_orders: Vec::new(),
             }
         }
 
@@ -733,12 +734,13 @@ macro_rules! impl_store {
                         }
                         Ok(Entity::Order(order)) => {
                             sqlx::query(
-                                "INSERT INTO orders (connector, source_id, party_source_id, amount, currency, status, ordered_at, updated_at)
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                "INSERT INTO orders (connector, source_id, party_source_id, amount, currency, status, ordered_at, updated_at, number, origin_number)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                                  ON CONFLICT (connector, source_id) DO UPDATE SET
                                    party_source_id = excluded.party_source_id, amount = excluded.amount,
                                    currency = excluded.currency, status = excluded.status,
-                                   ordered_at = excluded.ordered_at, updated_at = excluded.updated_at",
+                                   ordered_at = excluded.ordered_at, updated_at = excluded.updated_at,
+                                   number = excluded.number, origin_number = excluded.origin_number",
                             )
                             .bind(&order.connector)
                             .bind(&order.source_id)
@@ -748,6 +750,8 @@ macro_rules! impl_store {
                             .bind(order.status.as_str())
                             .bind(order.ordered_at)
                             .bind(now)
+                            .bind(order.number.as_deref().map(without_nul))
+                            .bind(order.origin_number.as_deref().map(without_nul))
                             .execute(&mut *tx)
                             .await
                             .map_err(query_error("saving orders"))?;
@@ -950,6 +954,35 @@ macro_rules! impl_store {
                         party: party_from_row(row),
                     })
                     .collect())
+            }
+
+            async fn order_citations(&self) -> StoreResult<Vec<crate::model::OrderCitation>> {
+                let mut rows = sqlx::query(
+                    "SELECT r.connector AS citing_connector, r.party_source_id AS citing_party,
+                            r.source_id AS citing_order, o.connector AS cited_connector,
+                            o.party_source_id AS cited_party, o.number
+                     FROM orders r
+                     JOIN orders o ON o.number = r.origin_number AND o.connector <> r.connector
+                     WHERE r.origin_number IS NOT NULL
+                     ORDER BY r.connector, r.source_id, o.connector, o.source_id",
+                )
+                .fetch(&self.pool);
+                let mut citations = Vec::new();
+                while let Some(row) = rows.try_next().await.map_err(query_error("loading order citations"))? {
+                    citations.push(crate::model::OrderCitation {
+                        citing_party: PartyKey {
+                            connector: row.get("citing_connector"),
+                            source_id: row.get("citing_party"),
+                        },
+                        citing_order: row.get("citing_order"),
+                        cited_party: PartyKey {
+                            connector: row.get("cited_connector"),
+                            source_id: row.get("cited_party"),
+                        },
+                        number: row.get("number"),
+                    });
+                }
+                Ok(citations)
             }
 
             async fn order_facts(&self) -> StoreResult<Vec<OrderFact>> {
@@ -1405,7 +1438,7 @@ macro_rules! impl_store {
                         .collect();
                     activity.raw_records.insert(record.to_string(), by_stream);
                     let orders = sqlx::query(
-                        "SELECT connector, source_id, party_source_id, amount, currency, status, ordered_at
+                        "SELECT connector, source_id, party_source_id, amount, currency, status, ordered_at, number, origin_number
                          FROM orders WHERE connector = $1 AND party_source_id = $2 ORDER BY ordered_at, source_id",
                     )
                     .bind(&record.connector)
@@ -1421,6 +1454,8 @@ macro_rules! impl_store {
                         currency: row.get("currency"),
                         status: crate::model::OrderStatus::parse(&row.get::<String, _>("status")).unwrap_or_default(),
                         ordered_at: row.get("ordered_at"),
+                        number: row.get("number"),
+                        origin_number: row.get("origin_number"),
                     }));
                     let tickets = sqlx::query(
                         "SELECT connector, source_id, party_source_id, channel, status, created_at, solved_at, satisfaction

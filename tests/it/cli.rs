@@ -622,6 +622,60 @@ fn a_preset_is_listed_added_and_then_asks_for_its_credentials() {
     assert!(stderr(&unknown).contains("the presets are wecom, shopify"));
 }
 
+/// The ERP imports some shop orders, keeping the shop's order number: the
+/// ERP customer and the shop customer who placed such an order must end
+/// as one golden customer, whatever else their records share.
+fn every_order_two_systems_report_is_one_customers(demo_dir: &Path) {
+    let world = demo_dir.join("world");
+    let read_jsonl = |relative: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(world.join(relative))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let id = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let shop_customer_of: std::collections::HashMap<String, String> =
+        read_jsonl("shopify/orders.jsonl")
+            .iter()
+            .map(|order| (id(&order["name"]), id(&order["customer"]["id"])))
+            .collect();
+    let cited: Vec<(String, String)> = read_jsonl("erp/orders.jsonl")
+        .iter()
+        .filter(|order| order["source_ref"].is_string())
+        .map(|order| {
+            (
+                id(&order["customer_id"]),
+                shop_customer_of[&id(&order["source_ref"])].clone(),
+            )
+        })
+        .collect();
+    assert!(cited.len() > 20, "the world has cross-reported orders");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let links = runtime.block_on(async {
+        let store = tierlink::store::open("sqlite://tierlink.db", demo_dir)
+            .await
+            .unwrap();
+        store.golden_links().await.unwrap()
+    });
+    let golden: std::collections::HashMap<(String, String), String> = links
+        .into_iter()
+        .map(|link| ((link.party.connector, link.party.source_id), link.golden_id))
+        .collect();
+    for (erp, shop) in cited {
+        let of =
+            |connector: &str, id: &str| golden[&(connector.to_string(), id.to_string())].clone();
+        assert_eq!(
+            of("erp", &erp),
+            of("shopify", &shop),
+            "erp/{erp} and shopify/{shop}"
+        );
+    }
+}
+
 #[test]
 fn the_demo_runs_the_whole_product_and_a_second_demo_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -656,6 +710,7 @@ fn the_demo_runs_the_whole_product_and_a_second_demo_changes_nothing() {
     assert!(tier_count(&summary, "high-value") > 0, "{summary}");
     assert!(summary.contains("pairwise precision"), "{summary}");
     assert!(demo_dir.join("world/truth/records.csv").exists());
+    every_order_two_systems_report_is_one_customers(&demo_dir);
 
     let again = demo(&["--json"]);
     assert!(again.status.success(), "{}", stderr(&again));

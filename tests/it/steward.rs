@@ -32,6 +32,9 @@ store_stories! {
     review_decisions_bind_the_next_resolution =>
         review_decisions_bind_the_next_resolution_sqlite,
         review_decisions_bind_the_next_resolution_postgres;
+    an_order_two_systems_hold_makes_one_customer =>
+        an_order_two_systems_hold_makes_one_customer_sqlite,
+        an_order_two_systems_hold_makes_one_customer_postgres;
 }
 
 fn key(connector: &str, source_id: &str) -> PartyKey {
@@ -184,6 +187,141 @@ async fn decisions_through_an_index_store_what_a_full_pass_would(store: Arc<dyn 
     );
 }
 
+fn order(
+    connector: &str,
+    id: &str,
+    party: &str,
+    number: Option<&str>,
+    origin: Option<&str>,
+) -> Order {
+    Order {
+        connector: connector.into(),
+        source_id: id.into(),
+        party_source_id: party.into(),
+        amount: 318.0,
+        currency: Some("CNY".into()),
+        status: OrderStatus::Paid,
+        ordered_at: "2026-03-01T10:00:00Z".parse().expect("time"),
+        number: number.map(str::to_string),
+        origin_number: origin.map(str::to_string),
+    }
+}
+
+async fn load_orders(store: &dyn Store, orders: &[Order]) {
+    let entities: Vec<(String, String, &Order)> = orders
+        .iter()
+        .map(|order| (order.connector.clone(), order.source_id.clone(), order))
+        .collect();
+    load_entities(store, "orders", &entities, |raw| {
+        serde_json::from_value(raw)
+            .map(Entity::Order)
+            .map_err(|error| error.to_string())
+    })
+    .await;
+}
+
+/// An ERP order imported from the shop cites the shop's order number: the
+/// ERP customer and the shop customer who placed it become one customer
+/// when the citing order arrives (the records themselves unchanged), and
+/// apart again when it stops citing it; through an index as in full.
+async fn an_order_two_systems_hold_makes_one_customer(store: Arc<dyn Store>) {
+    let store = store.as_ref();
+    let rules = ResolutionRules::default();
+    let index = SharedIndex::default();
+    let (erp, shop, namesake) = (key("erp", "7"), key("shop", "s1"), key("shop", "s2"));
+    let mut fang = party("shop", "s1", "Fang Liu", None);
+    fang.emails.push("fangfang88@qq.com".into());
+    load_parties(
+        store,
+        &[
+            party("erp", "7", "刘芳", Some("13288951630")),
+            fang,
+            party("shop", "s2", "Liu Fang", Some("13900001111")),
+        ],
+    )
+    .await;
+    load_orders(
+        store,
+        &[
+            order("shop", "5600001", "s1", Some("#1001"), None),
+            order("shop", "5600002", "s2", Some("#1002"), None),
+            // A number the ERP's own orders also use is not a citation.
+            order("erp", "SO-0", "7", Some("#1001"), None),
+        ],
+    )
+    .await;
+    assert!(store.order_citations().await.expect("citations").is_empty());
+    resolve_with_index(store, &rules, &index)
+        .await
+        .expect("the index is built");
+    assert_ne!(
+        id_of(store, &erp).await,
+        id_of(store, &shop).await,
+        "namesakes so far"
+    );
+
+    load_orders(store, &[order("erp", "SO-1", "7", None, Some("#1001"))]).await;
+    let citations = store.order_citations().await.expect("citations");
+    assert_eq!(citations.len(), 1, "{citations:?}");
+    assert_eq!(
+        (
+            &citations[0].citing_party,
+            citations[0].citing_order.as_str()
+        ),
+        (&erp, "SO-1")
+    );
+    assert_eq!(
+        (&citations[0].cited_party, citations[0].number.as_str()),
+        (&shop, "#1001")
+    );
+    resolve_with_index(store, &rules, &index)
+        .await
+        .expect("a pass through the index");
+    let fang_id = id_of(store, &shop).await;
+    assert_eq!(id_of(store, &erp).await, fang_id, "one order, one customer");
+    assert_ne!(id_of(store, &namesake).await, fang_id);
+    let evidence = store
+        .golden_links()
+        .await
+        .expect("links")
+        .into_iter()
+        .find(|link| link.party == erp)
+        .expect("the ERP record is linked")
+        .evidence;
+    assert!(
+        evidence
+            .shared_keys
+            .contains(&"order:shop:#1001".to_string()),
+        "{evidence}"
+    );
+    assert!(
+        resolve_customers(store, &rules)
+            .await
+            .expect("a full pass")
+            .changes
+            .is_empty(),
+        "the index stored what a full pass would"
+    );
+
+    load_orders(store, &[order("erp", "SO-1", "7", None, None)]).await;
+    resolve_with_index(store, &rules, &index)
+        .await
+        .expect("a pass through the index");
+    assert_ne!(
+        id_of(store, &erp).await,
+        id_of(store, &shop).await,
+        "apart again"
+    );
+    assert!(
+        resolve_customers(store, &rules)
+            .await
+            .expect("a full pass")
+            .changes
+            .is_empty(),
+        "the index stored what a full pass would"
+    );
+}
+
 async fn decisions_story(store: &dyn Store, index: Option<&SharedIndex>) {
     let rules = ResolutionRules::default();
     let steward = Steward {
@@ -222,6 +360,8 @@ async fn decisions_story(store: &dyn Store, index: Option<&SharedIndex>) {
                 currency: Some("CNY".into()),
                 status: OrderStatus::Paid,
                 ordered_at,
+                number: None,
+                origin_number: None,
             },
         )],
         |raw| {

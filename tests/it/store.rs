@@ -126,6 +126,8 @@ fn order(
         currency: Some("CNY".to_string()),
         status: OrderStatus::Paid,
         ordered_at: at(when),
+        number: None,
+        origin_number: None,
     }
 }
 
@@ -580,6 +582,7 @@ async fn mapping_marks_records_done_per_version_and_keeps_every_party_field(stor
             ),
         ]),
         source_updated_at: Some(at("2024-03-01T08:30:00Z")),
+        shared_orders: Vec::new(),
     };
     let li_lei = Party {
         kind: PartyKind::Person,
@@ -1374,6 +1377,7 @@ async fn chinese_text_and_emoji_survive_every_round_trip(store: Arc<dyn Store>) 
             ("积分".to_string(), json!(8888)),
         ]),
         source_updated_at: Some(at("2024-02-10T16:00:00+08:00")),
+        shared_orders: Vec::new(),
     };
     let saved = map_pending(&*store, run, "客户系统", "客户", "映射-1", |_| {
         Ok(Entity::Party(zhang.clone()))
