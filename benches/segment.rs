@@ -78,6 +78,7 @@ fn synthetic_orders(customers: usize, orders: usize, as_of: DateTime<Utc>) -> Ve
             amount,
             status: status.to_string(),
             ordered_at,
+            copy: false,
         });
         if random.below(20) == 0 && facts.len() < orders {
             // The web shop reports the same order an hour later.
@@ -88,6 +89,7 @@ fn synthetic_orders(customers: usize, orders: usize, as_of: DateTime<Utc>) -> Ve
                 amount,
                 status: status.to_string(),
                 ordered_at: ordered_at + Duration::minutes(random.below(60) as i64),
+                copy: false,
             });
         }
     }

@@ -438,6 +438,7 @@ mod tests {
             amount: 1.0,
             status: "paid".into(),
             ordered_at: Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap(),
+            copy: false,
         };
         let golden_ids: Vec<String> = ["G1", "G2", "G4"].map(String::from).to_vec();
         // Sorted as the store gives them, with an order of a customer that

@@ -289,9 +289,11 @@ fn cents(amount: f64) -> i64 {
     (amount * 100.0).round() as i64
 }
 
-/// The orders of one customer with cross-system duplicates removed: two
-/// orders from different connectors with the same status, the same amount to
-/// the cent and the same (UTC) day are one order reported twice. Within one
+/// The orders of one customer with cross-system duplicates removed: a copy
+/// that cites the order it was copied from ([`OrderFact::copy`]) is left
+/// out; of the rest, two orders from different connectors with the same
+/// status, the same amount to the cent and the same (UTC) day are one order
+/// reported twice. Within one
 /// such group the k-th order of each connector pairs with the k-th of every
 /// other, so two real orders of equal value on one day in one system stay
 /// two. The first connector by name keeps its orders; the result is sorted
@@ -308,8 +310,11 @@ pub fn distinct_orders<'a>(orders: &[&'a OrderFact]) -> Vec<&'a OrderFact> {
     }
     // Each order's key once, not once per comparison (its day is a
     // calendar computation).
-    let mut keyed: Vec<((NaiveDate, i64, &str), &'a OrderFact)> =
-        orders.iter().map(|order| (key(order), *order)).collect();
+    let mut keyed: Vec<((NaiveDate, i64, &str), &'a OrderFact)> = orders
+        .iter()
+        .filter(|order| !order.copy)
+        .map(|order| (key(order), *order))
+        .collect();
     keyed.sort_by(|(key_a, a), (key_b, b)| {
         key_a
             .cmp(key_b)
@@ -738,6 +743,7 @@ mod tests {
             amount,
             status: status.into(),
             ordered_at: time,
+            copy: false,
         }
     }
 
@@ -824,6 +830,26 @@ mod tests {
         assert_eq!(features.orders_total, 4);
         assert_eq!(features.spend_total, 499.98);
         assert_eq!(features.refunds, 1);
+    }
+
+    #[test]
+    fn a_copy_citing_the_order_it_came_from_never_counts() {
+        // The ERP imported the shop's #1001 the next day, as completed.
+        let orders = [
+            order("shop", "#1001", 80.0, "paid", at(3, 1)),
+            OrderFact {
+                copy: true,
+                ..order("erp", "SO-9", 80.0, "paid", at(3, 2))
+            },
+            order("erp", "SO-10", 80.0, "paid", at(3, 2)),
+        ];
+        let refs: Vec<&OrderFact> = orders.iter().collect();
+        let kept: Vec<&str> = distinct_orders(&refs)
+            .iter()
+            .map(|order| order.source_id.as_str())
+            .collect();
+        assert_eq!(kept, ["#1001", "SO-10"]);
+        assert_eq!(features_of(&orders, at(6, 1)).spend_total, 160.0);
     }
 
     #[test]

@@ -365,6 +365,7 @@ when = "orders_total >= 1 and recency_days < 100"
             amount,
             status: "paid".into(),
             ordered_at: as_of() - Duration::days(days_ago),
+            copy: false,
         }
     }
 

@@ -205,6 +205,7 @@ mod tests {
             amount: 100.0,
             status: "paid".into(),
             ordered_at: at(day),
+            copy: false,
         };
         let orders = [order("1", "a", 2), order("2", "a", 20), order("3", "b", 3)];
         let activities = [

@@ -169,6 +169,10 @@ pub struct OrderFact {
     pub amount: f64,
     pub status: String,
     pub ordered_at: DateTime<Utc>,
+    /// A copy of another order of the same golden customer, which it cites
+    /// by number (an ERP order imported from the shop): that order counts,
+    /// this one does not.
+    pub copy: bool,
 }
 
 /// A party's membership in a golden customer.
@@ -760,7 +764,7 @@ pub trait Store: Send + Sync {
     /// order, in citing order.
     async fn order_citations(&self) -> StoreResult<Vec<crate::model::OrderCitation>>;
     /// The paid spend of each of `golden_ids` (0 for one without paid
-    /// orders), by golden id.
+    /// orders; a copy of another of its orders not counted), by golden id.
     async fn paid_spend(&self, golden_ids: &[String]) -> StoreResult<BTreeMap<String, f64>>;
 
     /// Every ticket.

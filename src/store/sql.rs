@@ -987,7 +987,13 @@ macro_rules! impl_store {
 
             async fn order_facts(&self) -> StoreResult<Vec<OrderFact>> {
                 let rows = sqlx::query(
-                    "SELECT l.golden_id, o.connector, o.source_id, o.amount, o.status, o.ordered_at
+                    "SELECT l.golden_id, o.connector, o.source_id, o.amount, o.status, o.ordered_at,
+                            CASE WHEN o.origin_number IS NOT NULL AND EXISTS (
+                                SELECT 1 FROM orders c
+                                JOIN golden_links cl ON cl.connector = c.connector AND cl.source_id = c.party_source_id
+                                WHERE c.number = o.origin_number AND c.connector <> o.connector
+                                  AND cl.golden_id = l.golden_id
+                            ) THEN 1 ELSE 0 END AS copy
                      FROM orders o
                      JOIN golden_links l ON l.connector = o.connector AND l.source_id = o.party_source_id
                      ORDER BY l.golden_id, o.ordered_at",
@@ -1004,6 +1010,7 @@ macro_rules! impl_store {
                         amount: row.get("amount"),
                         status: row.get("status"),
                         ordered_at: row.get("ordered_at"),
+                        copy: row.get::<i32, _>("copy") == 1,
                     })
                     .collect())
             }
@@ -1014,7 +1021,13 @@ macro_rules! impl_store {
                     let total: Option<f64> = sqlx::query_scalar(
                         "SELECT SUM(o.amount) FROM golden_links l
                          JOIN orders o ON o.connector = l.connector AND o.party_source_id = l.source_id
-                         WHERE l.golden_id = $1 AND o.status = 'paid'",
+                         WHERE l.golden_id = $1 AND o.status = 'paid'
+                           AND NOT (o.origin_number IS NOT NULL AND EXISTS (
+                               SELECT 1 FROM orders c
+                               JOIN golden_links cl ON cl.connector = c.connector AND cl.source_id = c.party_source_id
+                               WHERE c.number = o.origin_number AND c.connector <> o.connector
+                                 AND cl.golden_id = l.golden_id
+                           ))",
                     )
                     .bind(golden_id)
                     .fetch_one(&self.pool)

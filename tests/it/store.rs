@@ -719,6 +719,7 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             record("co-2", json!({"n": 5})),
             record("co-9", json!({"n": 6})),
             record("co-3", json!({"n": 7})),
+            record("co-4", json!({"n": 8})),
         ],
     )
     .await;
@@ -726,7 +727,10 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         Ok(Entity::Party(party("crm", &staged.source_id, "customer")))
     })
     .await;
-    let shop_order = order("shop", "so-1", "s-1", 300.0, "2024-01-05T12:00:00Z");
+    let shop_order = Order {
+        number: Some("#1001".to_string()),
+        ..order("shop", "so-1", "s-1", 300.0, "2024-01-05T12:00:00Z")
+    };
     map_pending(&*store, run, "shop", "orders", "m1", |_| {
         Ok(Entity::Order(shop_order.clone()))
     })
@@ -739,6 +743,12 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         Order {
             status: OrderStatus::Refunded,
             ..order("crm", "co-3", "c-2", 999.0, "2024-01-03T09:00:00Z")
+        },
+        // The shop's #1001 imported into the CRM under Bob: a copy only
+        // once Bob and Alice are one customer.
+        Order {
+            origin_number: Some("#1001".to_string()),
+            ..order("crm", "co-4", "c-2", 300.0, "2024-01-06T09:00:00Z")
         },
     ];
     map_pending(&*store, run, "crm", "orders", "m1", |staged| {
@@ -823,6 +833,7 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
         amount: o.amount,
         status: o.status.as_str().to_string(),
         ordered_at: o.ordered_at,
+        copy: false,
     };
     assert_eq!(
         store.order_facts().await.expect("order facts"),
@@ -832,6 +843,7 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             fact("G-1", &crm_orders[0]),
             fact("G-2", &crm_orders[1]),
             fact("G-2", &crm_orders[3]),
+            fact("G-2", &crm_orders[4]),
         ]
     );
     // What a doubtful pair between them weighs: paid orders only.
@@ -842,7 +854,7 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             .expect("paid spend"),
         BTreeMap::from([
             ("G-1".to_string(), 420.5),
-            ("G-2".to_string(), 80.0),
+            ("G-2".to_string(), 380.0),
             ("G-none".to_string(), 0.0),
         ])
     );
@@ -972,9 +984,17 @@ async fn resolution_and_tiers_follow_golden_customers_through_a_merge(store: Arc
             fact("G-1", &crm_orders[1]),
             fact("G-1", &crm_orders[3]),
             fact("G-1", &shop_order),
+            OrderFact {
+                copy: true,
+                ..fact("G-1", &crm_orders[4])
+            },
             fact("G-1", &crm_orders[0]),
         ],
-        "Bob's orders now count for Alice"
+        "Bob's orders now count for Alice, but for the copy of her shop order"
+    );
+    assert_eq!(
+        store.paid_spend(&["G-1".into()]).await.expect("paid spend"),
+        BTreeMap::from([("G-1".to_string(), 500.5)])
     );
 
     let status = store.status().await.expect("status");
