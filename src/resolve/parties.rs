@@ -1,10 +1,10 @@
 //! The probabilistic engine applied to customers: each party becomes one row
-//! of normalized match fields (name keys in any script and order, mobiles,
-//! landlines, e-mail keys, company core, city, kind, strong ids), and the
-//! engine scores the blocked candidate pairs with the built-in customer
-//! config (`customers.toml`). Pure: parties in, scored links and review
-//! pairs out; the steward module clusters them under the stewards'
-//! constraints.
+//! of normalized match fields (person name keys in any script and order,
+//! mobiles, landlines, e-mail keys, firm key, city, kind, strong ids, shared
+//! orders), and the engine scores the blocked candidate pairs with the
+//! built-in customer config (`customers.toml`). Pure: parties in, scored
+//! links and review pairs out; the steward module clusters them under the
+//! stewards' constraints.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
@@ -86,6 +86,9 @@ pub fn customer_config() -> &'static ResolveConfig {
 /// A party's values for the customer config's fields, in its field order.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MatchFields {
+    /// Person name keys: a person's, a company account's contact person's,
+    /// and any whole name in a rep's remark. A company's own name is its
+    /// firm key in `company` only.
     pub name: Vec<String>,
     pub mobile: Vec<String>,
     pub landline: Vec<String>,
@@ -113,9 +116,7 @@ pub fn match_fields(party: &Party) -> MatchFields {
     if let Some(name) = party.name.as_deref() {
         if party.kind == PartyKind::Company {
             if let Some(company) = normalize_company_name(name) {
-                let firm = company_firm_key(&company);
-                names.insert(firm.clone());
-                fields.company = Some(firm);
+                fields.company = Some(company_firm_key(&company));
                 cities.extend(
                     company
                         .region
@@ -564,5 +565,25 @@ mod tests {
         assert!(link.weight.is_infinite(), "a strong rule decides: {link:?}");
         // Evidence names the order both records share.
         assert!(crate::resolve::match_keys(&parties[0]).contains("order:shop:#1001"));
+    }
+
+    #[test]
+    fn a_firm_name_counts_once_so_one_brand_in_two_cities_stays_apart() {
+        let firm = |id: &str, name: &str| Party {
+            kind: PartyKind::Company,
+            ..person(id, name, "", "")
+        };
+        let parties = vec![
+            firm("erp/1", "武汉星辰安泰新能源有限公司"),
+            firm("erp/2", "北京星辰安泰新能源有限公司"),
+        ];
+        let fields = match_fields(&parties[0]);
+        assert!(fields.name.is_empty(), "{fields:?}");
+        assert_eq!(fields.company.as_deref(), Some("星辰安泰新能源"));
+        let scores = score_parties(&parties, customer_config());
+        assert!(
+            scores.links.is_empty() && scores.reviews.is_empty(),
+            "{scores:?}"
+        );
     }
 }
