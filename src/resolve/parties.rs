@@ -586,4 +586,26 @@ mod tests {
             "{scores:?}"
         );
     }
+
+    #[test]
+    fn a_company_account_links_with_its_contact_person_at_the_same_firm() {
+        let account = Party {
+            kind: PartyKind::Company,
+            attributes: [(CONTACT_PERSON_ATTRIBUTE.to_string(), "李婷凯".into())].into(),
+            ..person("erp/1", "长沙九州同创科技有限公司", "", "")
+        };
+        let contact = Party {
+            company: Some("九州同创科技".into()),
+            ..person("wecom/wo1", "李婷凯", "", "")
+        };
+        let stranger = Party {
+            company: Some("九州同创科技".into()),
+            ..person("wecom/wo2", "王芳", "", "")
+        };
+        let scores = score_parties(&[account, contact, stranger], customer_config());
+        let linked: Vec<(usize, usize)> =
+            scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
+        assert_eq!(linked, [(0, 1)], "{scores:?}");
+        assert!(scores.reviews.is_empty(), "{scores:?}");
+    }
 }
