@@ -16,6 +16,9 @@
 //! takes them (the first decision builds the resolution index with a full
 //! pass, the next resolves through it).
 //!
+//! `WORLD_LEVELS=1` prints, per field level, the share of true pairs and
+//! of random pairs at it beside the config's m and u.
+//!
 //! `WORLD_MATCHING=<file>` resolves with that matching config instead (a
 //! project's `matching.toml`). `WORLD_MISSES=n` also prints n missed pairs (one customer, kept apart)
 //! and n wrong pairs (two customers, joined), with both records' match
@@ -34,9 +37,14 @@ use indicatif::ProgressBar;
 use support::{env_number, peak_memory_mib};
 use tierlink::demo::{self, DemoOptions};
 use tierlink::model::Party;
+use tierlink::resolve::compare::{compare_pairs, MISSING_LEVEL};
 use tierlink::resolve::config::ResolveConfig;
+use tierlink::resolve::frequency::TermFrequencies;
 use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
-use tierlink::resolve::parties::{customer_config, match_fields, parse_matching, score_parties};
+use tierlink::resolve::parties::{
+    customer_config, match_fields, parse_matching, party_table, score_parties,
+};
+use tierlink::resolve::rng::SeededRng;
 use tierlink::steward::{
     cluster_with_constraints, resolve_customers, Constraints, ResolutionRules, SharedIndex, Steward,
 };
@@ -335,11 +343,84 @@ fn main() {
         evidence_ceiling(&known_parties, &truth, true)
     );
 
+    if env_number("WORLD_LEVELS", 0) == 1 {
+        print_levels(&known_parties, &truth, &matching);
+    }
     if env_number("WORLD_DECISIONS", 0) == 1 {
         runtime.block_on(time_decisions(&dir));
     }
     if misses > 0 {
         print_examples(&parties, &known, &predicted, &truth, misses, &matching);
+    }
+}
+
+/// Per scored field and level, the share of the true pairs (every pair of
+/// records of one customer) and of 1,000,000 random record pairs at that
+/// level, beside the config's m and u: what fixed m and u should be on
+/// this world.
+fn print_levels(parties: &[&Party], truth: &[u32], matching: &ResolveConfig) {
+    let owned: Vec<Party> = parties.iter().map(|party| (*party).clone()).collect();
+    let table = party_table(&owned, matching);
+    let mut members: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (index, customer) in truth.iter().enumerate() {
+        members.entry(*customer).or_default().push(index as u32);
+    }
+    let mut true_pairs = Vec::new();
+    for records in members.values() {
+        for (at, &a) in records.iter().enumerate() {
+            true_pairs.extend(records[at + 1..].iter().map(|&b| (a, b)));
+        }
+    }
+    let mut rng = SeededRng::new(7);
+    let count = owned.len() as u64;
+    let random_pairs: Vec<(u32, u32)> = (0..1_000_000)
+        .map(|_| (rng.below(count) as u32, rng.below(count) as u32))
+        .filter(|(a, b)| a != b && truth[*a as usize] != truth[*b as usize])
+        .collect();
+    let no_frequencies = TermFrequencies::new(matching);
+    let shares = |pairs: &[(u32, u32)]| {
+        let vectors = compare_pairs(&table, matching, &no_frequencies, pairs);
+        let mut counts: BTreeMap<(usize, u8), usize> = BTreeMap::new();
+        for row in 0..vectors.len() {
+            for (slot, &field) in vectors.fields.iter().enumerate() {
+                *counts.entry((field, vectors.row(row)[slot])).or_default() += 1;
+            }
+        }
+        (counts, vectors.len().max(1) as f64)
+    };
+    let ((m_counts, m_total), (u_counts, u_total)) = (shares(&true_pairs), shares(&random_pairs));
+    println!(
+        "\nlevels: share of {} true pairs (m) and {} random pairs (u), config's in brackets",
+        true_pairs.len(),
+        random_pairs.len()
+    );
+    for (index, field) in matching.fields.iter().enumerate() {
+        for (level, spec) in field.levels.iter().enumerate() {
+            let share = |counts: &BTreeMap<(usize, u8), usize>, total: f64| {
+                counts.get(&(index, level as u8)).copied().unwrap_or(0) as f64 / total
+            };
+            println!(
+                "  {:<9} {:<28} m {:.5} ({:?})  u {:.5} ({:?})",
+                field.name,
+                spec.test.label(),
+                share(&m_counts, m_total),
+                spec.m,
+                share(&u_counts, u_total),
+                spec.u
+            );
+        }
+        let missing = |counts: &BTreeMap<(usize, u8), usize>, total: f64| {
+            counts.get(&(index, MISSING_LEVEL)).copied().unwrap_or(0) as f64 / total
+        };
+        if !field.levels.is_empty() {
+            println!(
+                "  {:<9} {:<28} m {:.5}  u {:.5}",
+                field.name,
+                "missing",
+                missing(&m_counts, m_total),
+                missing(&u_counts, u_total)
+            );
+        }
     }
 }
 
