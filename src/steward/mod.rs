@@ -175,13 +175,21 @@ pub async fn resolve_customers(
 /// Every stored party, with the orders it shares with other systems'
 /// records.
 pub async fn stored_parties(store: &dyn Store) -> Result<Vec<Party>, StoreError> {
+    stored_parties_sharing(store, &shared_orders(store).await?).await
+}
+
+/// Every stored party, with its orders in `shared`.
+async fn stored_parties_sharing(
+    store: &dyn Store,
+    shared: &HashMap<PartyKey, Vec<String>>,
+) -> Result<Vec<Party>, StoreError> {
     let mut parties: Vec<Party> = store
         .parties()
         .await?
         .into_iter()
         .map(|stored| stored.party)
         .collect();
-    attach_shared_orders(&mut parties, &shared_orders(store).await?);
+    attach_shared_orders(&mut parties, shared);
     Ok(parties)
 }
 
@@ -354,7 +362,7 @@ pub async fn resolve_with_index(
         }
     }
     let Some(indexed) = guard.as_mut() else {
-        let parties = stored_parties(store).await?;
+        let parties = stored_parties_sharing(store, &shared_orders).await?;
         let (index, resolution) =
             ResolutionIndex::build_resolved(&parties, &constraints, &rules.matching);
         let golden_customers = resolution.clusters.len();
