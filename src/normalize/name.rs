@@ -107,8 +107,8 @@ const SURNAME_READINGS: &[(&str, &[&str])] = &[
     ("亓官", &["qiguan"]),
 ];
 
-/// Titles written after a Chinese name (`张伟先生`, `李总`). Longer first so
-/// `总经理` is not read as `总`.
+/// Titles written after a Chinese name (`张伟先生`, `李总`, `李哥`). Longer
+/// first so `总经理` is not read as `总`.
 const HAN_TITLE_SUFFIXES: &[&str] = &[
     "董事长",
     "总经理",
@@ -124,6 +124,11 @@ const HAN_TITLE_SUFFIXES: &[&str] = &[
     "老板",
     "主任",
     "总",
+    // Familiar kinship terms a sales rep writes after a surname (`李哥`).
+    "大哥",
+    "大姐",
+    "哥",
+    "姐",
 ];
 
 /// Familiar prefixes in front of a bare surname (`老王`, `小李`).
@@ -327,6 +332,10 @@ fn transliterated_han_name(han: &str) -> NamePart {
 /// Removes trailing titles and familiar prefixes; the flag tells whether what
 /// is left is a bare surname (`李总` → `李`, `老王` → `王`).
 fn strip_han_titles(han: &str) -> (&str, bool) {
+    // `小姐`, `老师` alone are titles, not a familiar form of 姐/师.
+    if HAN_TITLE_SUFFIXES.contains(&han) {
+        return (han, false);
+    }
     let mut name = han;
     let mut stripped_title = false;
     while let Some(rest) = HAN_TITLE_SUFFIXES
@@ -336,7 +345,7 @@ fn strip_han_titles(han: &str) -> (&str, bool) {
         name = rest;
         stripped_title = true;
     }
-    // `小姐`, `老师` alone are titles, not a familiar form of 姐/师.
+    // What a title left may be a title too (`先生小姐`).
     if HAN_TITLE_SUFFIXES.contains(&name) {
         return (name, false);
     }
@@ -631,6 +640,9 @@ mod tests {
             ("老王", Some("王"), None),
             ("小李", Some("李"), None),
             ("王小姐", Some("王"), None),
+            ("李哥", Some("李"), None),
+            ("张大姐", Some("张"), None),
+            ("王芳姐", Some("王"), Some("芳")),
             ("曾总", Some("曾"), None),
             ("司马总", Some("司马"), None),
             ("司马", Some("司马"), None),
