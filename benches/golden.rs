@@ -149,7 +149,7 @@ fn pass(parties: &[Party], current: CurrentGolden<'_>, mut store: impl FnMut(Res
         resolution.decisions.links.len(),
         resolution.decisions.reviews.len()
     );
-    let scores = party_scores(&resolution, parties);
+    let scores = party_scores(&resolution, parties, config);
     drop(resolution);
     drop(table);
     lap("explained links, strongest first", true);

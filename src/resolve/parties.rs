@@ -7,7 +7,7 @@
 //! stewards' constraints.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use super::cluster::Constraints;
 use super::config::{FieldKind, ResolveConfig};
@@ -255,6 +255,8 @@ pub struct PartyPair {
     pub probability: f64,
     /// Total match weight; infinite for a strong-identifier link.
     pub weight: f64,
+    /// The field of the strong-identifier rule that decided the pair.
+    pub strong_id: Option<Arc<str>>,
     pub explanation: Explanation,
 }
 
@@ -305,7 +307,7 @@ fn push_match_fields(
 pub fn score_parties(parties: &[Party], config: &ResolveConfig) -> PartyScores {
     let table = party_table(parties, config);
     let resolution = engine::resolve(&table, config, &Constraints::default(), None);
-    party_scores(&resolution, parties)
+    party_scores(&resolution, parties, config)
 }
 
 /// The match fields of `parties` as a table of `config`'s fields, row `i`
@@ -323,9 +325,15 @@ pub fn party_table(parties: &[Party], config: &ResolveConfig) -> RecordTable {
 }
 
 /// The links (strongest first), review pairs and never-links of an engine
-/// run over [`party_table`]`(parties)`, explained.
-pub fn party_scores(resolution: &Resolution, parties: &[Party]) -> PartyScores {
+/// run with `config` over [`party_table`]`(parties)`, explained.
+pub fn party_scores(
+    resolution: &Resolution,
+    parties: &[Party],
+    config: &ResolveConfig,
+) -> PartyScores {
+    let strong_ids = strong_id_names(config);
     let pair = |scored: &ScoredPair| PartyPair {
+        strong_id: scored.strong_rule.map(|rule| strong_ids[rule].clone()),
         a: scored.a as usize,
         b: scored.b as usize,
         probability: scored.probability,
@@ -348,6 +356,16 @@ pub fn party_scores(resolution: &Resolution, parties: &[Party]) -> PartyScores {
             .map(|&(a, b)| (a as usize, b as usize))
             .collect(),
     }
+}
+
+/// The field of each of `config`'s strong rules, in rule order, to share
+/// with the pairs they decide.
+pub fn strong_id_names(config: &ResolveConfig) -> Vec<Arc<str>> {
+    config
+        .strong
+        .iter()
+        .map(|rule| Arc::from(rule.field.as_str()))
+        .collect()
 }
 
 /// Sorts links strongest first; equal weights in party-key order, so the
@@ -563,6 +581,7 @@ mod tests {
         };
         assert_eq!((link.a, link.b), (0, 1));
         assert!(link.weight.is_infinite(), "a strong rule decides: {link:?}");
+        assert_eq!(link.strong_id.as_deref(), Some("order"));
         // Evidence names the order both records share.
         assert!(crate::resolve::match_keys(&parties[0]).contains("order:shop:#1001"));
     }

@@ -387,6 +387,7 @@ fn members_evidence(
                     with: parties[other].key().to_string(),
                     probability: round4(link.probability),
                     weight: link.weight.is_finite().then(|| round4(link.weight)),
+                    strong_id: link.strong_id.clone(),
                     explanation: link
                         .explanation
                         .fields

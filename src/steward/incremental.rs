@@ -39,7 +39,9 @@ use crate::resolve::config::ResolveConfig;
 use crate::resolve::engine::{decide, ScoredPair};
 use crate::resolve::fellegi_sunter::{Explanation, Model};
 use crate::resolve::frequency::TermFrequencies;
-use crate::resolve::parties::{party_table, push_party, strongest_first, PartyPair, PartyScores};
+use crate::resolve::parties::{
+    party_table, push_party, strong_id_names, strongest_first, PartyPair, PartyScores,
+};
 use crate::resolve::table::{StringId, TableBuilder};
 use crate::store::ResolvedCluster;
 
@@ -63,6 +65,8 @@ struct StoredPair {
     kind: PairKind,
     weight: f64,
     probability: f64,
+    /// The strong rule that decided it, if one did.
+    strong_rule: Option<usize>,
     /// The comparison levels, for the explanation.
     vector: Box<[u8]>,
 }
@@ -528,6 +532,7 @@ impl ResolutionIndex {
                 pair.weight
             },
             probability: pair.probability,
+            strong_rule: pair.strong_rule,
             vector: comparisons.row(pair.row).into(),
         };
         let mut found: Vec<StoredPair> = Vec::new();
@@ -557,6 +562,7 @@ impl ResolutionIndex {
                 kind: PairKind::NeverLink,
                 weight: f64::NEG_INFINITY,
                 probability: 0.0,
+                strong_rule: None,
                 vector: comparisons.row(row).into(),
             });
         }
@@ -618,6 +624,7 @@ impl ResolutionIndex {
             .map(|&row| self.rows[row as usize].party.clone())
             .collect();
         let mut scores = PartyScores::default();
+        let strong_ids = strong_id_names(&self.config);
         let mut seen: HashSet<usize> = HashSet::new();
         for &row in region {
             for &id in &self.rows[row as usize].pairs {
@@ -635,6 +642,7 @@ impl ResolutionIndex {
                     b,
                     probability: pair.probability,
                     weight: pair.weight,
+                    strong_id: pair.strong_rule.map(|rule| strong_ids[rule].clone()),
                     explanation: if detailed {
                         self.model.explain(&pair.vector)
                     } else {

@@ -220,6 +220,10 @@ pub struct MatchEvidence {
     /// identifier made.
     #[serde(with = "match_weight")]
     pub weight: Option<f64>,
+    /// The field of the strong-identifier rule that linked the pair
+    /// (`uscc`, `order`), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strong_id: Option<std::sync::Arc<str>>,
     pub explanation: Vec<FieldContribution>,
 }
 
@@ -948,6 +952,7 @@ mod tests {
                 with: "shop/7".into(),
                 probability: 0.9991,
                 weight,
+                strong_id: weight.is_none().then(|| "uscc".into()),
                 explanation: vec![FieldContribution {
                     field: "name".into(),
                     level: "shares>=1".into(),
@@ -968,14 +973,14 @@ mod tests {
                     "with": "shop/7",
                     "probability": 0.9991,
                     "weight": "strong id",
+                    "strong_id": "uscc",
                     "explanation": [{"field": "name", "level": "shares>=1", "weight": 7.6439}],
                 },
             })
         );
-        assert_eq!(
-            serde_json::to_value(matched(Some(12.5))).unwrap()["match"]["weight"],
-            json!(12.5)
-        );
+        let scored = serde_json::to_value(matched(Some(12.5))).unwrap();
+        assert_eq!(scored["match"]["weight"], json!(12.5));
+        assert!(scored["match"].get("strong_id").is_none(), "{scored}");
         for evidence in [matched(None), matched(Some(-3.25)), LinkEvidence::default()] {
             let text = evidence.to_string();
             assert_eq!(

@@ -365,6 +365,36 @@ async fn a_steward_decides_in_the_browser_and_sees_the_merged_customer() {
     );
     driver.screenshot("customer").await;
 
+    // A record a strong identifier linked says which one, not a weight.
+    let (strong, label) = served
+        .demo
+        .store
+        .golden_links()
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|link| {
+            let field = link.evidence.matched.as_ref()?.strong_id.clone()?;
+            let label = match &*field {
+                "account" => "Account",
+                "order" => "Order",
+                _ => return None,
+            };
+            Some((link, label))
+        })
+        .expect("the demo links some records by an account or an order");
+    driver
+        .go(&format!("{base}/#/customers/{}", strong.golden_id))
+        .await;
+    driver
+        .find(&format!("#customer[data-golden-id='{}']", strong.golden_id))
+        .await;
+    let shown = driver.text("#customer").await;
+    assert!(
+        shown.contains(&format!("by the same {label}")) && !shown.contains("NaN"),
+        "{shown}"
+    );
+
     // Search finds the customer by its golden id.
     driver.go(&format!("{base}/#/customers")).await;
     driver

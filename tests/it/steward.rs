@@ -294,6 +294,8 @@ async fn an_order_two_systems_hold_makes_one_customer(store: Arc<dyn Store>) {
             .contains(&"order:shop:#1001".to_string()),
         "{evidence}"
     );
+    let matched = evidence.matched.as_ref().expect("a scored link");
+    assert_eq!(matched.strong_id.as_deref(), Some("order"), "{evidence}");
     assert!(
         resolve_customers(store, &rules)
             .await

@@ -1431,6 +1431,7 @@ async fn chinese_text_and_emoji_survive_every_round_trip(store: Arc<dyn Store>) 
             with: "微信/wm-张伟".into(),
             probability: 0.9991,
             weight: None,
+            strong_id: Some("微信".into()),
             explanation: vec![FieldContribution {
                 field: "name".into(),
                 level: "同名 🔗".into(),

@@ -139,6 +139,7 @@ const I18N = {
     "customer.decisions": "Steward decisions",
     "ev.shared": "shared keys: {0}",
     "ev.match": "matched {0} at {1} (weight {2})",
+    "ev.strong": "linked to {0} by the same {1}",
     "ev.decisions": "steward decisions: {0}",
     "tier.none": "no tier",
     "tier.new": "(first tier)",
@@ -227,6 +228,8 @@ const I18N = {
     "field.uscc": "Credit code",
     "field.unionid": "WeChat unionid",
     "field.wechat_unionid": "WeChat unionid",
+    "field.account": "Account",
+    "field.order": "Order",
     "field.customer_code": "Customer code",
     "field.contact_person": "Contact person",
     "field.credit_limit": "Credit limit",
@@ -457,6 +460,7 @@ const I18N = {
     "customer.decisions": "人工决定",
     "ev.shared": "共享标识：{0}",
     "ev.match": "与 {0} 匹配，概率 {1}（权重 {2}）",
+    "ev.strong": "与 {0} 的{1}相同，直接关联",
     "ev.decisions": "人工决定：{0}",
     "tier.none": "未分层",
     "tier.new": "（首次分层）",
@@ -545,6 +549,8 @@ const I18N = {
     "field.uscc": "统一社会信用代码",
     "field.unionid": "微信 unionid",
     "field.wechat_unionid": "微信 unionid",
+    "field.account": "账户",
+    "field.order": "订单",
     "field.customer_code": "客户编码",
     "field.contact_person": "联系人",
     "field.credit_limit": "信用额度",
@@ -1321,7 +1327,8 @@ function evidenceText(evidence) {
   if (!evidence || typeof evidence !== "object") return show(evidence);
   const parts = [];
   if (evidence.shared_keys && evidence.shared_keys.length) parts.push(t("ev.shared", evidence.shared_keys.join(", ")));
-  if (evidence.match) parts.push(t("ev.match", evidence.match.with, pct(evidence.match.probability), Number(evidence.match.weight).toFixed(2)));
+  if (evidence.match && evidence.match.strong_id) parts.push(t("ev.strong", evidence.match.with, fieldLabel(evidence.match.strong_id)));
+  else if (evidence.match) parts.push(t("ev.match", evidence.match.with, pct(evidence.match.probability), Number(evidence.match.weight).toFixed(2)));
   if (evidence.steward_decisions) parts.push(t("ev.decisions", evidence.steward_decisions.map((d) => `#${d}`).join(", ")));
   return parts.length ? parts.join(" · ") : "—";
 }
