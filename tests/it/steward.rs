@@ -348,29 +348,13 @@ async fn decisions_story(store: &dyn Store, index: Option<&SharedIndex>) {
     )
     .await;
     let ordered_at = "2026-03-01T10:00:00Z".parse().expect("time");
-    load_entities(
+    load_orders(
         store,
-        "orders",
-        &[(
-            "desk".to_string(),
-            "o-1".to_string(),
-            Order {
-                connector: "desk".into(),
-                source_id: "o-1".into(),
-                party_source_id: "x".into(),
-                amount: 88.5,
-                currency: Some("CNY".into()),
-                status: OrderStatus::Paid,
-                ordered_at,
-                number: None,
-                origin_number: None,
-            },
-        )],
-        |raw| {
-            serde_json::from_value(raw)
-                .map(Entity::Order)
-                .map_err(|e| e.to_string())
-        },
+        &[Order {
+            amount: 88.5,
+            ordered_at,
+            ..order("desk", "o-1", "x", None, None)
+        }],
     )
     .await;
     load_entities(
