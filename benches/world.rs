@@ -157,12 +157,23 @@ async fn time_decisions(dir: &Path) {
     );
 }
 
+/// What the oracle of [`evidence_ceiling`] may join records through, each
+/// kind including the ones before it.
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Evidence {
+    /// A mobile, an e-mail key, a credit code, a unionid, an account, an order.
+    Identifiers,
+    /// A street and house number too.
+    Streets,
+    /// A name key too.
+    Names,
+}
+
 /// Pairwise recall of an oracle that knows the truth but may only join two
-/// records of one customer that share an identifying value (a mobile, an
-/// e-mail key, a credit code, a unionid, an account, an order; with `names`, also a
-/// name key), directly or through a chain of such records: how much of the
-/// truth the data can show at all.
-fn evidence_ceiling(parties: &[&Party], truth: &[u32], names: bool) -> f64 {
+/// records of one customer that share a value of the `evidence` kinds,
+/// directly or through a chain of such records: how much of the truth the
+/// data can show at all.
+fn evidence_ceiling(parties: &[&Party], truth: &[u32], evidence: Evidence) -> f64 {
     let mut parent: Vec<usize> = (0..parties.len()).collect();
     fn find(parent: &mut [usize], mut x: usize) -> usize {
         while parent[x] != x {
@@ -184,7 +195,10 @@ fn evidence_ceiling(parties: &[&Party], truth: &[u32], names: bool) -> f64 {
             .chain(fields.account.clone())
             .chain(fields.order.iter().cloned())
             .collect();
-        if names {
+        if evidence >= Evidence::Streets {
+            values.extend(fields.street.iter().map(|key| format!("street:{key}")));
+        }
+        if evidence >= Evidence::Names {
             values.extend(fields.name.iter().map(|key| format!("name:{key}")));
         }
         for value in values {
@@ -219,6 +233,7 @@ fn agreeing_fields(a: &Party, b: &Party) -> String {
     for (name, x, y) in [
         ("company", &a.company, &b.company),
         ("city", &a.city, &b.city),
+        ("street", &a.street, &b.street),
     ] {
         if let (Some(x), Some(y)) = (x, y) {
             out.push(format!("{name}{}", if x == y { "=" } else { "≠" }));
@@ -338,9 +353,11 @@ fn main() {
     let known_parties: Vec<&Party> = known.iter().map(|&index| &parties[index]).collect();
     println!(
         "ceiling: a linker that never errs and joins a customer's records only through a shared \
-         mobile, e-mail, strong id or order reaches pairwise recall {:.4}; through a shared name too, {:.4}",
-        evidence_ceiling(&known_parties, &truth, false),
-        evidence_ceiling(&known_parties, &truth, true)
+         mobile, e-mail, strong id or order reaches pairwise recall {:.4}; through a shared street \
+         address too, {:.4}; through a shared name too, {:.4}",
+        evidence_ceiling(&known_parties, &truth, Evidence::Identifiers),
+        evidence_ceiling(&known_parties, &truth, Evidence::Streets),
+        evidence_ceiling(&known_parties, &truth, Evidence::Names)
     );
 
     if env_number("WORLD_LEVELS", 0) == 1 {

@@ -540,6 +540,84 @@ fn match_head<'t>(
     None
 }
 
+/// The street and house number of an address as a comparable key, without
+/// the province, city and district a source may or may not write before
+/// them: `广东省深圳市南山区科技园路 1 号` and `深圳 科技园路1号` are both
+/// `科技园路1号`; `88 Jianguo Road, Chaoyang, Beijing` is `88jianguord`.
+/// Full-width forms, traditional characters, case, spacing and punctuation
+/// are folded. `None` without a house number (a digit), since a road alone
+/// is shared by a whole neighbourhood.
+pub fn street_key(address: &str) -> Option<String> {
+    let folded = fold(address);
+    let key = if folded.chars().any(is_han) {
+        han_street(&folded)
+    } else {
+        latin_street(&folded)
+    };
+    key.filter(|key| key.chars().any(|c| c.is_ascii_digit()))
+}
+
+/// Districts, counties and banners that follow the city (`南山区`,
+/// `浦东新区`, `昌平县`): two to five characters and the suffix, so that a
+/// road named `红旗路` keeps its name.
+const DISTRICT_SUFFIXES: &[char] = &['区', '县', '旗'];
+const LONGEST_DISTRICT: usize = 6;
+
+fn han_street(folded: &str) -> Option<String> {
+    let text: String = folded
+        .chars()
+        .filter(|c| is_han(*c) || c.is_ascii_alphanumeric())
+        .flat_map(|c| c.to_lowercase())
+        .collect();
+    let text = strip_country(text.trim_start_matches(|c: char| c.is_ascii_digit()));
+    let rest = leading_region(&REGIONS, text, Names::All).map_or(text, |(_, rest)| rest);
+    let district_end = rest
+        .char_indices()
+        .take(LONGEST_DISTRICT)
+        .skip(2)
+        .find(|(_, c)| DISTRICT_SUFFIXES.contains(c))
+        .map(|(i, c)| i + c.len_utf8())
+        .filter(|&end| rest[..end].chars().all(is_han));
+    let street = district_end.map_or(rest, |end| &rest[end..]);
+    (!street.is_empty()).then(|| street.to_string())
+}
+
+/// Abbreviations of English street words, so `Road` meets `Rd.`.
+const LATIN_STREET_WORDS: &[(&str, &str)] = &[
+    ("road", "rd"),
+    ("street", "st"),
+    ("avenue", "ave"),
+    ("boulevard", "blvd"),
+    ("lane", "ln"),
+    ("drive", "dr"),
+    ("building", "bldg"),
+    ("floor", "fl"),
+    ("room", "rm"),
+];
+
+/// The comma-separated parts of an English address that hold a number (the
+/// street line, not the district or city after it), words abbreviated.
+fn latin_street(folded: &str) -> Option<String> {
+    let lowered = strip_accents_lowercase(folded);
+    let mut key = String::new();
+    for part in lowered.split([',', ';', '\n']) {
+        if !part.chars().any(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        for word in part
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let word = LATIN_STREET_WORDS
+                .iter()
+                .find(|(long, _)| *long == word)
+                .map_or(word, |(_, short)| short);
+            key.push_str(word);
+        }
+    }
+    (!key.is_empty()).then_some(key)
+}
+
 fn parse_latin_address(table: &'static RegionTable, address: &str) -> Option<Region> {
     let mut province = None;
     let mut city = None;
@@ -707,6 +785,35 @@ mod tests {
     }
 
     #[test]
+    fn keys_streets_without_the_places_before_them() {
+        let cases = [
+            ("广东省深圳市南山区科技园路1号", Some("科技园路1号")),
+            ("深圳 科技园路 1 号", Some("科技园路1号")),
+            ("广东 深圳 科技园路１号", Some("科技园路1号")),
+            ("中国上海市浦东新区世纪大道100号", Some("世纪大道100号")),
+            ("上海 世纪大道100号", Some("世纪大道100号")),
+            (
+                "北京市朝阳区建国路88号SOHO现代城A座",
+                Some("建国路88号soho现代城a座"),
+            ),
+            ("臺北市中山路12號", Some("中山路12号")),
+            ("中山路12号", Some("中山路12号")),
+            ("红旗路5号", Some("红旗路5号")),
+            ("北京东路1号", Some("北京东路1号")),
+            ("518000 广东省深圳市南山区科技园路1号", Some("科技园路1号")),
+            ("广东省深圳市南山区", None),
+            ("北京朝阳区建国路", None),
+            ("88 Jianguo Road, Chaoyang, Beijing", Some("88jianguord")),
+            ("88 Jianguo Rd., Beijing", Some("88jianguord")),
+            ("Shenzhen, Guangdong", None),
+            ("", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(street_key(input).as_deref(), expected, "{input:?}");
+        }
+    }
+
+    #[test]
     fn splits_leading_regions() {
         let split = |text| split_leading_region(text).map(|(r, rest)| (r.province, r.city, rest));
         assert_eq!(
@@ -797,6 +904,7 @@ mod tests {
             let _ = parse_address_region(&raw);
             let _ = normalize_province(&raw);
             let _ = normalize_city(&raw);
+            let _ = street_key(&raw);
         }
 
         #[test]

@@ -1,7 +1,7 @@
 //! The probabilistic engine applied to customers: each party becomes one row
 //! of normalized match fields (person name keys in any script and order,
-//! mobiles, landlines, e-mail keys, firm key, city, kind, strong ids, shared
-//! orders), and the engine scores the blocked candidate pairs with the
+//! mobiles, landlines, e-mail keys, firm key, city, street and house
+//! number, kind, strong ids, shared orders), and the engine scores the blocked candidate pairs with the
 //! built-in customer config (`customers.toml`). Pure: parties in, scored
 //! links and review pairs out; the steward module clusters them under the
 //! stewards' constraints.
@@ -16,7 +16,7 @@ use super::fellegi_sunter::Explanation;
 use super::parallel::map_in_order;
 use super::table::{FieldValue, RecordTable, TableBuilder};
 use crate::model::{OrderCitation, Party, PartyKey, PartyKind};
-use crate::normalize::address::{normalize_place, parse_address_region};
+use crate::normalize::address::{normalize_place, parse_address_region, street_key};
 use crate::normalize::company::normalize_company_name;
 use crate::normalize::email::{email_match_key, normalize_emails};
 use crate::normalize::ids::{normalize_uscc, normalize_wechat_unionid};
@@ -31,9 +31,9 @@ pub const CUSTOMER_MATCHING: &str = include_str!("customers.toml");
 pub const MATCHING_FILE: &str = "matching.toml";
 
 /// The fields a matching config may compare: what [`match_fields`] gives.
-pub const MATCH_FIELDS: [&str; 11] = [
-    "name", "mobile", "landline", "email", "company", "city", "kind", "uscc", "unionid", "account",
-    "order",
+pub const MATCH_FIELDS: [&str; 12] = [
+    "name", "mobile", "landline", "email", "company", "city", "street", "kind", "uscc", "unionid",
+    "account", "order",
 ];
 
 /// The attribute naming a company account's contact person (the ERP's
@@ -95,6 +95,9 @@ pub struct MatchFields {
     pub email: Vec<String>,
     pub company: Option<String>,
     pub city: Option<String>,
+    /// Street and house number, without the places before them
+    /// ([`street_key`]).
+    pub street: Option<String>,
     pub kind: &'static str,
     pub uscc: Option<String>,
     pub unionid: Option<String>,
@@ -169,6 +172,7 @@ pub fn match_fields(party: &Party) -> MatchFields {
         if let Some(region) = region {
             cities.insert(0, region.city.unwrap_or(region.province));
         }
+        fields.street = street_key(address);
     }
     fields.city = cities.first().map(|city| city.to_string());
     fields.uscc = party
@@ -402,6 +406,7 @@ fn field_parts<'a>(fields: &'a MatchFields, name: &str) -> Vec<&'a str> {
         "email" => set(&fields.email),
         "company" => text(&fields.company),
         "city" => text(&fields.city),
+        "street" => text(&fields.street),
         "kind" => vec![fields.kind],
         "uscc" => text(&fields.uscc),
         "unionid" => text(&fields.unionid),
@@ -461,7 +466,7 @@ mod tests {
         assert_eq!(
             names,
             [
-                "name", "mobile", "landline", "email", "company", "city", "kind", "uscc",
+                "name", "mobile", "landline", "email", "company", "city", "street", "kind", "uscc",
                 "unionid", "account", "order"
             ]
         );
@@ -625,6 +630,43 @@ mod tests {
         let linked: Vec<(usize, usize)> =
             scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
         assert_eq!(linked, [(0, 1)], "{scores:?}");
+        assert!(scores.reviews.is_empty(), "{scores:?}");
+    }
+
+    #[test]
+    fn one_name_at_one_street_address_links_and_a_housemate_stays_apart() {
+        let at = |id: &str, name: &str, email: &str, address: &str| Party {
+            address: Some(address.into()),
+            ..person(id, name, "", email)
+        };
+        let parties = vec![
+            at(
+                "shop/1",
+                "Wang Fang",
+                "wf@qq.com",
+                "广东 深圳 科技园路 1 号",
+            ),
+            at(
+                "shop/2",
+                "王芳",
+                "fang.w@163.com",
+                "深圳市南山区科技园路1号",
+            ),
+            at("odoo/3", "李强", "lq@126.com", "深圳 科技园路1号"),
+            at("shop/4", "王芳", "wangfang@sina.com", "深圳 科技园路2号"),
+        ];
+        assert_eq!(
+            match_fields(&parties[1]).street.as_deref(),
+            Some("科技园路1号")
+        );
+        let scores = score_parties(&parties, customer_config());
+        let linked: Vec<(usize, usize)> =
+            scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
+        assert_eq!(
+            linked,
+            [(0, 1)],
+            "a namesake next door and a housemate stay apart: {scores:?}"
+        );
         assert!(scores.reviews.is_empty(), "{scores:?}");
     }
 }

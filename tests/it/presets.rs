@@ -479,6 +479,60 @@ async fn the_shopify_preset_syncs_customers_and_every_order_status_under_faults(
     }
 }
 
+/// One shopper registered twice, with another mailbox and no phone: the
+/// street address on both accounts, through the preset's mapping, makes
+/// them one customer; a neighbour of the same name stays apart.
+#[tokio::test]
+async fn two_shop_accounts_at_one_street_address_are_one_customer() {
+    let mut shop = shopify_shop(3);
+    let addresses = [
+        ("Fang", "Wang", "科技园路 1 号"),
+        ("芳", "王", "科技园路1号"),
+        ("Fang", "Wang", "科技园路2号"),
+    ];
+    for (customer, (first, last, street)) in shop.customers.iter_mut().zip(addresses) {
+        customer["first_name"] = json!(first);
+        customer["last_name"] = json!(last);
+        customer["phone"] = Value::Null;
+        customer["default_address"] =
+            json!({"province": "广东", "city": "深圳", "address1": street, "address2": ""});
+    }
+    let simulator =
+        shopify::ShopifySimulator::new(shop, shopify::ShopifySettings::default()).unwrap();
+    let running = simulator.serve(LOOPBACK.parse().unwrap()).await.unwrap();
+    let dir = project_with(&[shopify_connector(&running)]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+    let report = pipeline::run_full(&project, &store, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+
+    let golden = |id: u64| {
+        let store = store.clone();
+        async move {
+            let key = tierlink::model::PartyKey {
+                connector: "shopify".into(),
+                source_id: id.to_string(),
+            };
+            store.golden_id_of(&key).await.unwrap().expect("resolved")
+        }
+    };
+    let (first, second, neighbour) = (
+        golden(7_000_001).await,
+        golden(7_000_002).await,
+        golden(7_000_003).await,
+    );
+    assert_eq!(first, second);
+    assert_ne!(first, neighbour);
+    let stored = store.parties().await.unwrap();
+    let address = stored
+        .iter()
+        .find(|stored| stored.party.source_id == "7000002")
+        .and_then(|stored| stored.party.address.clone());
+    assert_eq!(address.as_deref(), Some("广东 深圳 科技园路1号"));
+}
+
 #[tokio::test]
 async fn a_bad_shopify_token_fails_the_sync_with_a_clear_error() {
     let simulator =
