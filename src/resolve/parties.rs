@@ -654,6 +654,10 @@ mod tests {
             ),
             at("odoo/3", "李强", "lq@126.com", "深圳 科技园路1号"),
             at("shop/4", "王芳", "wangfang@sina.com", "深圳 科技园路2号"),
+            Party {
+                kind: PartyKind::Company,
+                ..at("odoo/5", "深圳星河科技有限公司", "", "深圳 科技园路1号")
+            },
         ];
         assert_eq!(
             match_fields(&parties[1]).street.as_deref(),
@@ -665,7 +669,7 @@ mod tests {
         assert_eq!(
             linked,
             [(0, 1)],
-            "a namesake next door and a housemate stay apart: {scores:?}"
+            "a namesake next door, a housemate and a firm in the building stay apart: {scores:?}"
         );
         assert!(scores.reviews.is_empty(), "{scores:?}");
     }
