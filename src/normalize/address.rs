@@ -319,16 +319,30 @@ pub fn normalize_city(raw: &str) -> Option<Region> {
 /// ones as comma-separated parts in any order (`Nanshan, Shenzhen, Guangdong`).
 /// A city alone implies its province. `None` if the address names neither.
 pub fn parse_address_region(address: &str) -> Option<Region> {
+    parse_address(address).0
+}
+
+/// The region ([`parse_address_region`]) and the street key
+/// ([`street_key`]) of an address, read in one pass.
+pub fn parse_address(address: &str) -> (Option<Region>, Option<String>) {
     let table = &*REGIONS;
-    let text: String = fold(address)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    if text.chars().any(is_han) {
-        parse_han_address(table, &text)
+    let folded = fold(address);
+    let (region, street) = if folded.chars().any(is_han) {
+        let text: String = folded
+            .chars()
+            .filter(|c| is_han(*c) || c.is_ascii_alphanumeric())
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        let text = strip_country(text.trim_start_matches(|c: char| c.is_ascii_digit()));
+        match leading_region(table, text, Names::All) {
+            Some((region, rest)) => (Some(region), han_street(rest)),
+            None => (None, han_street(text)),
+        }
     } else {
-        parse_latin_address(table, address)
-    }
+        (parse_latin_address(table, address), latin_street(&folded))
+    };
+    let street = street.filter(|key| key.chars().any(|c| c.is_ascii_digit()));
+    (region, street)
 }
 
 /// Combines separate province and city fields with a free-text address, each
@@ -419,11 +433,6 @@ fn latin_candidates(table: &RegionTable, raw: &str) -> Vec<Vec<usize>> {
         }
     }
     found
-}
-
-fn parse_han_address(table: &'static RegionTable, text: &str) -> Option<Region> {
-    let text = strip_country(text.trim_start_matches(|c: char| c.is_ascii_digit()));
-    leading_region(table, text, Names::All).map(|(region, _)| region)
 }
 
 /// Which short names [`match_head`] accepts.
@@ -548,13 +557,7 @@ fn match_head<'t>(
 /// are folded. `None` without a house number (a digit), since a road alone
 /// is shared by a whole neighbourhood.
 pub fn street_key(address: &str) -> Option<String> {
-    let folded = fold(address);
-    let key = if folded.chars().any(is_han) {
-        han_street(&folded)
-    } else {
-        latin_street(&folded)
-    };
-    key.filter(|key| key.chars().any(|c| c.is_ascii_digit()))
+    parse_address(address).1
 }
 
 /// Districts, counties and banners that follow the city (`南山区`,
@@ -563,14 +566,9 @@ pub fn street_key(address: &str) -> Option<String> {
 const DISTRICT_SUFFIXES: &[char] = &['区', '县', '旗'];
 const LONGEST_DISTRICT: usize = 6;
 
-fn han_street(folded: &str) -> Option<String> {
-    let text: String = folded
-        .chars()
-        .filter(|c| is_han(*c) || c.is_ascii_alphanumeric())
-        .flat_map(|c| c.to_lowercase())
-        .collect();
-    let text = strip_country(text.trim_start_matches(|c: char| c.is_ascii_digit()));
-    let rest = leading_region(&REGIONS, text, Names::All).map_or(text, |(_, rest)| rest);
+/// The street after the region: a leading district dropped. Expects the
+/// folded address with only Han characters and ASCII letters and digits.
+fn han_street(rest: &str) -> Option<String> {
     let district_end = rest
         .char_indices()
         .take(LONGEST_DISTRICT)
@@ -750,6 +748,7 @@ mod tests {
         let cases = [
             ("广东省深圳市南山区科技园", Some(("广东", Some("深圳")))),
             ("广东深圳南山区", Some(("广东", Some("深圳")))),
+            ("广东省，深圳市·南山区", Some(("广东", Some("深圳")))),
             ("深圳市南山区科技园", Some(("广东", Some("深圳")))),
             (
                 "中国上海市浦东新区世纪大道100号",
@@ -789,6 +788,7 @@ mod tests {
         let cases = [
             ("广东省深圳市南山区科技园路1号", Some("科技园路1号")),
             ("深圳 科技园路 1 号", Some("科技园路1号")),
+            ("广东省，深圳市、南山区 科技园路1号", Some("科技园路1号")),
             ("广东 深圳 科技园路１号", Some("科技园路1号")),
             ("中国上海市浦东新区世纪大道100号", Some("世纪大道100号")),
             ("上海 世纪大道100号", Some("世纪大道100号")),

@@ -16,7 +16,7 @@ use super::fellegi_sunter::Explanation;
 use super::parallel::map_in_order;
 use super::table::{FieldValue, RecordTable, TableBuilder};
 use crate::model::{OrderCitation, Party, PartyKey, PartyKind};
-use crate::normalize::address::{normalize_place, parse_address_region, street_key};
+use crate::normalize::address::{normalize_place, parse_address};
 use crate::normalize::company::normalize_company_name;
 use crate::normalize::email::{email_match_key, normalize_emails};
 use crate::normalize::ids::{normalize_uscc, normalize_wechat_unionid};
@@ -96,7 +96,7 @@ pub struct MatchFields {
     pub company: Option<String>,
     pub city: Option<String>,
     /// Street and house number, without the places before them
-    /// ([`street_key`]).
+    /// ([`crate::normalize::address::street_key`]).
     pub street: Option<String>,
     pub kind: &'static str,
     pub uscc: Option<String>,
@@ -168,11 +168,11 @@ pub fn match_fields(party: &Party) -> MatchFields {
         .collect();
     fields.email = emails.into_iter().collect();
     if let Some(address) = party.address.as_deref() {
-        let region = parse_address_region(address).or_else(|| normalize_place(address));
-        if let Some(region) = region {
+        let (region, street) = parse_address(address);
+        if let Some(region) = region.or_else(|| normalize_place(address)) {
             cities.insert(0, region.city.unwrap_or(region.province));
         }
-        fields.street = street_key(address);
+        fields.street = street;
     }
     fields.city = cities.first().map(|city| city.to_string());
     fields.uscc = party
