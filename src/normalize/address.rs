@@ -566,9 +566,23 @@ pub fn street_key(address: &str) -> Option<String> {
 const DISTRICT_SUFFIXES: &[char] = &['区', '县', '旗'];
 const LONGEST_DISTRICT: usize = 6;
 
-/// The street after the region: a leading district dropped. Expects the
-/// folded address with only Han characters and ASCII letters and digits.
+/// Digits in a row that are a postcode (China's have 6, the US's 5), not
+/// a house number.
+const POSTCODE_DIGITS: usize = 5;
+
+fn is_postcode(word: &str) -> bool {
+    word.len() >= POSTCODE_DIGITS && word.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The street after the region: a leading district and a trailing postcode
+/// dropped. Expects the folded address with only Han characters and ASCII
+/// letters and digits.
 fn han_street(rest: &str) -> Option<String> {
+    let digits_at_end = rest.len() - rest.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let rest = match digits_at_end >= POSTCODE_DIGITS && digits_at_end < rest.len() {
+        true => &rest[..rest.len() - digits_at_end],
+        false => rest,
+    };
     let district_end = rest
         .char_indices()
         .take(LONGEST_DISTRICT)
@@ -594,18 +608,20 @@ const LATIN_STREET_WORDS: &[(&str, &str)] = &[
 ];
 
 /// The comma-separated parts of an English address that hold a number (the
-/// street line, not the district or city after it), words abbreviated.
+/// street line, not the district or city after it), words abbreviated and
+/// postcodes left out.
 fn latin_street(folded: &str) -> Option<String> {
     let lowered = strip_accents_lowercase(folded);
     let mut key = String::new();
     for part in lowered.split([',', ';', '\n']) {
-        if !part.chars().any(|c| c.is_ascii_digit()) {
+        let words: Vec<&str> = part
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty() && !is_postcode(w))
+            .collect();
+        if !words.iter().any(|w| w.bytes().any(|b| b.is_ascii_digit())) {
             continue;
         }
-        for word in part
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-        {
+        for word in words {
             let word = LATIN_STREET_WORDS
                 .iter()
                 .find(|(long, _)| *long == word)
@@ -805,6 +821,13 @@ mod tests {
             ("北京朝阳区建国路", None),
             ("88 Jianguo Road, Chaoyang, Beijing", Some("88jianguord")),
             ("88 Jianguo Rd., Beijing", Some("88jianguord")),
+            (
+                "88 Jianguo Rd., Chaoyang, Beijing 100020",
+                Some("88jianguord"),
+            ),
+            ("Chaoyang District, Beijing 100020", None),
+            ("北京市朝阳区建国路88号 100020", Some("建国路88号")),
+            ("北京市朝阳区 100020", None),
             ("Shenzhen, Guangdong", None),
             ("", None),
         ];
