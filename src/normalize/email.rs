@@ -59,6 +59,75 @@ pub fn email_match_key(normalized: &str) -> String {
     }
 }
 
+/// Mail providers anyone can sign up with: an address there says nothing
+/// about where its owner works.
+const PERSONAL_MAIL_DOMAINS: &[&str] = &[
+    "qq.com",
+    "vip.qq.com",
+    "foxmail.com",
+    "163.com",
+    "vip.163.com",
+    "126.com",
+    "yeah.net",
+    "188.com",
+    "sina.com",
+    "sina.cn",
+    "vip.sina.com",
+    "sohu.com",
+    "139.com",
+    "189.cn",
+    "wo.cn",
+    "aliyun.com",
+    "21cn.com",
+    "tom.com",
+    "263.net",
+    "gmail.com",
+    "googlemail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "yahoo.com",
+    "yahoo.com.cn",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "mail.com",
+    "aol.com",
+    "yandex.ru",
+    "mail.ru",
+    "zoho.com",
+];
+
+/// Second-level labels under which a country's firms register
+/// (`huawei.com.cn`, `acme.co.uk`).
+const SECOND_LEVEL_SUFFIXES: &[&str] = &["com", "net", "org", "gov", "edu", "co", "ac", "ltd"];
+
+/// The name an employer's mail domain gives its firm, for a work address:
+/// the registered label up to its first hyphen, lowercase (`huawei` from
+/// `li.lei@huawei.com`, `lixinjiahe` from `x@mail.lixinjiahe-tech.com.cn`).
+/// `None` for a personal mail provider and for a label under four
+/// characters or without a letter, which names no firm clearly.
+/// Expects output of [`normalize_email`].
+pub fn employer_mail_name(normalized: &str) -> Option<String> {
+    let (_, domain) = normalized.rsplit_once('@')?;
+    if PERSONAL_MAIL_DOMAINS.contains(&domain) {
+        return None;
+    }
+    let mut labels: Vec<&str> = domain.split('.').collect();
+    labels.pop()?;
+    if labels.len() > 1 && SECOND_LEVEL_SUFFIXES.contains(labels.last()?) {
+        labels.pop();
+    }
+    let registered = labels.last()?;
+    let name = registered.split('-').next()?;
+    (name.chars().count() >= 4 && name.chars().any(char::is_alphabetic)).then(|| name.to_string())
+}
+
 /// Masks an address for logs as `b***@example.com`: the domain helps debugging,
 /// the local part is personal data.
 pub fn mask_email(email: &str) -> String {
@@ -229,6 +298,23 @@ mod tests {
         ];
         for &(input, expected) in cases {
             assert_eq!(normalize_emails(input), expected, "input: {input:?}");
+        }
+    }
+
+    #[test]
+    fn names_the_employer_of_a_work_address_only() {
+        for (email, name) in [
+            ("li.lei@huawei.com", Some("huawei")),
+            ("x@mail.lixinjiahe-tech8k.com.cn", Some("lixinjiahe")),
+            ("bob@acme.co.uk", Some("acme")),
+            ("zhangsan@qq.com", None),
+            ("wei.zhang@gmail.com", None),
+            ("a@vip.163.com", None),
+            ("a@jd.com", None),
+            ("a@1688.com", None),
+            ("a@localhost", None),
+        ] {
+            assert_eq!(employer_mail_name(email).as_deref(), name, "{email}");
         }
     }
 

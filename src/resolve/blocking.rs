@@ -19,6 +19,7 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::config::{BlockingConfig, BlockingRule, KeyTransform, ResolveConfig};
+use super::similarity::pinyin_letters;
 use super::table::RecordTable;
 
 /// A candidate pair `(a, b)` with `a < b`.
@@ -286,6 +287,10 @@ fn derive_key(value: &str, id: u32, transform: KeyTransform) -> Option<u64> {
             tokens.sort_unstable();
             (!tokens.is_empty()).then(|| hash_text(&tokens.join(" ")))
         }
+        KeyTransform::PinyinPrefix { letters } => {
+            let letters = pinyin_letters(value, letters);
+            (!letters.is_empty()).then(|| hash_text(&letters))
+        }
     }
 }
 
@@ -475,6 +480,15 @@ mod tests {
         assert_eq!(soundex("Lee").as_deref(), Some("L000"));
         assert_eq!(soundex("张伟").as_deref(), Some("张伟"));
         assert_eq!(soundex("  "), None);
+    }
+
+    #[test]
+    fn a_pinyin_prefix_puts_han_and_latin_spellings_in_one_block() {
+        let key = |value| derive_key(value, 0, KeyTransform::PinyinPrefix { letters: 4 });
+        assert_eq!(key("立信嘉禾电子"), key("lixinjiahe"));
+        assert_eq!(key("华为技术"), key("Huawei"));
+        assert_ne!(key("立信嘉禾电子"), key("华为技术"));
+        assert_eq!(key("——"), None);
     }
 
     #[test]

@@ -306,6 +306,17 @@ impl ValuePair<'_> {
             LevelTest::DateTransposed => self.both_dates().is_some_and(|(a, b)| {
                 a.year == b.year && a.month == b.day && a.day == b.month && a.month != a.day
             }),
+            LevelTest::PinyinStart => self.left.iter().any(|&x| {
+                let x = self.table.string(x);
+                self.right.iter().any(|&y| {
+                    let y = self.table.string(y);
+                    match (x.is_ascii(), y.is_ascii()) {
+                        (true, false) => similarity::spells_han_start(x, y),
+                        (false, true) => similarity::spells_han_start(y, x),
+                        _ => false,
+                    }
+                })
+            }),
             LevelTest::Else => true,
         }
     }
@@ -417,6 +428,21 @@ mod tests {
 
     fn text(kind: FieldKind, tests: Vec<LevelTest>, left: &str, right: &str) -> u8 {
         level_of(kind, tests, FieldValue::Text(left), FieldValue::Text(right))
+    }
+
+    #[test]
+    fn a_latin_name_meets_the_han_name_it_spells() {
+        let tests = || vec![LevelTest::Exact, LevelTest::PinyinStart];
+        assert_eq!(text(FieldKind::Text, tests(), "huawei", "华为技术"), 1);
+        assert_eq!(
+            text(FieldKind::Text, tests(), "立信嘉禾电子", "lixinjiahe"),
+            1
+        );
+        assert_eq!(text(FieldKind::Text, tests(), "huawei", "华信科技"), 2);
+        assert_eq!(text(FieldKind::Text, tests(), "huawei", "huawei"), 0);
+        // Two Latin or two Han values never read across.
+        assert_eq!(text(FieldKind::Text, tests(), "huawei", "huaweitech"), 2);
+        assert_eq!(text(FieldKind::Text, tests(), "华为", "华为技术"), 2);
     }
 
     #[test]

@@ -125,6 +125,11 @@ pub enum LevelTest {
     },
     /// Both are dates in the same year with day and month swapped.
     DateTransposed,
+    /// One value, in lowercase Latin letters, spells in toneless pinyin the
+    /// first two or more characters of the other, Han, value (`huawei` and
+    /// 华为技术): a firm's mail domain or English name against its Chinese
+    /// name ([`super::similarity::spells_han_start`]).
+    PinyinStart,
     /// Every pair with both values present.
     Else,
 }
@@ -145,6 +150,7 @@ impl LevelTest {
             LevelTest::SetOverlap { min_shared } => format!("shares>={min_shared}"),
             LevelTest::DateWithinDays { days } => format!("within {days} days"),
             LevelTest::DateTransposed => "day/month transposed".into(),
+            LevelTest::PinyinStart => "pinyin_start".into(),
             LevelTest::Else => "else".into(),
         }
     }
@@ -261,6 +267,13 @@ pub enum KeyTransform {
     /// The whitespace-separated tokens in sorted order ("wei zhang" and
     /// "zhang wei" share a key).
     SortedTokens,
+    /// The first `letters` letters of the value read in toneless pinyin
+    /// (立信嘉禾 and `lixinjiahe` share `lixi`), so Han and Latin spellings
+    /// of one name meet ([`super::similarity::pinyin_letters`]).
+    PinyinPrefix {
+        /// How many letters.
+        letters: usize,
+    },
 }
 
 /// Training settings.
@@ -519,7 +532,9 @@ impl ResolveConfig {
                 }
                 if matches!(
                     key.transform,
-                    KeyTransform::Prefix { chars: 0 } | KeyTransform::Suffix { chars: 0 }
+                    KeyTransform::Prefix { chars: 0 }
+                        | KeyTransform::Suffix { chars: 0 }
+                        | KeyTransform::PinyinPrefix { letters: 0 }
                 ) {
                     problem(format!(
                         "blocking rule `{}`: prefix or suffix of 0 characters",

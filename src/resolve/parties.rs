@@ -18,7 +18,7 @@ use super::table::{FieldValue, RecordTable, TableBuilder};
 use crate::model::{OrderCitation, Party, PartyKey, PartyKind};
 use crate::normalize::address::{normalize_place, parse_address};
 use crate::normalize::company::normalize_company_name;
-use crate::normalize::email::{email_match_key, normalize_emails};
+use crate::normalize::email::{email_match_key, employer_mail_name, normalize_emails};
 use crate::normalize::ids::{normalize_uscc, normalize_wechat_unionid};
 use crate::normalize::name::normalize_person_name;
 use crate::normalize::phone::{normalize_phones, PhoneKind};
@@ -93,6 +93,8 @@ pub struct MatchFields {
     pub mobile: Vec<String>,
     pub landline: Vec<String>,
     pub email: Vec<String>,
+    /// The firm key of the company's name or the employer's; without one,
+    /// the name a work e-mail's domain gives the employer (`huawei`).
     pub company: Option<String>,
     pub city: Option<String>,
     /// Street and house number, without the places before them
@@ -166,6 +168,12 @@ pub fn match_fields(party: &Party) -> MatchFields {
         .flat_map(|raw| normalize_emails(raw))
         .map(|email| email_match_key(&email))
         .collect();
+    if fields.company.is_none() {
+        // A work address names the employer (`huawei` from `@huawei.com`),
+        // which the company field's `pinyin_start` level reads against a
+        // firm's Chinese name.
+        fields.company = emails.iter().find_map(|email| employer_mail_name(email));
+    }
     fields.email = emails.into_iter().collect();
     if let Some(address) = party.address.as_deref() {
         let (region, street) = parse_address(address);
@@ -631,6 +639,45 @@ mod tests {
             scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
         assert_eq!(linked, [(0, 1)], "{scores:?}");
         assert!(scores.reviews.is_empty(), "{scores:?}");
+    }
+
+    #[test]
+    fn a_work_address_names_the_employer_a_chinese_firm_name_spells() {
+        let employee = Party {
+            company: Some("深圳立信嘉禾电子有限公司".into()),
+            ..person("wecom/wo1", "李婷凯", "", "")
+        };
+        let parties = vec![
+            employee,
+            person(
+                "desk/7",
+                "Li Tingkai",
+                "",
+                "tingkai.li@lixinjiahe-elec8k.com",
+            ),
+            person("desk/8", "王芳", "", "wang.fang@lixinjiahe-elec8k.com"),
+            person("desk/9", "李婷凯", "", "litingkai@qq.com"),
+        ];
+        assert_eq!(
+            match_fields(&parties[1]).company.as_deref(),
+            Some("lixinjiahe")
+        );
+        assert_eq!(match_fields(&parties[3]).company, None);
+        let scores = score_parties(&parties, customer_config());
+        let linked: Vec<(usize, usize)> =
+            scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
+        assert_eq!(
+            linked,
+            [(0, 1)],
+            "a colleague and a namesake at a free mail provider stay apart: {scores:?}"
+        );
+        let company = scores.links[0]
+            .explanation
+            .fields
+            .iter()
+            .find(|field| field.field.as_ref() == "company")
+            .expect("the company comparison is explained");
+        assert_eq!(company.level.as_ref(), "pinyin_start", "{company:?}");
     }
 
     #[test]

@@ -9,6 +9,12 @@
 //! other pair goes to `strsim`. Comparison calls these tens of millions of
 //! times, so the allocations `strsim` makes per call were a large share of
 //! its time.
+//!
+//! [`spells_han_start`] and [`pinyin_letters`] read Han text in toneless
+//! pinyin, so a firm's Latin name or mail domain (`huawei`) meets its
+//! Chinese name (华为技术).
+
+use crate::normalize::chinese::{is_han, pinyin_reading, pinyin_readings};
 
 /// Longest string, in bytes, the allocation-free paths take.
 pub const SHORT: usize = 64;
@@ -126,10 +132,96 @@ pub fn osa_distance(a: &str, b: &str) -> usize {
     usize::from(previous[b.len()])
 }
 
+/// Latin `letters` spell, in toneless pinyin, the first two or more
+/// characters of Han text `han`, ending where a character ends (`huawei`
+/// and 华为技术, `lixinjiahe` and 立信嘉禾电子, not `lixinj`): how a Chinese
+/// firm's mail domain or English name often writes its brand. Any reading
+/// of a character counts (`zhongqing` and `chongqing` for 重庆); an ASCII
+/// letter or digit in `han` spells itself. `han` must start with two Han
+/// characters.
+pub fn spells_han_start(letters: &str, han: &str) -> bool {
+    fn spells(rest: &[u8], han: &[char], spelled: usize) -> bool {
+        let Some((&c, later)) = han.split_first() else {
+            return rest.is_empty() && spelled >= 2;
+        };
+        if rest.is_empty() {
+            return spelled >= 2;
+        }
+        if c.is_ascii_alphanumeric() {
+            return rest[0] == c.to_ascii_lowercase() as u8
+                && spells(&rest[1..], later, spelled + 1);
+        }
+        pinyin_readings(c).iter().any(|reading| {
+            rest.starts_with(reading.as_bytes())
+                && spells(&rest[reading.len()..], later, spelled + 1)
+        })
+    }
+    let han: Vec<char> = han.chars().collect();
+    letters
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && han.len() >= 2
+        && is_han(han[0])
+        && is_han(han[1])
+        && spells(letters.as_bytes(), &han, 0)
+}
+
+/// The first `count` letters of `text` read in toneless pinyin: each Han
+/// character by its most common reading, ASCII letters and digits as
+/// themselves in lowercase, anything else skipped (`立信嘉禾` and
+/// `lixinjiahe` both give `lixi` for 4). Fewer when the text runs out.
+pub fn pinyin_letters(text: &str, count: usize) -> String {
+    let mut letters = String::with_capacity(count);
+    for c in text.chars() {
+        if letters.len() >= count {
+            break;
+        }
+        if c.is_ascii_alphanumeric() {
+            letters.push(c.to_ascii_lowercase());
+        } else if let Some(reading) = pinyin_reading(c) {
+            letters.push_str(reading);
+        }
+    }
+    letters.truncate(count);
+    letters
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn latin_letters_meet_the_han_name_they_spell() {
+        assert!(spells_han_start("huawei", "华为技术"));
+        assert!(spells_han_start("lixinjiahe", "立信嘉禾电子"));
+        assert!(spells_han_start("lixinjiahedianzi", "立信嘉禾电子"));
+        assert!(spells_han_start("zhongqing", "重庆钢铁"));
+        assert!(spells_han_start("chongqing", "重庆钢铁"));
+        assert!(spells_han_start("lvyuan", "绿源"));
+        assert!(spells_han_start("huaxin3d", "华信3D打印"));
+        assert!(
+            !spells_han_start("a1shiye", "A1实业"),
+            "starts with two Han"
+        );
+        // A syllable cut short, one character, another firm, not Latin.
+        assert!(!spells_han_start("lixinj", "立信嘉禾电子"));
+        assert!(!spells_han_start("li", "立信嘉禾电子"));
+        assert!(!spells_han_start("lixinkeji", "立信嘉禾电子"));
+        assert!(!spells_han_start("huaweijishuyouxian", "华为技术"));
+        assert!(!spells_han_start("Huawei", "华为技术"));
+        assert!(!spells_han_start("huawei", "Huawei"));
+        assert!(!spells_han_start("", "华为"));
+    }
+
+    #[test]
+    fn pinyin_letters_read_han_and_latin_alike() {
+        assert_eq!(pinyin_letters("立信嘉禾电子", 4), "lixi");
+        assert_eq!(pinyin_letters("lixinjiahe", 4), "lixi");
+        assert_eq!(pinyin_letters("Li Xin", 4), "lixi");
+        assert_eq!(pinyin_letters("华为", 12), "huawei");
+        assert_eq!(pinyin_letters("—", 4), "");
+    }
 
     #[test]
     fn known_values() {
