@@ -74,11 +74,14 @@ const HAN_INDUSTRY_WORDS: &[&str] = &[
     "电子商务",
     "文化传媒",
     "供应链管理",
+    "医疗器械",
     "企业管理",
     "科技发展",
     "技术服务",
     "云计算",
     "新材料",
+    "新能源",
+    "半导体",
     "生物医药",
     "房地产",
     "信息",
@@ -120,6 +123,17 @@ const HAN_INDUSTRY_WORDS: &[&str] = &[
     "国际",
     "汽车",
     "材料",
+    "建材",
+    "医疗",
+    "器械",
+    "家居",
+    "装饰",
+    "包装",
+    "印刷",
+    "农业",
+    "健康",
+    "通信",
+    "光电",
     "化工",
     "纺织",
     "制造",
@@ -323,6 +337,13 @@ fn bracketed_place(name: &str) -> Option<(usize, usize, Option<Region>)> {
 /// Strips words of `vocabulary` from the end of `name` while at least
 /// `min_core_chars` characters remain, returning the rest and the stripped
 /// words in their original order.
+/// The brand of a Han firm key (`core` and `industry` run together, as
+/// matching keeps them): the key without its trailing trade words, at
+/// least two characters (`华为` of `华为技术`, `东方锦程` of `东方锦程建材`).
+pub fn han_brand(firm_key: &str) -> &str {
+    split_trailing_words(firm_key, HAN_INDUSTRY_WORDS, 2).0
+}
+
 fn split_trailing_words<'n>(
     name: &'n str,
     vocabulary: &[&str],
@@ -453,6 +474,15 @@ mod tests {
             assert_eq!(summary(&name), expected, "{raw:?}");
             assert_eq!(name.key, "字节跳动", "{raw:?}");
         }
+    }
+
+    #[test]
+    fn the_brand_of_a_firm_key_leaves_its_trade_words_out() {
+        assert_eq!(han_brand("华为技术"), "华为");
+        assert_eq!(han_brand("东方锦程建材"), "东方锦程");
+        assert_eq!(han_brand("创新华信网络科技"), "创新华信");
+        assert_eq!(han_brand("科技"), "科技");
+        assert_eq!(han_brand("字节跳动"), "字节跳动");
     }
 
     #[test]

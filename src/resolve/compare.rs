@@ -16,6 +16,7 @@ use super::frequency::{TermFrequencies, NO_ADJUSTMENT};
 use super::parallel::worker_count;
 use super::similarity;
 use super::table::{Column, Date, RecordTable, StringId, MISSING};
+use crate::normalize::company::han_brand;
 
 /// The level index of a pair with an empty side.
 pub const MISSING_LEVEL: u8 = u8::MAX;
@@ -310,9 +311,13 @@ impl ValuePair<'_> {
                 let x = self.table.string(x);
                 self.right.iter().any(|&y| {
                     let y = self.table.string(y);
+                    let spells_brand = |letters, han| {
+                        let brand = han_brand(han).chars().count();
+                        similarity::spells_han_start(letters, han, brand)
+                    };
                     match (x.is_ascii(), y.is_ascii()) {
-                        (true, false) => similarity::spells_han_start(x, y),
-                        (false, true) => similarity::spells_han_start(y, x),
+                        (true, false) => spells_brand(x, y),
+                        (false, true) => spells_brand(y, x),
                         _ => false,
                     }
                 })
@@ -439,6 +444,8 @@ mod tests {
             1
         );
         assert_eq!(text(FieldKind::Text, tests(), "huawei", "华信科技"), 2);
+        // Half a brand is another firm's.
+        assert_eq!(text(FieldKind::Text, tests(), "dongfang", "东方锦程建材"), 2);
         assert_eq!(text(FieldKind::Text, tests(), "huawei", "huawei"), 0);
         // Two Latin or two Han values never read across.
         assert_eq!(text(FieldKind::Text, tests(), "huawei", "huaweitech"), 2);

@@ -126,9 +126,11 @@ pub enum LevelTest {
     /// Both are dates in the same year with day and month swapped.
     DateTransposed,
     /// One value, in lowercase Latin letters, spells in toneless pinyin the
-    /// first two or more characters of the other, Han, value (`huawei` and
-    /// 华为技术): a firm's mail domain or English name against its Chinese
-    /// name ([`super::similarity::spells_han_start`]).
+    /// start of the other, Han, value, at least its whole brand (the firm
+    /// key without trailing trade words): `huawei` and 华为技术, not
+    /// `dongfang` and 东方锦程建材. A firm's mail domain or English name
+    /// against its Chinese name ([`super::similarity::spells_han_start`],
+    /// [`crate::normalize::company::han_brand`]).
     PinyinStart,
     /// Every pair with both values present.
     Else,

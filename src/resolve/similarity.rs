@@ -132,28 +132,28 @@ pub fn osa_distance(a: &str, b: &str) -> usize {
     usize::from(previous[b.len()])
 }
 
-/// Latin `letters` spell, in toneless pinyin, the first two or more
-/// characters of Han text `han`, ending where a character ends (`huawei`
-/// and 华为技术, `lixinjiahe` and 立信嘉禾电子, not `lixinj`): how a Chinese
-/// firm's mail domain or English name often writes its brand. Any reading
-/// of a character counts (`zhongqing` and `chongqing` for 重庆); an ASCII
-/// letter or digit in `han` spells itself. `han` must start with two Han
-/// characters.
-pub fn spells_han_start(letters: &str, han: &str) -> bool {
-    fn spells(rest: &[u8], han: &[char], spelled: usize) -> bool {
+/// Latin `letters` spell, in toneless pinyin, the first `min_chars` or more
+/// (at least two) characters of Han text `han`, ending where a character
+/// ends (`huawei` and 华为技术, `lixinjiahe` and 立信嘉禾电子, not `lixinj`):
+/// how a Chinese firm's mail domain or English name often writes its
+/// brand. Any reading of a character counts (`zhongqing` and `chongqing`
+/// for 重庆); an ASCII letter or digit in `han` spells itself. `han` must
+/// start with two Han characters.
+pub fn spells_han_start(letters: &str, han: &str, min_chars: usize) -> bool {
+    fn spells(rest: &[u8], han: &[char], spelled: usize, min: usize) -> bool {
         let Some((&c, later)) = han.split_first() else {
-            return rest.is_empty() && spelled >= 2;
+            return rest.is_empty() && spelled >= min;
         };
         if rest.is_empty() {
-            return spelled >= 2;
+            return spelled >= min;
         }
         if c.is_ascii_alphanumeric() {
             return rest[0] == c.to_ascii_lowercase() as u8
-                && spells(&rest[1..], later, spelled + 1);
+                && spells(&rest[1..], later, spelled + 1, min);
         }
         pinyin_readings(c).iter().any(|reading| {
             rest.starts_with(reading.as_bytes())
-                && spells(&rest[reading.len()..], later, spelled + 1)
+                && spells(&rest[reading.len()..], later, spelled + 1, min)
         })
     }
     let han: Vec<char> = han.chars().collect();
@@ -163,7 +163,7 @@ pub fn spells_han_start(letters: &str, han: &str) -> bool {
         && han.len() >= 2
         && is_han(han[0])
         && is_han(han[1])
-        && spells(letters.as_bytes(), &han, 0)
+        && spells(letters.as_bytes(), &han, 0, min_chars.max(2))
 }
 
 /// The first `count` letters of `text` read in toneless pinyin: each Han
@@ -193,25 +193,28 @@ mod tests {
 
     #[test]
     fn latin_letters_meet_the_han_name_they_spell() {
-        assert!(spells_han_start("huawei", "华为技术"));
-        assert!(spells_han_start("lixinjiahe", "立信嘉禾电子"));
-        assert!(spells_han_start("lixinjiahedianzi", "立信嘉禾电子"));
-        assert!(spells_han_start("zhongqing", "重庆钢铁"));
-        assert!(spells_han_start("chongqing", "重庆钢铁"));
-        assert!(spells_han_start("lvyuan", "绿源"));
-        assert!(spells_han_start("huaxin3d", "华信3D打印"));
+        assert!(spells_han_start("huawei", "华为技术", 2));
+        assert!(spells_han_start("lixinjiahe", "立信嘉禾电子", 2));
+        assert!(spells_han_start("lixinjiahedianzi", "立信嘉禾电子", 2));
+        assert!(spells_han_start("zhongqing", "重庆钢铁", 2));
+        assert!(spells_han_start("chongqing", "重庆钢铁", 2));
+        assert!(spells_han_start("lvyuan", "绿源", 2));
+        assert!(spells_han_start("huaxin3d", "华信3D打印", 2));
         assert!(
-            !spells_han_start("a1shiye", "A1实业"),
+            !spells_han_start("a1shiye", "A1实业", 2),
             "starts with two Han"
         );
         // A syllable cut short, one character, another firm, not Latin.
-        assert!(!spells_han_start("lixinj", "立信嘉禾电子"));
-        assert!(!spells_han_start("li", "立信嘉禾电子"));
-        assert!(!spells_han_start("lixinkeji", "立信嘉禾电子"));
-        assert!(!spells_han_start("huaweijishuyouxian", "华为技术"));
-        assert!(!spells_han_start("Huawei", "华为技术"));
-        assert!(!spells_han_start("huawei", "Huawei"));
-        assert!(!spells_han_start("", "华为"));
+        assert!(!spells_han_start("lixinj", "立信嘉禾电子", 2));
+        assert!(!spells_han_start("li", "立信嘉禾电子", 2));
+        assert!(!spells_han_start("lixinkeji", "立信嘉禾电子", 2));
+        assert!(!spells_han_start("huaweijishuyouxian", "华为技术", 2));
+        assert!(!spells_han_start("Huawei", "华为技术", 2));
+        assert!(!spells_han_start("huawei", "Huawei", 2));
+        assert!(!spells_han_start("", "华为", 2));
+        // The first characters only, where the whole brand is asked for.
+        assert!(!spells_han_start("dongfang", "东方锦程建材", 4));
+        assert!(spells_han_start("dongfangjincheng", "东方锦程建材", 4));
     }
 
     #[test]
