@@ -445,7 +445,10 @@ mod tests {
         );
         assert_eq!(text(FieldKind::Text, tests(), "huawei", "华信科技"), 2);
         // Half a brand is another firm's.
-        assert_eq!(text(FieldKind::Text, tests(), "dongfang", "东方锦程建材"), 2);
+        assert_eq!(
+            text(FieldKind::Text, tests(), "dongfang", "东方锦程建材"),
+            2
+        );
         assert_eq!(text(FieldKind::Text, tests(), "huawei", "huawei"), 0);
         // Two Latin or two Han values never read across.
         assert_eq!(text(FieldKind::Text, tests(), "huawei", "huaweitech"), 2);

@@ -138,15 +138,18 @@ pub fn match_fields(party: &Party) -> MatchFields {
     {
         names.extend(full_name_keys(contact));
     }
-    if let Some(remark) = attribute(REMARK_ATTRIBUTE) {
-        // `张伟-字节跳动`, `张伟 (采购)`: any part that is a whole name.
-        for part in remark.split(['-', '—', '_', '/', '(', ')', '（', '）', ',', '，', ' ']) {
-            names.extend(full_name_keys(part));
-        }
-    }
     if fields.company.is_none() {
         if let Some(company) = party.company.as_deref().and_then(normalize_company_name) {
             fields.company = Some(company_firm_key(&company));
+        }
+    }
+    if let Some(remark) = attribute(REMARK_ATTRIBUTE) {
+        // `张伟-字节跳动`, `张伟 (采购)`: any part that is a whole name and
+        // not a firm's (`德润电子` would read as surname 德).
+        for part in remark.split(['-', '—', '_', '/', '(', ')', '（', '）', ',', '，', ' ']) {
+            if !names_a_firm(part, fields.company.as_deref()) {
+                names.extend(full_name_keys(part));
+            }
         }
     }
     fields.name = names.into_iter().collect();
@@ -199,6 +202,16 @@ pub fn match_fields(party: &Party) -> MatchFields {
         .map(|id| format!("{}:{id}", party.connector));
     fields.order = party.shared_orders.clone();
     fields
+}
+
+/// A remark's part names a firm: its name ends in trade words (`德润电子`,
+/// `信达物流`) or begins the record's own firm key `company` (`字节跳动` of
+/// `字节跳动科技`).
+fn names_a_firm(part: &str, company: Option<&str>) -> bool {
+    normalize_company_name(part).is_some_and(|firm| {
+        firm.industry.is_some()
+            || company.is_some_and(|key| key.starts_with(&company_firm_key(&firm)))
+    })
 }
 
 /// The keys of a person name that shows both surname and given name; a
@@ -678,6 +691,39 @@ mod tests {
             .find(|field| field.field.as_ref() == "company")
             .expect("the company comparison is explained");
         assert_eq!(company.level.as_ref(), "pinyin_start", "{company:?}");
+    }
+
+    #[test]
+    fn a_remark_adds_the_real_name_behind_a_nickname_but_not_the_firm() {
+        let with_remark = |remark: &str, company: Option<&str>| Party {
+            attributes: [(REMARK_ATTRIBUTE.to_string(), remark.into())].into(),
+            company: company.map(Into::into),
+            ..person("wecom/wm1", "快乐每一天", "", "")
+        };
+        let names = |party: &Party| match_fields(party).name;
+        let nickname = names(&with_remark("", None));
+        let with = |keys: &[&str]| {
+            let mut all: Vec<String> = keys.iter().map(|key| key.to_string()).collect();
+            all.extend(nickname.iter().cloned());
+            all.sort();
+            all
+        };
+        assert_eq!(
+            names(&with_remark("李伟-德润电子", None)),
+            with(&["li wei"])
+        );
+        assert_eq!(
+            names(&with_remark("张伟 (信达物流)", None)),
+            with(&["wei zhang"])
+        );
+        assert_eq!(
+            names(&with_remark(
+                "字节跳动/张伟",
+                Some("北京字节跳动科技有限公司")
+            )),
+            with(&["wei zhang"])
+        );
+        assert_eq!(names(&with_remark("张总", None)), with(&[]));
     }
 
     #[test]
