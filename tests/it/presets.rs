@@ -533,6 +533,74 @@ async fn two_shop_accounts_at_one_street_address_are_one_customer() {
     assert_eq!(address.as_deref(), Some("广东 深圳 科技园路1号"));
 }
 
+/// A WeCom contact knows the customer's employer by its Chinese name; the
+/// shop knows only a work address at the firm's domain. Through both
+/// presets' mappings the two are one customer; a shopper of the same name
+/// with a free mailbox, and a colleague at the same domain, stay apart.
+#[tokio::test]
+async fn a_work_address_meets_the_chinese_firm_name_it_spells() {
+    let mut corp = wecom_corp(1);
+    let contact = &mut corp.contacts[0];
+    contact["external_contact"]["name"] = json!("李婷凯");
+    contact["external_contact"]["corp_name"] = json!("立信嘉禾");
+    contact["external_contact"]["corp_full_name"] = json!("深圳立信嘉禾电子有限公司");
+    contact["follow_info"][0]["remark"] = json!("李婷凯-立信嘉禾电子");
+    contact["follow_info"][0]["remark_mobiles"] = json!([]);
+    let wecom_simulator =
+        wecom::WecomSimulator::new(corp, wecom::WecomSettings::default()).unwrap();
+    let wecom_running = wecom_simulator
+        .serve(LOOPBACK.parse().unwrap())
+        .await
+        .unwrap();
+
+    let mut shop = shopify_shop(3);
+    let shoppers = [
+        ("Tingkai", "Li", "tingkai.li@lixinjiahe-elec8k.com"),
+        ("Tingkai", "Li", "litingkai@qq.com"),
+        ("Fang", "Wang", "wang.fang@lixinjiahe-elec8k.com"),
+    ];
+    for (customer, (first, last, email)) in shop.customers.iter_mut().zip(shoppers) {
+        customer["first_name"] = json!(first);
+        customer["last_name"] = json!(last);
+        customer["email"] = json!(email);
+        customer["phone"] = Value::Null;
+        customer["default_address"] = Value::Null;
+    }
+    let shop_simulator =
+        shopify::ShopifySimulator::new(shop, shopify::ShopifySettings::default()).unwrap();
+    let shop_running = shop_simulator
+        .serve(LOOPBACK.parse().unwrap())
+        .await
+        .unwrap();
+
+    let dir = project_with(&[
+        wecom_connector(&wecom_running),
+        shopify_connector(&shop_running),
+    ]);
+    let project = load(dir.path());
+    let store = open_store(&project).await;
+    let report = pipeline::run_full(&project, &store, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+
+    let golden = |connector: &str, id: String| {
+        let store = store.clone();
+        let key = tierlink::model::PartyKey {
+            connector: connector.into(),
+            source_id: id,
+        };
+        async move { store.golden_id_of(&key).await.unwrap().expect("resolved") }
+    };
+    let contact = golden("wecom", format!("wm{:028}", 0)).await;
+    let at_work = golden("shopify", "7000001".into()).await;
+    let namesake = golden("shopify", "7000002".into()).await;
+    let colleague = golden("shopify", "7000003".into()).await;
+    assert_eq!(contact, at_work);
+    assert_ne!(contact, namesake);
+    assert_ne!(contact, colleague);
+}
+
 #[tokio::test]
 async fn a_bad_shopify_token_fails_the_sync_with_a_clear_error() {
     let simulator =
