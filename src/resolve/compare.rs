@@ -444,6 +444,10 @@ mod tests {
             1
         );
         assert_eq!(text(FieldKind::Text, tests(), "huawei", "华信科技"), 2);
+        assert_eq!(
+            text(FieldKind::Text, tests(), "huawei technologies", "华为技术"),
+            1
+        );
         // Half a brand is another firm's.
         assert_eq!(
             text(FieldKind::Text, tests(), "dongfang", "东方锦程建材"),

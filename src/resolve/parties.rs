@@ -265,11 +265,12 @@ pub fn attach_shared_orders(parties: &mut [Party], keys: &HashMap<PartyKey, Vec<
 /// 同创贸易 are different firms), without the place or the legal form, so
 /// 北京XX科技有限公司 and XX科技(北京)有限公司 agree.
 fn company_firm_key(company: &crate::normalize::company::CompanyName) -> String {
-    format!(
-        "{}{}",
-        company.core,
-        company.industry.as_deref().unwrap_or("")
-    )
+    match company.industry.as_deref() {
+        // `huawei technologies`: Latin words stay words.
+        Some(industry) if company.core.is_ascii() => format!("{} {industry}", company.core),
+        Some(industry) => format!("{}{industry}", company.core),
+        None => company.core.clone(),
+    }
 }
 
 /// A scored pair of parties (indexes into the input), with its explanation.
@@ -676,6 +677,14 @@ mod tests {
             Some("lixinjiahe")
         );
         assert_eq!(match_fields(&parties[3]).company, None);
+        let english = Party {
+            company: Some("Huawei Technologies Co., Ltd.".into()),
+            ..person("shop/1", "Li Tingkai", "", "")
+        };
+        assert_eq!(
+            match_fields(&english).company.as_deref(),
+            Some("huawei technologies")
+        );
         let scores = score_parties(&parties, customer_config());
         let linked: Vec<(usize, usize)> =
             scores.links.iter().map(|pair| (pair.a, pair.b)).collect();

@@ -138,7 +138,9 @@ pub fn osa_distance(a: &str, b: &str) -> usize {
 /// how a Chinese firm's mail domain or English name often writes its
 /// brand. Any reading of a character counts (`zhongqing` and `chongqing`
 /// for 重庆); an ASCII letter or digit in `han` spells itself. `han` must
-/// start with two Han characters.
+/// start with two Han characters. Of several words, the first one or more
+/// run together may spell it (`hainashengshi building materials` and
+/// 海纳盛世建材, `lixin jiahe` and 立信嘉禾).
 pub fn spells_han_start(letters: &str, han: &str, min_chars: usize) -> bool {
     fn spells(rest: &[u8], han: &[char], spelled: usize, min: usize) -> bool {
         let Some((&c, later)) = han.split_first() else {
@@ -157,13 +159,20 @@ pub fn spells_han_start(letters: &str, han: &str, min_chars: usize) -> bool {
         })
     }
     let han: Vec<char> = han.chars().collect();
-    letters
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        && han.len() >= 2
-        && is_han(han[0])
-        && is_han(han[1])
-        && spells(letters.as_bytes(), &han, 0, min_chars.max(2))
+    if han.len() < 2
+        || !is_han(han[0])
+        || !is_han(han[1])
+        || !letters
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b' ')
+    {
+        return false;
+    }
+    let mut run = Vec::with_capacity(letters.len());
+    letters.split_whitespace().any(|word| {
+        run.extend_from_slice(word.as_bytes());
+        spells(&run, &han, 0, min_chars.max(2))
+    })
 }
 
 /// The first `count` letters of `text` read in toneless pinyin: each Han
@@ -215,6 +224,23 @@ mod tests {
         // The first characters only, where the whole brand is asked for.
         assert!(!spells_han_start("dongfang", "东方锦程建材", 4));
         assert!(spells_han_start("dongfangjincheng", "东方锦程建材", 4));
+        // The first words of a Latin name, run together.
+        assert!(spells_han_start(
+            "hainashengshi building materials",
+            "海纳盛世建材",
+            4
+        ));
+        assert!(spells_han_start(
+            "lixin jiahe electronics",
+            "立信嘉禾电子",
+            4
+        ));
+        assert!(!spells_han_start("lixin electronics", "立信嘉禾电子", 4));
+        assert!(!spells_han_start(
+            "building hainashengshi",
+            "海纳盛世建材",
+            4
+        ));
     }
 
     #[test]
