@@ -103,6 +103,11 @@ const PERSONAL_MAIL_DOMAINS: &[&str] = &[
     "zoho.com",
 ];
 
+/// Domains reserved for examples and tests (RFC 2606, RFC 6761), which
+/// placeholder addresses such as `none@example.com` use: no employer's.
+const RESERVED_DOMAINS: &[&str] = &["example.com", "example.net", "example.org"];
+const RESERVED_TOP_LEVEL: &[&str] = &["example", "test", "invalid", "localhost", "local"];
+
 /// Second-level labels under which a country's firms register
 /// (`huawei.com.cn`, `acme.co.uk`).
 const SECOND_LEVEL_SUFFIXES: &[&str] = &["com", "net", "org", "gov", "edu", "co", "ac", "ltd"];
@@ -110,16 +115,19 @@ const SECOND_LEVEL_SUFFIXES: &[&str] = &["com", "net", "org", "gov", "edu", "co"
 /// The name an employer's mail domain gives its firm, for a work address:
 /// the registered label up to its first hyphen, lowercase (`huawei` from
 /// `li.lei@huawei.com`, `lixinjiahe` from `x@mail.lixinjiahe-tech.com.cn`).
-/// `None` for a personal mail provider and for a label under four
+/// `None` for a personal mail provider, a domain reserved for examples
+/// (`example.com`, `.test`) and for a label under four
 /// characters or without a letter, which names no firm clearly.
 /// Expects output of [`normalize_email`].
 pub fn employer_mail_name(normalized: &str) -> Option<String> {
     let (_, domain) = normalized.rsplit_once('@')?;
-    if PERSONAL_MAIL_DOMAINS.contains(&domain) {
+    if PERSONAL_MAIL_DOMAINS.contains(&domain) || RESERVED_DOMAINS.contains(&domain) {
         return None;
     }
     let mut labels: Vec<&str> = domain.split('.').collect();
-    labels.pop()?;
+    if RESERVED_TOP_LEVEL.contains(&labels.pop()?) {
+        return None;
+    }
     if labels.len() > 1 && SECOND_LEVEL_SUFFIXES.contains(labels.last()?) {
         labels.pop();
     }
@@ -313,6 +321,9 @@ mod tests {
             ("a@jd.com", None),
             ("a@1688.com", None),
             ("a@localhost", None),
+            ("none@example.com", None),
+            ("c1@shop.example", None),
+            ("qa@acme.test", None),
         ] {
             assert_eq!(employer_mail_name(email).as_deref(), name, "{email}");
         }

@@ -461,6 +461,10 @@ mod tests {
         }
     }
 
+    fn linked_pairs(scores: &PartyScores) -> Vec<(usize, usize)> {
+        scores.links.iter().map(|pair| (pair.a, pair.b)).collect()
+    }
+
     #[test]
     fn a_project_matching_config_compares_only_match_fields() {
         let built_in = parse_matching(CUSTOMER_MATCHING).expect("the built-in config");
@@ -649,9 +653,7 @@ mod tests {
             ..person("wecom/wo2", "王芳", "", "")
         };
         let scores = score_parties(&[account, contact, stranger], customer_config());
-        let linked: Vec<(usize, usize)> =
-            scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
-        assert_eq!(linked, [(0, 1)], "{scores:?}");
+        assert_eq!(linked_pairs(&scores), [(0, 1)], "{scores:?}");
         assert!(scores.reviews.is_empty(), "{scores:?}");
     }
 
@@ -686,8 +688,7 @@ mod tests {
             Some("huawei technologies")
         );
         let scores = score_parties(&parties, customer_config());
-        let linked: Vec<(usize, usize)> =
-            scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
+        let linked = linked_pairs(&scores);
         assert_eq!(
             linked,
             [(0, 1)],
@@ -766,8 +767,7 @@ mod tests {
             Some("科技园路1号")
         );
         let scores = score_parties(&parties, customer_config());
-        let linked: Vec<(usize, usize)> =
-            scores.links.iter().map(|pair| (pair.a, pair.b)).collect();
+        let linked = linked_pairs(&scores);
         assert_eq!(
             linked,
             [(0, 1)],

@@ -479,6 +479,23 @@ async fn the_shopify_preset_syncs_customers_and_every_order_status_under_faults(
     }
 }
 
+/// Runs the whole pipeline once; it must succeed.
+async fn run_pipeline(project: &Project, store: &Arc<dyn Store>) {
+    let report = pipeline::run_full(project, store, &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{report:?}");
+}
+
+/// The golden customer a source record resolved to.
+async fn golden_id(store: &Arc<dyn Store>, connector: &str, source_id: &str) -> String {
+    let key = tierlink::model::PartyKey {
+        connector: connector.into(),
+        source_id: source_id.into(),
+    };
+    store.golden_id_of(&key).await.unwrap().expect("resolved")
+}
+
 /// One shopper registered twice, with another mailbox and no phone: the
 /// street address on both accounts, through the preset's mapping, makes
 /// them one customer; a neighbour of the same name stays apart.
@@ -503,25 +520,12 @@ async fn two_shop_accounts_at_one_street_address_are_one_customer() {
     let dir = project_with(&[shopify_connector(&running)]);
     let project = load(dir.path());
     let store = open_store(&project).await;
-    let report = pipeline::run_full(&project, &store, &ProgressBar::hidden())
-        .await
-        .unwrap();
-    assert!(report.succeeded(), "{report:?}");
+    run_pipeline(&project, &store).await;
 
-    let golden = |id: u64| {
-        let store = store.clone();
-        async move {
-            let key = tierlink::model::PartyKey {
-                connector: "shopify".into(),
-                source_id: id.to_string(),
-            };
-            store.golden_id_of(&key).await.unwrap().expect("resolved")
-        }
-    };
     let (first, second, neighbour) = (
-        golden(7_000_001).await,
-        golden(7_000_002).await,
-        golden(7_000_003).await,
+        golden_id(&store, "shopify", "7000001").await,
+        golden_id(&store, "shopify", "7000002").await,
+        golden_id(&store, "shopify", "7000003").await,
     );
     assert_eq!(first, second);
     assert_ne!(first, neighbour);
@@ -579,23 +583,12 @@ async fn a_work_address_meets_the_chinese_firm_name_it_spells() {
     ]);
     let project = load(dir.path());
     let store = open_store(&project).await;
-    let report = pipeline::run_full(&project, &store, &ProgressBar::hidden())
-        .await
-        .unwrap();
-    assert!(report.succeeded(), "{report:?}");
+    run_pipeline(&project, &store).await;
 
-    let golden = |connector: &str, id: String| {
-        let store = store.clone();
-        let key = tierlink::model::PartyKey {
-            connector: connector.into(),
-            source_id: id,
-        };
-        async move { store.golden_id_of(&key).await.unwrap().expect("resolved") }
-    };
-    let contact = golden("wecom", format!("wm{:028}", 0)).await;
-    let at_work = golden("shopify", "7000001".into()).await;
-    let namesake = golden("shopify", "7000002".into()).await;
-    let colleague = golden("shopify", "7000003".into()).await;
+    let contact = golden_id(&store, "wecom", &format!("wm{:028}", 0)).await;
+    let at_work = golden_id(&store, "shopify", "7000001").await;
+    let namesake = golden_id(&store, "shopify", "7000002").await;
+    let colleague = golden_id(&store, "shopify", "7000003").await;
     assert_eq!(contact, at_work);
     assert_ne!(contact, namesake);
     assert_ne!(contact, colleague);
