@@ -52,6 +52,10 @@ pub fn customer_terms(golden_id: &str, fields: &BTreeMap<String, Value>) -> Vec<
     }
     for email in strings(fields.get("emails")) {
         terms.push(email.to_lowercase());
+        // Its local part folded as a query without `@` is (`tao.zhang10`).
+        if let Some((local, _)) = email.split_once('@') {
+            terms.push(compact(local));
+        }
     }
     let mut terms: Vec<String> = terms
         .into_iter()
@@ -163,6 +167,26 @@ mod tests {
         for query in ["王", "li na", "139", "wang@"] {
             assert!(!finds(&terms, query), "{query:?} should not find 张伟");
         }
+    }
+
+    #[test]
+    fn an_e_mail_is_found_by_its_local_part_without_the_at_sign() {
+        let terms = customer_terms(
+            "G-0002",
+            &fields(json!({ "name": "张涛", "emails": ["tao.zhang10@feiyang-it.com.cn"] })),
+        );
+        for query in [
+            "tao.zhang10",
+            "tao.zhang",
+            "tao.zhang10@feiyang",
+            "TAO_ZHANG10",
+        ] {
+            assert!(
+                finds(&terms, query),
+                "{query:?} should find 张涛 in {terms:?}"
+            );
+        }
+        assert!(!finds(&terms, "feiyang"), "the domain alone finds nobody");
     }
 
     #[test]
