@@ -1,6 +1,7 @@
-//! A Zendesk Support simulator: incremental cursor exports of users and
-//! tickets, satisfaction ratings, single users, user tags and custom user
-//! fields, with Zendesk's authentication, error bodies and per-minute rate
+//! A Zendesk Support simulator: incremental cursor exports of users (with
+//! their organizations sideloaded on `include=organizations`) and tickets,
+//! satisfaction ratings, single users and organizations, user tags and
+//! custom user fields, with Zendesk's authentication, error bodies and per-minute rate
 //! limits (see `shared/specs/source-apis.md` §3 and §8).
 //!
 //! Every endpoint answers with and without the `.json` suffix, as the real
@@ -40,12 +41,16 @@ pub struct ZendeskData {
     pub tickets: Vec<Value>,
     /// Satisfaction rating objects as `satisfaction_ratings.json` returns them.
     pub satisfaction_ratings: Vec<Value>,
+    /// Organization objects, the firms users belong to (`organization_id`).
+    pub organizations: Vec<Value>,
 }
 
 impl ZendeskData {
-    /// Loads credentials from `world.json` and records from `zendesk/*.jsonl`.
+    /// Loads credentials from `world.json` and records from `zendesk/*.jsonl`
+    /// (a world written before organizations were has none).
     pub fn from_world(world: &World) -> Result<Self, WorldError> {
         let credentials = world.credentials()?.zendesk;
+        let organizations = "zendesk/organizations.jsonl";
         Ok(ZendeskData {
             subdomain: credentials.subdomain,
             email: credentials.email,
@@ -53,6 +58,11 @@ impl ZendeskData {
             users: world.read_jsonl("zendesk/users.jsonl")?,
             tickets: world.read_jsonl("zendesk/tickets.jsonl")?,
             satisfaction_ratings: world.read_jsonl("zendesk/satisfaction_ratings.jsonl")?,
+            organizations: if world.path(organizations).exists() {
+                world.read_jsonl(organizations)?
+            } else {
+                Vec::new()
+            },
         })
     }
 }
@@ -133,6 +143,8 @@ struct Account {
     tickets: TimeIndexed,
     /// Ratings ordered by id.
     ratings: Vec<Value>,
+    /// Organizations by id.
+    organizations: HashMap<i64, Value>,
     /// Defined custom user field keys.
     user_fields: Vec<String>,
     /// The authenticated agent, answered by `users/me`.
@@ -278,6 +290,7 @@ impl ZendeskSimulator {
     pub fn new(data: ZendeskData, settings: ZendeskSettings) -> Result<Self, WorldError> {
         let users = TimeIndexed::load(data.users, "users")?;
         let tickets = TimeIndexed::load(data.tickets, "tickets")?;
+        let organizations = TimeIndexed::load(data.organizations, "organizations")?.records;
         let mut ratings = data.satisfaction_ratings;
         ratings.sort_by_key(|rating| record_id(rating).unwrap_or(i64::MAX));
         let mut user_fields = settings.user_fields.clone();
@@ -324,6 +337,7 @@ impl ZendeskSimulator {
                     users,
                     tickets,
                     ratings,
+                    organizations,
                     user_fields,
                     me,
                 }),
@@ -381,6 +395,7 @@ impl ZendeskSimulator {
         }
         router
             .route("/api/v2/users/{id}", get(show_user).put(update_user))
+            .route("/api/v2/organizations/{id}", get(show_organization))
             .route(
                 "/api/v2/users/{id}/tags",
                 get(show_tags)
@@ -719,10 +734,35 @@ async fn export_users(
             base_url(&headers)
         );
         let state = inner.state.lock().expect("zendesk state lock");
-        let page = export_page(&state.users, &request, cutoff, |_| true, "users", &url);
+        let mut page = export_page(&state.users, &request, cutoff, |_| true, "users", &url);
+        if included(&query, "organizations") {
+            let organizations = sideloaded_organizations(&state, &page["users"]);
+            page["organizations"] = Value::Array(organizations);
+        }
         Json(page).into_response()
     })
     .await
+}
+
+/// Whether the request's `include` (comma separated) names `sideload`.
+fn included(query: &HashMap<String, String>, sideload: &str) -> bool {
+    query
+        .get("include")
+        .is_some_and(|include| include.split(',').any(|name| name.trim() == sideload))
+}
+
+/// The organizations the users of a page belong to, each once, in the
+/// order the users name them.
+fn sideloaded_organizations(state: &Account, users: &Value) -> Vec<Value> {
+    let mut seen = BTreeSet::new();
+    users
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|user| user.get("organization_id").and_then(Value::as_i64))
+        .filter(|id| seen.insert(*id))
+        .filter_map(|id| state.organizations.get(&id).cloned())
+        .collect()
 }
 
 async fn export_tickets(
@@ -1024,6 +1064,21 @@ async fn show_user(
         let state = inner.state.lock().expect("zendesk state lock");
         match path_id(&id).and_then(|id| state.users.records.get(&id)) {
             Some(user) => Json(json!({"user": user})).into_response(),
+            None => not_found(),
+        }
+    })
+    .await
+}
+
+async fn show_organization(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    answer(&inner, &headers, Endpoint::Standard, || {
+        let state = inner.state.lock().expect("zendesk state lock");
+        match path_id(&id).and_then(|id| state.organizations.get(&id)) {
+            Some(organization) => Json(json!({"organization": organization})).into_response(),
             None => not_found(),
         }
     })

@@ -21,7 +21,7 @@ mod identity;
 mod render;
 mod rng;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -200,6 +200,9 @@ pub(crate) struct Output {
     pub(crate) zendesk_users: Sink,
     pub(crate) zendesk_tickets: Sink,
     pub(crate) zendesk_ratings: Sink,
+    pub(crate) zendesk_organizations: Sink,
+    /// Organizations already written (colleagues share their employer's).
+    pub(crate) zendesk_organization_ids: HashSet<u64>,
     pub(crate) odoo_partners: Sink,
     pub(crate) odoo_orders: Sink,
     pub(crate) erp_customers: Sink,
@@ -226,6 +229,8 @@ impl Output {
             zendesk_users: Sink::create(dir, "zendesk/users.jsonl")?,
             zendesk_tickets: Sink::create(dir, "zendesk/tickets.jsonl")?,
             zendesk_ratings: Sink::create(dir, "zendesk/satisfaction_ratings.jsonl")?,
+            zendesk_organizations: Sink::create(dir, "zendesk/organizations.jsonl")?,
+            zendesk_organization_ids: HashSet::new(),
             odoo_partners: Sink::create(dir, "odoo/res.partner.jsonl")?,
             odoo_orders: Sink::create(dir, "odoo/sale.order.jsonl")?,
             erp_customers: Sink::create(dir, "erp/customers.jsonl")?,
@@ -266,6 +271,7 @@ impl Output {
             self.zendesk_users,
             self.zendesk_tickets,
             self.zendesk_ratings,
+            self.zendesk_organizations,
             self.odoo_partners,
             self.odoo_orders,
             self.erp_customers,

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::customer::{Call, Contacting, Purchase, TrueCustomer};
 use super::data::{NICKNAMES, ODOO_CATEGORIES, PRODUCTS, SALES_REPS, TICKET_SUBJECTS};
 use super::identity::{
-    e164, personal_email, to_traditional, typed_landline, typed_mobile, typo, PersonName,
+    e164, personal_email, to_traditional, typed_landline, typed_mobile, typo, Company, PersonName,
 };
 use super::rng::{mix64, Rng, BASE62, HEX};
 use super::{Noise, Output, Sink};
@@ -592,6 +592,38 @@ fn organization_id(customer: &TrueCustomer) -> Option<u64> {
     })
 }
 
+/// A Zendesk organization, written once per firm when its first user is:
+/// an agent gave it the registered name or, for one in three, the firm's
+/// short name (华信科技), with the firm's web domain.
+fn render_organization(
+    id: u64,
+    company: &Company,
+    since: NaiveDateTime,
+    out: &mut Output,
+) -> Result<(), GenerateError> {
+    let name = if id % 3 == 0 {
+        company.short_name()
+    } else {
+        company.legal_name()
+    };
+    out.zendesk_organizations.write_json(&json!({
+        "id": id,
+        "url": format!("https://{}.zendesk.com/api/v2/organizations/{id}.json", out.zendesk_subdomain),
+        "name": name,
+        "domain_names": [company.domain],
+        "details": "",
+        "notes": "",
+        "external_id": Value::Null,
+        "group_id": Value::Null,
+        "shared_tickets": false,
+        "shared_comments": false,
+        "tags": [],
+        "organization_fields": {},
+        "created_at": zendesk_time(since),
+        "updated_at": zendesk_time(since),
+    }))
+}
+
 fn render_zendesk(
     customer: &TrueCustomer,
     rng: &mut Rng,
@@ -624,6 +656,11 @@ fn render_zendesk(
         }
     };
     let organization = organization_id(customer);
+    if let (Some(id), Some(company)) = (organization, &customer.company) {
+        if out.zendesk_organization_ids.insert(id) {
+            render_organization(id, company, customer.since, out)?;
+        }
+    }
     let updated = last_activity(customer);
     out.zendesk_users.write_json(&json!({
         "id": user_id,

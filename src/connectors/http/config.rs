@@ -408,6 +408,34 @@ pub struct StreamConfig {
     pub incremental: Option<IncrementalConfig>,
     /// Run this stream's request once per value taken from another stream.
     pub fan_out: Option<FanOutConfig>,
+    /// Related objects the answer carries beside the records, attached to
+    /// the records that refer to them (Zendesk's `include=organizations`).
+    #[serde(default)]
+    pub sideloads: Vec<SideloadConfig>,
+}
+
+/// Related objects an API returns beside a page's records, each put into
+/// the records that hold its id, so a mapping can read it like a nested
+/// object (`organization.name`).
+///
+/// ```toml
+/// [[streams.users.sideloads]]
+/// path = "organizations"
+/// field = "organization_id"
+/// into = "organization"
+/// ```
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SideloadConfig {
+    /// The dotted path of the array of related objects in the answer.
+    pub path: String,
+    /// The dotted path of an object's id.
+    #[serde(default = "default_id_field")]
+    pub key: String,
+    /// The dotted path of the related object's id in a record.
+    pub field: String,
+    /// The name the object is put under in each record that refers to it.
+    pub into: String,
 }
 
 fn default_true() -> bool {
@@ -457,6 +485,10 @@ pub enum PaginationConfig {
         /// stream's `query` (Zendesk exports reject `start_time` with `cursor`).
         #[serde(default)]
         only_cursor: bool,
+        /// With `only_cursor`, the query parameters follow-up requests still
+        /// carry (Zendesk's `include` of sideloads).
+        #[serde(default)]
+        keep_query: Vec<String>,
         /// A dotted path that is true on the last page (`end_of_stream`).
         stop_path: Option<String>,
         /// A dotted path that is true while more pages follow

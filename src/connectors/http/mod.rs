@@ -450,7 +450,27 @@ impl Builder<'_> {
                     "add incremental = { cursor_field = \"write_date\", format = \"naive_utc\" }",
                 );
             }
+            PaginationConfig::Cursor { keep_query, .. } => {
+                for kept in keep_query {
+                    if !stream.query.contains_key(kept) {
+                        self.problem(
+                            field("pagination.keep_query"),
+                            format!("{kept:?} is not a parameter of the stream's query"),
+                            "name parameters of [streams.<name>] query",
+                        );
+                    }
+                }
+            }
             _ => {}
+        }
+        for (index, sideload) in stream.sideloads.iter().enumerate() {
+            if sideload.into.is_empty() || sideload.into.contains('.') {
+                self.problem(
+                    field(&format!("sideloads[{index}].into")),
+                    format!("{:?} is not a plain field name", sideload.into),
+                    "a name without dots, e.g. \"organization\"",
+                );
+            }
         }
         let mut start = None;
         if let Some(incremental) = &stream.incremental {

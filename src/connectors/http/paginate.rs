@@ -5,17 +5,18 @@
 //! that stops resumes at the page after the last committed one.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::config::{HttpMethod, PaginationConfig};
+use super::config::{HttpMethod, PaginationConfig, SideloadConfig};
 use super::incremental;
 use super::retry::{RequestSpec, Response, Session};
 use super::source::{resolve_url, Stream};
 use super::template::{render, render_json, Vars};
 use crate::connectors::ConnectorError;
-use crate::mapping::path::{lookup, scalar_text};
+use crate::mapping::path::{lookup, lookup_text, scalar_text};
 
 /// Where the next request of a stream starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +123,10 @@ impl Pager {
                 ));
             }
         };
+        let mut records = records;
+        for sideload in &self.stream().config.sideloads {
+            attach_sideload(&response.body, sideload, &mut records);
+        }
         let Advance {
             records,
             next,
@@ -219,15 +224,21 @@ impl Pager {
         let path = render(&config.path, &vars).map_err(config_error)?;
         let mut url = resolve_url(&inner.base_url, &path).map_err(config_error)?;
         let mut pairs: Vec<(String, String)> = Vec::new();
-        let only_cursor = matches!(
-            config.pagination,
-            PaginationConfig::Cursor {
-                only_cursor: true,
-                ..
-            }
-        ) && matches!(position, Position::Cursor { .. });
-        if !only_cursor {
-            for (name, template) in &config.query {
+        // Follow-up requests of an `only_cursor` stream carry only the
+        // cursor and the query parameters named in `keep_query`.
+        let kept: Option<&[String]> = match (&config.pagination, position) {
+            (
+                PaginationConfig::Cursor {
+                    only_cursor: true,
+                    keep_query,
+                    ..
+                },
+                Position::Cursor { .. },
+            ) => Some(keep_query),
+            _ => None,
+        };
+        for (name, template) in &config.query {
+            if kept.is_none_or(|kept| kept.contains(name)) {
                 pairs.push((name.clone(), render(template, &vars).map_err(config_error)?));
             }
         }
@@ -496,6 +507,29 @@ pub(super) fn extract_records(body: &Value, path: &str) -> Option<Vec<Value>> {
         Value::Array(items) => Some(items.clone()),
         Value::Null => Some(Vec::new()),
         _ => None,
+    }
+}
+
+/// Puts each related object of the answer's `sideload.path` array into the
+/// records whose `sideload.field` holds its `sideload.key`, under
+/// `sideload.into`. Ids compare as text, so `42` meets `"42"`; a record
+/// whose object the answer lacks is left as it is.
+pub(super) fn attach_sideload(body: &Value, sideload: &SideloadConfig, records: &mut [Value]) {
+    let Some(Value::Array(objects)) = lookup(body, &sideload.path) else {
+        return;
+    };
+    let by_id: HashMap<String, &Value> = objects
+        .iter()
+        .filter_map(|object| Some((lookup_text(object, &sideload.key)?, object)))
+        .collect();
+    for record in records {
+        let Some(object) = lookup_text(record, &sideload.field).and_then(|id| by_id.get(&id))
+        else {
+            continue;
+        };
+        if let Value::Object(fields) = record {
+            fields.insert(sideload.into.clone(), (*object).clone());
+        }
     }
 }
 

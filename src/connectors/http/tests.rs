@@ -368,6 +368,100 @@ async fn a_cursor_export_sends_only_the_cursor_and_continues_from_it_next_sync()
 }
 
 #[tokio::test]
+async fn sideloaded_organizations_are_put_into_their_users_on_every_page() {
+    let organizations = [
+        json!({"id": 70, "name": "深圳立信嘉禾电子有限公司"}),
+        json!({"id": 71, "name": "华为技术有限公司"}),
+    ];
+    // Users 1 and 3 at firm 70, user 2 at 71, user 4 at none, user 5 at a
+    // firm the answer leaves out.
+    let users: Vec<Value> = [
+        (1, json!(70)),
+        (2, json!(71)),
+        (3, json!("70")),
+        (4, Value::Null),
+        (5, json!(99)),
+    ]
+    .into_iter()
+    .map(|(id, organization)| json!({"id": id, "organization_id": organization}))
+    .collect();
+    let export = zendesk_server(Arc::new(Mutex::new(users)));
+    let server = TestServer::start(move |request| {
+        let mut reply = export(request);
+        if request.param("include") == Some("organizations") {
+            let page: Value = serde_json::from_slice(&reply.body).expect("a JSON page");
+            let wanted: Vec<String> = page["users"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|user| user["organization_id"].to_string().replace('"', ""))
+                .collect();
+            let sideloaded: Vec<Value> = organizations
+                .iter()
+                .filter(|organization| wanted.contains(&organization["id"].to_string()))
+                .cloned()
+                .collect();
+            let mut page = page;
+            page["organizations"] = Value::Array(sideloaded);
+            reply = Reply::json(page);
+        }
+        reply
+    })
+    .await;
+    let source = source(&format!(
+        r#"base_url = "{}/api/v2"
+        [streams.users]
+        path = "/incremental/users/cursor.json"
+        query = {{ start_time = "0", include = "organizations" }}
+        records_path = "users"
+        primary_key = "id"
+        pagination = {{ style = "cursor", cursor_path = "after_cursor", param = "cursor", only_cursor = true, keep_query = ["include"], stop_path = "end_of_stream" }}
+        [[streams.users.sideloads]]
+        path = "organizations"
+        field = "organization_id"
+        into = "organization"
+        "#,
+        server.url
+    ));
+    let harness = harness().await;
+    let (batches, result) = pull(&source, &harness.context, "users", None).await;
+    result.expect("the sync succeeds");
+    let firms: Vec<(String, Value)> = batches
+        .iter()
+        .flat_map(|batch| &batch.records)
+        .map(|record| {
+            (
+                record.source_id.clone(),
+                record.raw["organization"]["name"].clone(),
+            )
+        })
+        .collect();
+    let firm = |id: &str, name: Value| (id.to_string(), name);
+    assert_eq!(
+        firms,
+        vec![
+            firm("1", json!("深圳立信嘉禾电子有限公司")),
+            firm("2", json!("华为技术有限公司")),
+            firm("3", json!("深圳立信嘉禾电子有限公司")),
+            firm("4", Value::Null),
+            firm("5", Value::Null),
+        ]
+    );
+    // Follow-up pages carry the cursor and the include, not start_time.
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let queries: Vec<Vec<(String, String)>> =
+        server.requests().iter().map(|r| r.query.clone()).collect();
+    assert_eq!(
+        queries,
+        vec![
+            vec![pair("include", "organizations"), pair("start_time", "0")],
+            vec![pair("include", "organizations"), pair("cursor", "c2")],
+            vec![pair("include", "organizations"), pair("cursor", "c4")],
+        ]
+    );
+}
+
+#[tokio::test]
 async fn link_headers_are_followed_with_nothing_but_the_next_url() {
     let customers: Vec<Value> = (1..=5)
         .map(|id| json!({"id": id, "updated_at": format!("2024-05-0{id}T10:00:00-04:00")}))
@@ -1392,6 +1486,13 @@ fn config_problems_name_their_fields() {
         records_path = "items"
         primary_key = "id"
         pagination = { style = "pages" }
+        [streams.c]
+        path = "/c"
+        query = { start_time = "0" }
+        records_path = "items"
+        primary_key = "id"
+        pagination = { style = "cursor", cursor_path = "after", only_cursor = true, keep_query = ["include"] }
+        sideloads = [{ path = "orgs", field = "org_id", into = "org.name" }]
         "#,
     );
     let fields: Vec<(&str, &str)> = found
@@ -1408,6 +1509,11 @@ fn config_problems_name_their_fields() {
     };
     has("streams.b.pagination.style", "unknown variant `pages`");
     has("base_url", "not a valid URL");
+    has(
+        "streams.c.pagination.keep_query",
+        "\"include\" is not a parameter of the stream's query",
+    );
+    has("streams.c.sideloads[0].into", "not a plain field name");
     has("timeout_secs", "positive");
     has("auth.token", "must be written as a reference");
     has("streams.a.path", "unknown placeholder {{ sinse }}");

@@ -10,6 +10,14 @@ fn user(id: i64, updated_at: &str, tags: &[&str]) -> Value {
     })
 }
 
+fn organization(id: i64, name: &str) -> Value {
+    json!({
+        "id": id, "name": name, "domain_names": [], "external_id": null, "tags": [],
+        "organization_fields": {}, "created_at": "2024-01-01T00:00:00Z",
+        "updated_at": "2024-01-01T00:00:00Z",
+    })
+}
+
 fn ticket(id: i64, updated_at: &str, status: &str) -> Value {
     json!({
         "id": id, "requester_id": 1, "status": status, "subject": "Help",
@@ -39,7 +47,19 @@ fn data() -> ZendeskData {
             user(4, "2024-02-01T00:00:00Z", &[]),
             user(1, "2024-02-01T00:00:00Z", &["old", "b2b"]),
             user(2, "2023-12-01T00:00:00Z", &[]),
-        ],
+        ]
+        .into_iter()
+        .map(|mut user| {
+            // Users 1 and 4 work at one firm, user 3 at another.
+            let organization = match user["id"].as_i64() {
+                Some(1 | 4) => json!(70),
+                Some(3) => json!(71),
+                _ => Value::Null,
+            };
+            user["organization_id"] = organization;
+            user
+        })
+        .collect(),
         tickets: vec![
             ticket(10, "2024-01-01T00:00:00Z", "open"),
             ticket(11, "2024-01-02T00:00:00Z", "deleted"),
@@ -51,6 +71,10 @@ fn data() -> ZendeskData {
                 rating(id, score, &format!("2024-01-0{id}T00:00:00Z"))
             })
             .collect(),
+        organizations: vec![
+            organization(70, "深圳立信嘉禾电子有限公司"),
+            organization(71, "华为技术有限公司"),
+        ],
     }
 }
 
@@ -137,6 +161,43 @@ async fn a_paged_users_export_returns_every_user_once_then_only_newer_changes() 
     let (_, page) = get_json(&again).await;
     assert_eq!(ids(&page["users"]), vec![3]);
     assert_eq!(page["users"][0]["tags"], json!(["vip", "tier_gold"]));
+}
+
+#[tokio::test]
+async fn include_organizations_sideloads_the_firms_of_each_page_once() {
+    let (_simulator, running) = start(ZendeskSettings::unlimited()).await;
+    let base = format!("{}/api/v2/incremental/users/cursor.json", running.base_url);
+    // Pages by (updated_at, id): [2, 3], [1, 4], [5].
+    let (_, first) = get_json(&format!(
+        "{base}?start_time=0&per_page=2&include=organizations"
+    ))
+    .await;
+    assert_eq!(ids(&first["users"]), vec![2, 3]);
+    assert_eq!(ids(&first["organizations"]), vec![71]);
+    let cursor = first["after_cursor"].as_str().unwrap();
+    let (_, second) = get_json(&format!(
+        "{base}?cursor={cursor}&per_page=2&include=users,organizations"
+    ))
+    .await;
+    assert_eq!(ids(&second["users"]), vec![1, 4]);
+    assert_eq!(ids(&second["organizations"]), vec![70]);
+    assert_eq!(
+        second["organizations"][0]["name"],
+        json!("深圳立信嘉禾电子有限公司")
+    );
+    // Without include, no sideload.
+    let (_, plain) = get_json(&format!("{base}?start_time=0")).await;
+    assert!(plain.get("organizations").is_none());
+
+    let (status, shown) = get_json(&format!(
+        "{}/api/v2/organizations/71.json",
+        running.base_url
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["organization"]["name"], json!("华为技术有限公司"));
+    let (status, _) = get_json(&format!("{}/api/v2/organizations/99", running.base_url)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
