@@ -24,6 +24,42 @@ pub fn lookup<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
     Some(current)
 }
 
+/// Every value at `path`: like [`lookup`], but a key applied to a list
+/// applies to each of its items, so `follow_info.remark` reads the remark of
+/// every member who follows a WeCom contact once its rows are gathered.
+pub fn lookup_all<'a>(record: &'a Value, path: &str) -> Vec<&'a Value> {
+    if let Some(value) = record.as_object().and_then(|object| object.get(path)) {
+        return vec![value];
+    }
+    let mut current = vec![record];
+    for segment in path.split('.') {
+        let Some((key, indexes)) = split_indexes(segment) else {
+            return Vec::new();
+        };
+        let mut next = Vec::with_capacity(current.len());
+        for value in current {
+            let mut found: Vec<&Value> = match (key.is_empty(), value) {
+                (true, value) => vec![value],
+                (false, Value::Object(object)) => object.get(key).into_iter().collect(),
+                (false, Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|item| item.as_object()?.get(key))
+                    .collect(),
+                (false, _) => Vec::new(),
+            };
+            for index in &indexes {
+                found = found
+                    .into_iter()
+                    .filter_map(|value| value.as_array()?.get(*index))
+                    .collect();
+            }
+            next.extend(found);
+        }
+        current = next;
+    }
+    current
+}
+
 /// The value at `path` as trimmed text; `None` when missing, null, `false`
 /// (how Odoo writes "empty"), an empty string, or a list or object.
 pub fn lookup_text(record: &Value, path: &str) -> Option<String> {
@@ -90,6 +126,27 @@ mod tests {
         assert_eq!(lookup_text(&record, "customer.missing"), None);
         assert_eq!(lookup_text(&record, "customer.tags[9]"), None);
         assert_eq!(lookup_text(&record, "customer.tags[x]"), None);
+        // Through a list only lookup_all goes.
+        let gathered = json!({"follow_info": [
+            {"remark": "李总", "remark_mobiles": ["138 0013 8000"]},
+            {"remark": "李婷凯", "remark_mobiles": []},
+            {"remark_mobiles": ["139 0000 0000", "021 5555 6666"]},
+        ]});
+        assert_eq!(lookup(&gathered, "follow_info.remark"), None);
+        assert_eq!(
+            lookup_all(&gathered, "follow_info.remark"),
+            [&json!("李总"), &json!("李婷凯")]
+        );
+        assert_eq!(
+            lookup_all(&gathered, "follow_info.remark_mobiles[0]"),
+            [&json!("138 0013 8000"), &json!("139 0000 0000")]
+        );
+        assert_eq!(
+            lookup_all(&gathered, "follow_info[1].remark"),
+            [&json!("李婷凯")]
+        );
+        assert_eq!(lookup_all(&record, "customer.tags"), [&json!(["a", "b"])]);
+        assert!(lookup_all(&record, "customer.missing.deeper").is_empty());
         assert!(lookup(&record, "customer.tags").is_some_and(Value::is_array));
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::path::{lookup, scalar_text};
+use super::path::{lookup_all, scalar_text};
 use crate::config::{deserialize_section, Problem};
 
 /// How one canonical field is computed from a record. Written either as a
@@ -186,7 +186,9 @@ impl FieldRule {
     }
 
     /// The value as JSON for a custom attribute: numbers stay numbers, and
-    /// text becomes a number when the rule says `number = true`.
+    /// text becomes a number when the rule says `number = true`. Several
+    /// texts (every tag of a list, each follow member's remark) are kept as
+    /// a list.
     pub fn json(&self, record: &Value) -> Result<Option<Value>, String> {
         if self.number {
             return Ok(self
@@ -196,10 +198,19 @@ impl FieldRule {
         }
         let values = self.raw_values(record);
         match values.first() {
-            Some(value @ (Value::Number(_) | Value::Bool(_))) if self.map.is_none() => {
+            Some(value @ (Value::Number(_) | Value::Bool(_)))
+                if self.map.is_none() && values.len() == 1 =>
+            {
                 Ok(Some(value.clone()))
             }
-            _ => Ok(self.text(record)?.map(Value::String)),
+            _ => {
+                let mut texts = self.texts(record)?;
+                Ok(match texts.len() {
+                    0 => None,
+                    1 => texts.pop().map(Value::String),
+                    _ => Some(Value::Array(texts.into_iter().map(Value::String).collect())),
+                })
+            }
         }
     }
 
@@ -211,7 +222,7 @@ impl FieldRule {
         if let Some(paths) = &self.concat {
             let parts: Vec<String> = paths
                 .iter()
-                .filter_map(|path| lookup(record, path).and_then(scalar_text))
+                .filter_map(|path| lookup_all(record, path).into_iter().find_map(scalar_text))
                 .collect();
             return match parts.is_empty() {
                 true => Vec::new(),
@@ -227,10 +238,11 @@ impl FieldRule {
         };
         let mut values = Vec::new();
         for path in paths {
-            match lookup(record, path) {
-                Some(Value::Array(items)) => values.extend(items.iter().cloned()),
-                Some(value) => values.push(value.clone()),
-                None => {}
+            for value in lookup_all(record, path) {
+                match value {
+                    Value::Array(items) => values.extend(items.iter().cloned()),
+                    value => values.push(value.clone()),
+                }
             }
         }
         values

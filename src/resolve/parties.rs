@@ -143,7 +143,16 @@ pub fn match_fields(party: &Party) -> MatchFields {
             fields.company = Some(company_firm_key(&company));
         }
     }
-    if let Some(remark) = attribute(REMARK_ATTRIBUTE) {
+    // One remark, or one per member who follows the contact.
+    let remarks = match party.attributes.get(REMARK_ATTRIBUTE) {
+        Some(serde_json::Value::String(remark)) => vec![remark.as_str()],
+        Some(serde_json::Value::Array(remarks)) => remarks
+            .iter()
+            .filter_map(|remark| remark.as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for remark in remarks {
         // `张伟-字节跳动`, `张伟 (采购)`: any part that is a whole name and
         // not a firm's (`德润电子` would read as surname 德).
         for part in remark.split(['-', '—', '_', '/', '(', ')', '（', '）', ',', '，', ' ']) {
@@ -734,6 +743,16 @@ mod tests {
             with(&["wei zhang"])
         );
         assert_eq!(names(&with_remark("张总", None)), with(&[]));
+        // Each follow member's remark: 张总 from one, the name from another.
+        let followed_twice = Party {
+            attributes: [(
+                REMARK_ATTRIBUTE.to_string(),
+                serde_json::json!(["张总", "张伟"]),
+            )]
+            .into(),
+            ..with_remark("", None)
+        };
+        assert_eq!(names(&followed_twice), with(&["wei zhang"]));
     }
 
     #[test]

@@ -720,6 +720,43 @@ async fn the_zendesk_preset_exports_users_tickets_and_ratings_under_faults() {
     sync(&project, &store, "zendesk").await;
     let users = lines(world_dir, "zendesk/users.jsonl");
     assert_eq!(party_ids(&store, "zendesk").await.len(), users);
+    // Each user's organization came sideloaded with its page: its name is
+    // the user's company.
+    let read = |relative: &str| -> Vec<Value> {
+        std::fs::read_to_string(world_dir.join(relative))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let firm_names: std::collections::HashMap<String, String> = read("zendesk/organizations.jsonl")
+        .iter()
+        .map(|firm| {
+            (
+                firm["id"].to_string(),
+                firm["name"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: std::collections::HashMap<String, Option<String>> = read("zendesk/users.jsonl")
+        .iter()
+        .map(|user| {
+            let firm = firm_names
+                .get(&user["organization_id"].to_string())
+                .cloned();
+            (user["id"].to_string(), firm)
+        })
+        .collect();
+    let companies: std::collections::HashMap<String, Option<String>> = store
+        .parties()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|stored| stored.party.connector == "zendesk")
+        .map(|stored| (stored.party.source_id, stored.party.company))
+        .collect();
+    assert!(expected.values().filter(|firm| firm.is_some()).count() > users / 10);
+    assert_eq!(companies, expected);
     assert_eq!(
         count(dir.path(), "tickets", "zendesk").await as usize,
         lines(world_dir, "zendesk/tickets.jsonl")

@@ -397,6 +397,12 @@ pub struct StreamConfig {
     /// returns one row per following member).
     #[serde(default)]
     pub dedupe: bool,
+    /// With `dedupe`, top-level fields whose value on each repeated row is
+    /// gathered into a list on the record instead of dropped (WeCom's
+    /// `follow_info`: one per member who follows the contact). The record
+    /// is sent again each time a row adds to it.
+    #[serde(default)]
+    pub gather: Vec<String>,
     /// `false` for a stream that only feeds another stream's `fan_out` and
     /// is not synced itself.
     #[serde(default = "default_true")]

@@ -463,6 +463,22 @@ impl Builder<'_> {
             }
             _ => {}
         }
+        if !stream.gather.is_empty() && !stream.dedupe {
+            self.problem(
+                field("gather"),
+                "gathers repeated rows, but the stream does not dedupe",
+                "add dedupe = true",
+            );
+        }
+        for gathered in &stream.gather {
+            if gathered.is_empty() || gathered.contains('.') {
+                self.problem(
+                    field("gather"),
+                    format!("{gathered:?} is not a top-level field name"),
+                    "",
+                );
+            }
+        }
         for (index, sideload) in stream.sideloads.iter().enumerate() {
             if sideload.into.is_empty() || sideload.into.contains('.') {
                 self.problem(

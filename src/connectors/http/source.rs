@@ -17,7 +17,7 @@
 //!
 //! A page that fails is never sent, so the cursor never moves past it.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -242,12 +242,41 @@ impl HttpSource {
     }
 }
 
+/// The record a first row starts: the row without its gathered fields,
+/// each an empty list that `gather_row` fills.
+fn first_of_gathered(row: &Value, gather: &[String]) -> Value {
+    let mut record = row.clone();
+    if let Value::Object(fields) = &mut record {
+        for name in gather {
+            fields.insert(name.clone(), Value::Array(Vec::new()));
+        }
+    }
+    record
+}
+
+/// Appends a row's value of each gathered field to the record's list of
+/// them; a row without the field adds nothing.
+fn gather_row(record: &mut Value, mut row: Value, gather: &[String]) {
+    for name in gather {
+        let Some(value) = row.as_object_mut().and_then(|fields| fields.remove(name)) else {
+            continue;
+        };
+        if let Some(Value::Array(values)) = record.get_mut(name) {
+            if !values.contains(&value) {
+                values.push(value);
+            }
+        }
+    }
+}
+
 /// Turns pages into batches and keeps the stream state they lead to.
 struct Committer<'a> {
     stream: &'a Stream,
     label: String,
     state: StreamState,
     seen: HashSet<String>,
+    /// With `gather`: each record of this sync as its rows so far made it.
+    gathered: HashMap<String, Value>,
     batches: mpsc::Sender<StagedBatch>,
 }
 
@@ -273,9 +302,28 @@ impl Committer<'_> {
                 });
                 continue;
             };
-            if config.dedupe && !self.seen.insert(source_id.clone()) {
-                continue;
-            }
+            let raw = if config.gather.is_empty() {
+                if config.dedupe && !self.seen.insert(source_id.clone()) {
+                    continue;
+                }
+                raw
+            } else {
+                let gathered = self
+                    .gathered
+                    .entry(source_id.clone())
+                    .or_insert_with(|| first_of_gathered(&raw, &config.gather));
+                gather_row(gathered, raw, &config.gather);
+                let raw = gathered.clone();
+                // A record already in this batch is replaced, not repeated.
+                if let Some(earlier) = records
+                    .iter_mut()
+                    .find(|record: &&mut SourceRecord| record.source_id == source_id)
+                {
+                    earlier.raw = raw;
+                    continue;
+                }
+                raw
+            };
             if let Some(incremental) = &config.incremental {
                 let format = incremental.format;
                 let time = lookup(&raw, &incremental.cursor_field)
@@ -433,6 +481,7 @@ impl Source for HttpSource {
             label: label.clone(),
             state,
             seen: HashSet::new(),
+            gathered: HashMap::new(),
             batches,
         };
         let (since, fan_out_from, start) = match resume {

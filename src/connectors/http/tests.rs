@@ -845,6 +845,52 @@ async fn fan_out_runs_per_follow_user_dedupes_and_refreshes_an_expired_token() {
 }
 
 #[tokio::test]
+async fn repeated_rows_gather_each_follow_members_info_into_one_record() {
+    let wecom = wecom(usize::MAX, false).await;
+    let config = wecom_config(&wecom.server.url, 1).replace(
+        "dedupe = true",
+        "dedupe = true\n        gather = [\"follow_info\"]",
+    );
+    let source = source(&config);
+    let harness = harness().await;
+    let (batches, result) = pull(&source, &harness.context, "contacts", None).await;
+    result.expect("the pull succeeds");
+    // The last version of each record is what staging keeps; no batch
+    // carries a record twice.
+    let mut last: BTreeMap<String, Value> = BTreeMap::new();
+    for batch in &batches {
+        let in_batch: BTreeSet<&str> = batch.records.iter().map(|r| r.source_id.as_str()).collect();
+        assert_eq!(
+            in_batch.len(),
+            batch.records.len(),
+            "a record twice in one batch"
+        );
+        for record in &batch.records {
+            last.insert(record.source_id.clone(), record.raw.clone());
+        }
+    }
+    let followers = |contact: &str| -> BTreeSet<String> {
+        last[contact]["follow_info"]
+            .as_array()
+            .expect("follow_info is gathered into a list")
+            .iter()
+            .map(|follow| follow["userid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let set = |users: &[&str]| {
+        users
+            .iter()
+            .map(|user| user.to_string())
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(followers("c1"), set(&["lisi", "zhangsan"]));
+    assert_eq!(followers("c2"), set(&["lisi", "wangwu"]));
+    assert_eq!(followers("c3"), set(&["lisi"]));
+    assert_eq!(followers("c6"), set(&["zhangsan"]));
+    assert_eq!(last["c1"]["external_contact"]["name"], json!("name c1"));
+}
+
+#[tokio::test]
 async fn fan_out_values_go_in_batches_and_a_401_refreshes_the_token() {
     let wecom = wecom(1, true).await;
     let source = source(&wecom_config(&wecom.server.url, 2));
@@ -1493,6 +1539,7 @@ fn config_problems_name_their_fields() {
         primary_key = "id"
         pagination = { style = "cursor", cursor_path = "after", only_cursor = true, keep_query = ["include"] }
         sideloads = [{ path = "orgs", field = "org_id", into = "org.name" }]
+        gather = ["follow_info"]
         "#,
     );
     let fields: Vec<(&str, &str)> = found
@@ -1514,6 +1561,7 @@ fn config_problems_name_their_fields() {
         "\"include\" is not a parameter of the stream's query",
     );
     has("streams.c.sideloads[0].into", "not a plain field name");
+    has("streams.c.gather", "the stream does not dedupe");
     has("timeout_secs", "positive");
     has("auth.token", "must be written as a reference");
     has("streams.a.path", "unknown placeholder {{ sinse }}");
