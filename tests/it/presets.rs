@@ -275,7 +275,8 @@ fn wecom_corp(contacts: usize) -> wecom::WecomData {
                         "remark": format!("客户{index}"),
                         "createtime": 1_700_000_000 + index as i64,
                         "tag_id": [],
-                        "remark_mobiles": [format!("138 {:04} {:04}", index / 10_000, index % 10_000)],
+                        // Each member noted another number.
+                        "remark_mobiles": [format!("13{} {:04} {:04}", 8 - offset, index / 10_000, index % 10_000)],
                         "add_way": 1,
                         "oper_userid": members[(index + offset) % members.len()],
                     })
@@ -346,7 +347,12 @@ async fn the_wecom_preset_syncs_every_contact_once_under_faults_and_token_expiry
         .iter()
         .find(|stored| stored.party.source_id == expected[1])
         .unwrap();
-    assert_eq!(first.party.phones, ["138 0000 0001"]);
+    // Followed by two members: both members' numbers.
+    assert_eq!(first.party.phones, ["138 0000 0001", "137 0000 0001"]);
+    assert_eq!(
+        first.party.attributes["follow_user"],
+        json!(["lisi", "wangwu"])
+    );
     assert_eq!(
         first.party.company.as_deref(),
         Some("腾讯科技（深圳）有限公司")

@@ -399,8 +399,9 @@ pub struct StreamConfig {
     pub dedupe: bool,
     /// With `dedupe`, top-level fields whose value on each repeated row is
     /// gathered into a list on the record instead of dropped (WeCom's
-    /// `follow_info`: one per member who follows the contact). The record
-    /// is sent again each time a row adds to it.
+    /// `follow_info`: one per member who follows the contact). Records are
+    /// held until the sweep's last page, then sent; an interrupted sweep
+    /// starts again from the start.
     #[serde(default)]
     pub gather: Vec<String>,
     /// `false` for a stream that only feeds another stream's `fan_out` and

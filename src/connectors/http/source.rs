@@ -242,6 +242,9 @@ impl HttpSource {
     }
 }
 
+/// Records per batch when a `gather` stream sends what it held.
+const HELD_CHUNK: usize = 1_000;
+
 /// The record a first row starts: the row without its gathered fields,
 /// each an empty list that `gather_row` fills.
 fn first_of_gathered(row: &Value, gather: &[String]) -> Value {
@@ -254,16 +257,18 @@ fn first_of_gathered(row: &Value, gather: &[String]) -> Value {
     record
 }
 
-/// Appends a row's value of each gathered field to the record's list of
-/// them; a row without the field adds nothing.
+/// Adds a row's value of each gathered field to the record's list of
+/// them, kept in the order of their JSON text so the record does not change
+/// with the order rows arrive in; a row without the field adds nothing.
 fn gather_row(record: &mut Value, mut row: Value, gather: &[String]) {
     for name in gather {
         let Some(value) = row.as_object_mut().and_then(|fields| fields.remove(name)) else {
             continue;
         };
         if let Some(Value::Array(values)) = record.get_mut(name) {
-            if !values.contains(&value) {
-                values.push(value);
+            let text = value.to_string();
+            if let Err(at) = values.binary_search_by_key(&text, |kept| kept.to_string()) {
+                values.insert(at, value);
             }
         }
     }
@@ -275,14 +280,19 @@ struct Committer<'a> {
     label: String,
     state: StreamState,
     seen: HashSet<String>,
-    /// With `gather`: each record of this sync as its rows so far made it.
-    gathered: HashMap<String, Value>,
+    /// With `gather`: the sweep's records, held until its last page (a
+    /// record is whole only when every row of it has come), and where each
+    /// one is.
+    held: Vec<SourceRecord>,
+    held_at: HashMap<String, usize>,
     batches: mpsc::Sender<StagedBatch>,
 }
 
 impl Committer<'_> {
     /// Sends one page as a batch, with the state after it: `resume` when
-    /// the sweep goes on, none when this page ended it.
+    /// the sweep goes on, none when this page ended it. A `gather` stream
+    /// holds its records until the last page and then sends them all, with
+    /// no cursor before: an interrupted sweep starts again from the start.
     async fn commit(&mut self, page: Page, resume: Option<Resume>) -> Result<(), ConnectorError> {
         let config = &self.stream.config;
         let mut records = Vec::with_capacity(page.records.len());
@@ -302,28 +312,9 @@ impl Committer<'_> {
                 });
                 continue;
             };
-            let raw = if config.gather.is_empty() {
-                if config.dedupe && !self.seen.insert(source_id.clone()) {
-                    continue;
-                }
-                raw
-            } else {
-                let gathered = self
-                    .gathered
-                    .entry(source_id.clone())
-                    .or_insert_with(|| first_of_gathered(&raw, &config.gather));
-                gather_row(gathered, raw, &config.gather);
-                let raw = gathered.clone();
-                // A record already in this batch is replaced, not repeated.
-                if let Some(earlier) = records
-                    .iter_mut()
-                    .find(|record: &&mut SourceRecord| record.source_id == source_id)
-                {
-                    earlier.raw = raw;
-                    continue;
-                }
-                raw
-            };
+            if config.gather.is_empty() && config.dedupe && !self.seen.insert(source_id.clone()) {
+                continue;
+            }
             if let Some(incremental) = &config.incremental {
                 let format = incremental.format;
                 let time = lookup(&raw, &incremental.cursor_field)
@@ -339,9 +330,49 @@ impl Committer<'_> {
                     }
                 }
             }
-            records.push(SourceRecord { source_id, raw });
+            if config.gather.is_empty() {
+                records.push(SourceRecord { source_id, raw });
+            } else if let Some(&at) = self.held_at.get(&source_id) {
+                gather_row(&mut self.held[at].raw, raw, &config.gather);
+            } else {
+                let mut record = first_of_gathered(&raw, &config.gather);
+                gather_row(&mut record, raw, &config.gather);
+                self.held_at.insert(source_id.clone(), self.held.len());
+                self.held.push(SourceRecord {
+                    source_id,
+                    raw: record,
+                });
+            }
         }
         let finished = resume.is_none();
+        if !config.gather.is_empty() {
+            if !finished {
+                // Rejections are kept at once; records and the cursor wait.
+                return match rejected.is_empty() {
+                    true => Ok(()),
+                    false => {
+                        self.send(StagedBatch {
+                            rejected,
+                            ..StagedBatch::default()
+                        })
+                        .await
+                    }
+                };
+            }
+            self.held_at.clear();
+            let mut held = std::mem::take(&mut self.held);
+            // All but the last chunk go without a cursor.
+            while held.len() > HELD_CHUNK {
+                let rest = held.split_off(HELD_CHUNK);
+                let chunk = std::mem::replace(&mut held, rest);
+                self.send(StagedBatch {
+                    records: chunk,
+                    ..StagedBatch::default()
+                })
+                .await?;
+            }
+            records = held;
+        }
         self.state.resume = resume;
         if finished {
             if let PaginationConfig::Cursor {
@@ -357,37 +388,32 @@ impl Committer<'_> {
         let cursor = serde_json::to_value(&self.state).map_err(|error| {
             ConnectorError::internal(format!("{}: cannot write the cursor: {error}", self.label))
         })?;
-        self.batches
-            .send(StagedBatch {
-                records,
-                rejected,
-                cursor: Some(cursor),
-            })
-            .await
-            .map_err(|_| {
-                ConnectorError::internal(format!(
-                    "{}: the sync stopped receiving records",
-                    self.label
-                ))
-            })
+        self.send(StagedBatch {
+            records,
+            rejected,
+            cursor: Some(cursor),
+        })
+        .await
+    }
+
+    async fn send(&self, batch: StagedBatch) -> Result<(), ConnectorError> {
+        self.batches.send(batch).await.map_err(|_| {
+            ConnectorError::internal(format!(
+                "{}: the sync stopped receiving records",
+                self.label
+            ))
+        })
     }
 
     /// Ends a sweep that had nothing to fetch (a fan-out without values).
     async fn finish_empty(&mut self) -> Result<(), ConnectorError> {
         self.state.resume = None;
         let cursor = serde_json::to_value(&self.state).ok();
-        self.batches
-            .send(StagedBatch {
-                cursor,
-                ..StagedBatch::default()
-            })
-            .await
-            .map_err(|_| {
-                ConnectorError::internal(format!(
-                    "{}: the sync stopped receiving records",
-                    self.label
-                ))
-            })
+        self.send(StagedBatch {
+            cursor,
+            ..StagedBatch::default()
+        })
+        .await
     }
 }
 
@@ -481,7 +507,8 @@ impl Source for HttpSource {
             label: label.clone(),
             state,
             seen: HashSet::new(),
-            gathered: HashMap::new(),
+            held: Vec::new(),
+            held_at: HashMap::new(),
             batches,
         };
         let (since, fan_out_from, start) = match resume {

@@ -855,20 +855,19 @@ async fn repeated_rows_gather_each_follow_members_info_into_one_record() {
     let harness = harness().await;
     let (batches, result) = pull(&source, &harness.context, "contacts", None).await;
     result.expect("the pull succeeds");
-    // The last version of each record is what staging keeps; no batch
-    // carries a record twice.
-    let mut last: BTreeMap<String, Value> = BTreeMap::new();
-    for batch in &batches {
-        let in_batch: BTreeSet<&str> = batch.records.iter().map(|r| r.source_id.as_str()).collect();
-        assert_eq!(
-            in_batch.len(),
-            batch.records.len(),
-            "a record twice in one batch"
-        );
-        for record in &batch.records {
-            last.insert(record.source_id.clone(), record.raw.clone());
-        }
-    }
+    // Each record is sent once, whole, after the last page, with the cursor.
+    assert_eq!(
+        ids(&batches),
+        ["c1", "c2", "c3", "c4", "c5", "c6"],
+        "in the order the records first came"
+    );
+    assert_eq!(batches.len(), 1);
+    assert_eq!(last_cursor(&batches), Some(json!({})));
+    let last: BTreeMap<String, Value> = batches
+        .iter()
+        .flat_map(|batch| &batch.records)
+        .map(|record| (record.source_id.clone(), record.raw.clone()))
+        .collect();
     let followers = |contact: &str| -> BTreeSet<String> {
         last[contact]["follow_info"]
             .as_array()
@@ -888,6 +887,51 @@ async fn repeated_rows_gather_each_follow_members_info_into_one_record() {
     assert_eq!(followers("c3"), set(&["lisi"]));
     assert_eq!(followers("c6"), set(&["zhangsan"]));
     assert_eq!(last["c1"]["external_contact"]["name"], json!("name c1"));
+}
+
+#[tokio::test]
+async fn a_gathering_sweep_that_fails_sends_no_record_and_no_cursor() {
+    // Member "a" answers, member "b" has no permission: the sweep fails
+    // after a's rows, which must not be stored half gathered.
+    let server = TestServer::start(|request| match request.path.as_str() {
+        "/cgi-bin/externalcontact/get_follow_user_list" => {
+            Reply::json(json!({"errcode": 0, "errmsg": "ok", "follow_user": ["a", "b"]}))
+        }
+        _ if request.json()["userid_list"] == json!(["a"]) => Reply::json(json!({
+            "errcode": 0, "errmsg": "ok", "next_cursor": "",
+            "external_contact_list": [{"external_contact": {"external_userid": "c1"}, "follow_info": {"userid": "a"}}],
+        })),
+        _ => Reply::json(json!({"errcode": 60011, "errmsg": "no privilege to access/modify contact"})),
+    })
+    .await;
+    let source = source(&format!(
+        r#"base_url = "{}/cgi-bin"
+        [errors]
+        code_path = "errcode"
+        [streams.follow_users]
+        path = "/externalcontact/get_follow_user_list"
+        records_path = "follow_user"
+        primary_key = ""
+        sync = false
+        [streams.contacts]
+        method = "POST"
+        path = "/externalcontact/batch/get_by_user"
+        body = {{ userid_list = ["{{{{ fan_out }}}}"], cursor = "{{{{ cursor }}}}", limit = 100 }}
+        records_path = "external_contact_list"
+        primary_key = "external_contact.external_userid"
+        dedupe = true
+        gather = ["follow_info"]
+        pagination = {{ style = "cursor", cursor_path = "next_cursor" }}
+        fan_out = {{ stream = "follow_users", values_path = "follow_user", batch_size = 1 }}
+        "#,
+        server.url
+    ));
+    let harness = harness().await;
+    let (batches, result) = pull(&source, &harness.context, "contacts", None).await;
+    let error = result.expect_err("member b's page fails the sweep");
+    assert!(error.to_string().contains("60011"), "{error}");
+    assert!(ids(&batches).is_empty(), "nothing half gathered is sent");
+    assert_eq!(last_cursor(&batches), None, "the next sweep starts over");
 }
 
 #[tokio::test]
