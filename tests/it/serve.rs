@@ -35,7 +35,9 @@ impl ServedDemo {
         let dir = tempfile::tempdir().expect("temp dir");
         let options = DemoOptions {
             dir: dir.path().to_path_buf(),
-            customers: 150,
+            // Enough customers that the matcher leaves a few pairs for
+            // review (about one in 200 customers).
+            customers: 1_000,
             seed: 11,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 1).expect("date"),
             credential_prefix: prefix.to_string(),
