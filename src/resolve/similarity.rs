@@ -154,8 +154,15 @@ pub fn spells_han_start(letters: &str, han: &str, min_chars: usize) -> bool {
                 && spells(&rest[1..], later, spelled + 1, min);
         }
         pinyin_readings(c).iter().any(|reading| {
-            rest.starts_with(reading.as_bytes())
-                && spells(&rest[reading.len()..], later, spelled + 1, min)
+            let spelled_as = |form: &str| {
+                rest.starts_with(form.as_bytes())
+                    && spells(&rest[form.len()..], later, spelled + 1, min)
+            };
+            // ü is written v, u or yu (吕梁: lvliang, luliang, lyuliang).
+            spelled_as(reading)
+                || (reading.contains('v')
+                    && (spelled_as(&reading.replace('v', "u"))
+                        || spelled_as(&reading.replace('v', "yu"))))
         })
     }
     let han: Vec<char> = han.chars().collect();
@@ -208,6 +215,10 @@ mod tests {
         assert!(spells_han_start("zhongqing", "重庆钢铁", 2));
         assert!(spells_han_start("chongqing", "重庆钢铁", 2));
         assert!(spells_han_start("lvyuan", "绿源", 2));
+        for spelling in ["lvliang", "luliang", "lyuliang"] {
+            assert!(spells_han_start(spelling, "吕梁", 2), "{spelling}");
+        }
+        assert!(!spells_han_start("lyliang", "吕梁", 2));
         assert!(spells_han_start("huaxin3d", "华信3D打印", 2));
         assert!(
             !spells_han_start("a1shiye", "A1实业", 2),
