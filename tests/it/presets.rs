@@ -861,12 +861,15 @@ async fn erp_preset_reads(database_url: &str) {
         .await
         .unwrap();
     let preset = presets::find("erp").unwrap();
+    // One variable per backend: the SQLite and MariaDB tests run at once.
+    let backend = database_url.split(':').next().unwrap().to_uppercase();
+    let variable = format!("TIERLINK_TEST_ERP_URL_{backend}");
     let connector = presets::customize(
         preset.connector,
-        &[("${ERP_DATABASE_URL}", "${TIERLINK_TEST_ERP_URL}")],
+        &[("${ERP_DATABASE_URL}", &format!("${{{variable}}}"))],
     )
     .unwrap();
-    std::env::set_var("TIERLINK_TEST_ERP_URL", database_url);
+    std::env::set_var(&variable, database_url);
     let dir = project_with(&[("erp", connector, preset.mapping.to_string())]);
     let project = load(dir.path());
     let store = open_store(&project).await;
