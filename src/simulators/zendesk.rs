@@ -1055,17 +1055,31 @@ fn path_id(segment: &str) -> Option<i64> {
         .ok()
 }
 
+/// One record by its `{id}` path segment, answered as `{"<key>": record}`.
+async fn show_one(
+    inner: &Inner,
+    headers: &HeaderMap,
+    id: &str,
+    key: &str,
+    find: impl Fn(&Account, i64) -> Option<&Value>,
+) -> Response {
+    answer(inner, headers, Endpoint::Standard, || {
+        let state = inner.state.lock().expect("zendesk state lock");
+        match path_id(id).and_then(|id| find(&state, id)) {
+            Some(record) => Json(json!({ key: record })).into_response(),
+            None => not_found(),
+        }
+    })
+    .await
+}
+
 async fn show_user(
     State(inner): State<Arc<Inner>>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(&inner, &headers, Endpoint::Standard, || {
-        let state = inner.state.lock().expect("zendesk state lock");
-        match path_id(&id).and_then(|id| state.users.records.get(&id)) {
-            Some(user) => Json(json!({"user": user})).into_response(),
-            None => not_found(),
-        }
+    show_one(&inner, &headers, &id, "user", |state, id| {
+        state.users.records.get(&id)
     })
     .await
 }
@@ -1075,12 +1089,8 @@ async fn show_organization(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    answer(&inner, &headers, Endpoint::Standard, || {
-        let state = inner.state.lock().expect("zendesk state lock");
-        match path_id(&id).and_then(|id| state.organizations.get(&id)) {
-            Some(organization) => Json(json!({"organization": organization})).into_response(),
-            None => not_found(),
-        }
+    show_one(&inner, &headers, &id, "organization", |state, id| {
+        state.organizations.get(&id)
     })
     .await
 }

@@ -894,6 +894,9 @@ async fn a_gathering_sweep_that_fails_sends_no_record_and_no_cursor() {
     // Member "a" answers, member "b" has no permission: the sweep fails
     // after a's rows, which must not be stored half gathered.
     let server = TestServer::start(|request| match request.path.as_str() {
+        "/cgi-bin/gettoken" => Reply::json(
+            json!({"errcode": 0, "errmsg": "ok", "access_token": "TOKEN1", "expires_in": 7200}),
+        ),
         "/cgi-bin/externalcontact/get_follow_user_list" => {
             Reply::json(json!({"errcode": 0, "errmsg": "ok", "follow_user": ["a", "b"]}))
         }
@@ -904,27 +907,9 @@ async fn a_gathering_sweep_that_fails_sends_no_record_and_no_cursor() {
         _ => Reply::json(json!({"errcode": 60011, "errmsg": "no privilege to access/modify contact"})),
     })
     .await;
-    let source = source(&format!(
-        r#"base_url = "{}/cgi-bin"
-        [errors]
-        code_path = "errcode"
-        [streams.follow_users]
-        path = "/externalcontact/get_follow_user_list"
-        records_path = "follow_user"
-        primary_key = ""
-        sync = false
-        [streams.contacts]
-        method = "POST"
-        path = "/externalcontact/batch/get_by_user"
-        body = {{ userid_list = ["{{{{ fan_out }}}}"], cursor = "{{{{ cursor }}}}", limit = 100 }}
-        records_path = "external_contact_list"
-        primary_key = "external_contact.external_userid"
-        dedupe = true
-        gather = ["follow_info"]
-        pagination = {{ style = "cursor", cursor_path = "next_cursor" }}
-        fan_out = {{ stream = "follow_users", values_path = "follow_user", batch_size = 1 }}
-        "#,
-        server.url
+    let source = source(&wecom_config(&server.url, 1).replace(
+        "dedupe = true",
+        "dedupe = true\n        gather = [\"follow_info\"]",
     ));
     let harness = harness().await;
     let (batches, result) = pull(&source, &harness.context, "contacts", None).await;
