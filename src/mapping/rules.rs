@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::path::{lookup_all, scalar_text};
+use super::path::{lookup, lookup_all, scalar_text};
 use crate::config::{deserialize_section, Problem};
 
 /// How one canonical field is computed from a record. Written either as a
@@ -237,12 +237,16 @@ impl FieldRule {
             (None, None) => Vec::new(),
         };
         let mut values = Vec::new();
+        let mut add = |value: &Value| match value {
+            Value::Array(items) => values.extend(items.iter().cloned()),
+            value => values.push(value.clone()),
+        };
         for path in paths {
-            for value in lookup_all(record, path) {
-                match value {
-                    Value::Array(items) => values.extend(items.iter().cloned()),
-                    value => values.push(value.clone()),
-                }
+            // The plain lookup first: it does not allocate, and it finds
+            // the one value of a path that crosses no list.
+            match lookup(record, path) {
+                Some(value) => add(value),
+                None => lookup_all(record, path).into_iter().for_each(&mut add),
             }
         }
         values
