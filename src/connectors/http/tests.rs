@@ -887,6 +887,13 @@ async fn repeated_rows_gather_each_follow_members_info_into_one_record() {
     assert_eq!(followers("c3"), set(&["lisi"]));
     assert_eq!(followers("c6"), set(&["zhangsan"]));
     assert_eq!(last["c1"]["external_contact"]["name"], json!("name c1"));
+
+    // A position inside a sweep, as an earlier version stored it, is not
+    // resumed from: c1 would be gathered from zhangsan's row alone.
+    let inside = json!({"resume": {"fan_out_from": "zhangsan", "position": {"at": "start"}}});
+    let (again, result) = pull(&source, &harness.context, "contacts", Some(inside)).await;
+    result.expect("the pull succeeds");
+    assert_eq!(ids(&again), ids(&batches), "the whole sweep again");
 }
 
 #[tokio::test]
