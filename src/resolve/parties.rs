@@ -367,23 +367,35 @@ pub fn party_scores(
     config: &ResolveConfig,
 ) -> PartyScores {
     let strong_ids = strong_id_names(config);
-    let pair = |scored: &ScoredPair| PartyPair {
+    // A strong rule that links makes the weight infinite; one that only
+    // holds a pair back for review leaves the score's weight.
+    let pair = |scored: &ScoredPair, link: bool| PartyPair {
         strong_id: scored.strong_rule.map(|rule| strong_ids[rule].clone()),
         a: scored.a as usize,
         b: scored.b as usize,
         probability: scored.probability,
-        weight: if scored.strong_rule.is_some() {
+        weight: if link && scored.strong_rule.is_some() {
             f64::INFINITY
         } else {
             scored.weight
         },
         explanation: resolution.explain(scored),
     };
-    let mut links: Vec<PartyPair> = resolution.decisions.links.iter().map(pair).collect();
+    let mut links: Vec<PartyPair> = resolution
+        .decisions
+        .links
+        .iter()
+        .map(|scored| pair(scored, true))
+        .collect();
     strongest_first(&mut links, parties);
     PartyScores {
         links,
-        reviews: resolution.decisions.reviews.iter().map(pair).collect(),
+        reviews: resolution
+            .decisions
+            .reviews
+            .iter()
+            .map(|scored| pair(scored, false))
+            .collect(),
         never_link: resolution
             .decisions
             .never_link
@@ -624,6 +636,38 @@ mod tests {
         assert_eq!(link.strong_id.as_deref(), Some("order"));
         // Evidence names the order both records share.
         assert!(crate::resolve::match_keys(&parties[0]).contains("order:shop:#1001"));
+    }
+
+    #[test]
+    fn a_strong_rule_that_holds_a_pair_for_review_keeps_the_scores_weight() {
+        // Sharing a mobile and a name links; a rule that sends every pair
+        // sharing a mobile to a steward makes it a review pair, weighed by
+        // its score, not infinitely.
+        let parties = vec![
+            person("erp/1", "刘芳", "13288951630", ""),
+            person("shop/1", "Fang Liu", "13288951630", ""),
+        ];
+        let linked = score_parties(&parties, customer_config());
+        let [link] = &linked.links[..] else {
+            panic!("one link: {linked:?}");
+        };
+        let mut config = customer_config().clone();
+        config.strong.insert(
+            0,
+            crate::resolve::config::StrongRule {
+                field: "mobile".into(),
+                when_equal: crate::resolve::config::StrongEffect::Review,
+                when_different: crate::resolve::config::StrongEffect::Score,
+            },
+        );
+        let held = score_parties(&parties, &config);
+        assert!(held.links.is_empty(), "{held:?}");
+        let [review] = &held.reviews[..] else {
+            panic!("one review pair: {held:?}");
+        };
+        assert_eq!(review.strong_id.as_deref(), Some("mobile"));
+        assert!(review.weight.is_finite(), "{review:?}");
+        assert_eq!(review.weight, link.weight);
     }
 
     #[test]
