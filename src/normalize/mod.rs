@@ -18,7 +18,9 @@
 //!   (`北京市` = `北京` = `Beijing`) ([`address`]);
 //! * strong identifiers (统一社会信用代码, organization code, old tax id, WeChat
 //!   unionid) are accepted only when their structure and check character hold
-//!   ([`ids`]); [`chinese`] holds the script helpers they share.
+//!   ([`ids`]); [`chinese`] holds the script helpers they share;
+//! * order numbers keep only their letters and digits, so an ERP's `1001`
+//!   meets the web shop's `#1001` ([`order`]).
 //!
 //! All functions here are pure: no I/O, and they return `None` (or an empty
 //! list) rather than panicking on malformed input, because source data is never
@@ -31,4 +33,5 @@ pub mod company;
 pub mod email;
 pub mod ids;
 pub mod name;
+pub mod order;
 pub mod phone;

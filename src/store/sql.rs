@@ -50,6 +50,7 @@ macro_rules! impl_store {
         use sqlx::types::Json;
         use sqlx::Row;
 
+        use crate::normalize::order::order_number_key;
         use crate::golden::{CustomerState, LinkState};
         use crate::model::{Call, Entity, Message, Party, PartyKey, PartyKind, Ticket};
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
@@ -734,13 +735,14 @@ macro_rules! impl_store {
                         }
                         Ok(Entity::Order(order)) => {
                             sqlx::query(
-                                "INSERT INTO orders (connector, source_id, party_source_id, amount, currency, status, ordered_at, updated_at, number, origin_number)
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                "INSERT INTO orders (connector, source_id, party_source_id, amount, currency, status, ordered_at, updated_at, number, origin_number, number_key, origin_number_key)
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                                  ON CONFLICT (connector, source_id) DO UPDATE SET
                                    party_source_id = excluded.party_source_id, amount = excluded.amount,
                                    currency = excluded.currency, status = excluded.status,
                                    ordered_at = excluded.ordered_at, updated_at = excluded.updated_at,
-                                   number = excluded.number, origin_number = excluded.origin_number",
+                                   number = excluded.number, origin_number = excluded.origin_number,
+                                   number_key = excluded.number_key, origin_number_key = excluded.origin_number_key",
                             )
                             .bind(&order.connector)
                             .bind(&order.source_id)
@@ -752,6 +754,8 @@ macro_rules! impl_store {
                             .bind(now)
                             .bind(order.number.as_deref().map(without_nul))
                             .bind(order.origin_number.as_deref().map(without_nul))
+                            .bind(order.number.as_deref().and_then(order_number_key))
+                            .bind(order.origin_number.as_deref().and_then(order_number_key))
                             .execute(&mut *tx)
                             .await
                             .map_err(query_error("saving orders"))?;
@@ -962,8 +966,8 @@ macro_rules! impl_store {
                             r.source_id AS citing_order, o.connector AS cited_connector,
                             o.party_source_id AS cited_party, o.number
                      FROM orders r
-                     JOIN orders o ON o.number = r.origin_number AND o.connector <> r.connector
-                     WHERE r.origin_number IS NOT NULL
+                     JOIN orders o ON o.number_key = r.origin_number_key AND o.connector <> r.connector
+                     WHERE r.origin_number_key IS NOT NULL
                      ORDER BY r.connector, r.source_id, o.connector, o.source_id",
                 )
                 .fetch(&self.pool);
@@ -988,10 +992,10 @@ macro_rules! impl_store {
             async fn order_facts(&self) -> StoreResult<Vec<OrderFact>> {
                 let rows = sqlx::query(
                     "SELECT l.golden_id, o.connector, o.source_id, o.amount, o.status, o.ordered_at,
-                            CASE WHEN o.origin_number IS NOT NULL AND EXISTS (
+                            CASE WHEN o.origin_number_key IS NOT NULL AND EXISTS (
                                 SELECT 1 FROM orders c
                                 JOIN golden_links cl ON cl.connector = c.connector AND cl.source_id = c.party_source_id
-                                WHERE c.number = o.origin_number AND c.connector <> o.connector
+                                WHERE c.number_key = o.origin_number_key AND c.connector <> o.connector
                                   AND cl.golden_id = l.golden_id
                             ) THEN 1 ELSE 0 END AS copy
                      FROM orders o
@@ -1022,10 +1026,10 @@ macro_rules! impl_store {
                         "SELECT SUM(o.amount) FROM golden_links l
                          JOIN orders o ON o.connector = l.connector AND o.party_source_id = l.source_id
                          WHERE l.golden_id = $1 AND o.status = 'paid'
-                           AND NOT (o.origin_number IS NOT NULL AND EXISTS (
+                           AND NOT (o.origin_number_key IS NOT NULL AND EXISTS (
                                SELECT 1 FROM orders c
                                JOIN golden_links cl ON cl.connector = c.connector AND cl.source_id = c.party_source_id
-                               WHERE c.number = o.origin_number AND c.connector <> o.connector
+                               WHERE c.number_key = o.origin_number_key AND c.connector <> o.connector
                                  AND cl.golden_id = l.golden_id
                            ))",
                     )
