@@ -1024,7 +1024,12 @@ fn render_erp(
             "status": status,
             "order_date": ordered.format("%Y-%m-%d").to_string(),
             "modified_at": local_time(ordered + Duration::hours(rng.range(1, 120))),
-            "source_ref": source_ref.as_ref().map(|(_, name)| name.clone()),
+            // One import job in three keeps the shop's number without its
+            // `#` (1001 for #1001).
+            "source_ref": source_ref.as_ref().map(|(_, name)| match order_id % 3 {
+                0 => name.trim_start_matches('#').to_string(),
+                _ => name.clone(),
+            }),
         }))?;
         if let Some((shop_id, _)) = source_ref {
             let true_order = format!("{}-{}", customer.id, position + 1);

@@ -638,10 +638,12 @@ fn every_order_two_systems_report_is_one_customers(demo_dir: &Path) {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     };
+    // The ERP cites `#1001` as `#1001` or `1001`.
+    let number = |value: &serde_json::Value| id(value).trim_start_matches('#').to_string();
     let shop_customer_of: std::collections::HashMap<String, String> =
         read_jsonl("shopify/orders.jsonl")
             .iter()
-            .map(|order| (id(&order["name"]), id(&order["customer"]["id"])))
+            .map(|order| (number(&order["name"]), id(&order["customer"]["id"])))
             .collect();
     let cited: Vec<(String, String)> = read_jsonl("erp/orders.jsonl")
         .iter()
@@ -649,7 +651,7 @@ fn every_order_two_systems_report_is_one_customers(demo_dir: &Path) {
         .map(|order| {
             (
                 id(&order["customer_id"]),
-                shop_customer_of[&id(&order["source_ref"])].clone(),
+                shop_customer_of[&number(&order["source_ref"])].clone(),
             )
         })
         .collect();
