@@ -7,9 +7,9 @@
 //! `target/bench-world/<customers>-<seed>`); later runs reuse that store.
 //!
 //! Then the stored source records are resolved from scratch with the
-//! built-in customer matching config (no steward decisions), timed, and
-//! scored against `truth/records.csv`: pairwise and B-cubed precision,
-//! recall and F1 over every source record the truth names.
+//! built-in customer matching config (no steward decisions), timed phase
+//! by phase, and scored against `truth/records.csv`: pairwise and B-cubed
+//! precision, recall and F1 over every source record the truth names.
 //!
 //! `WORLD_DECISIONS=1` then times steward decisions on a copy of the
 //! store: a full resolution pass, and a merge and its undo as the service
