@@ -463,6 +463,50 @@ fn print_levels(parties: &[&Party], truth: &[u32], matching: &ResolveConfig) {
     }
 }
 
+/// For the missed pairs whose records share a name and no other value
+/// either has: how many other customers' records hold that name too. A
+/// matcher that linked them on the name alone would choose among that
+/// many customers.
+fn print_namesakes(parties: &[Party], known: &[usize], truth: &[u32], missed: &[(usize, usize)]) {
+    let names: Vec<Vec<String>> = known
+        .iter()
+        .map(|&index| match_fields(&parties[index]).name)
+        .collect();
+    let mut holders: HashMap<&str, Vec<u32>> = HashMap::new();
+    for (row, keys) in names.iter().enumerate() {
+        for key in keys {
+            holders.entry(key.as_str()).or_default().push(truth[row]);
+        }
+    }
+    let mut others: Vec<usize> = missed
+        .iter()
+        .filter(|&&(x, y)| agreeing_fields(&parties[known[x]], &parties[known[y]]) == "name=")
+        .map(|&(x, y)| {
+            let mut customers: Vec<u32> = names[x]
+                .iter()
+                .filter(|key| names[y].contains(key))
+                .flat_map(|key| holders[key.as_str()].iter().copied())
+                .filter(|&customer| customer != truth[x])
+                .collect();
+            customers.sort_unstable();
+            customers.dedup();
+            customers.len()
+        })
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    others.sort_unstable();
+    let shared = others.iter().filter(|&&count| count > 0).count();
+    println!(
+        "  of the {} that share a name and nothing else, {shared} share it with another \
+         customer's record too; other customers holding it: median {}, 90th percentile {}",
+        others.len(),
+        others[others.len() / 2],
+        others[others.len() * 9 / 10],
+    );
+}
+
 /// Prints up to `count` missed and `count` wrong pairs, spread over the
 /// records, with the systems involved counted for all of them.
 fn print_examples(
@@ -523,6 +567,9 @@ fn print_examples(
         println!("  by the fields both records have (=: agree, ≠: differ):");
         for (fields, pairs) in agreements.iter().take(25) {
             println!("  {pairs:>7}  {fields}");
+        }
+        if title == "missed" {
+            print_namesakes(parties, known, truth, pairs);
         }
         let step = (pairs.len() / count.max(1)).max(1);
         for &(x, y) in pairs.iter().step_by(step).take(count) {
