@@ -45,6 +45,7 @@ use tierlink::resolve::frequency::TermFrequencies;
 use tierlink::resolve::metrics::{b_cubed, pairwise, Scores};
 use tierlink::resolve::parties::{
     customer_config, match_fields, parse_matching, party_scores, party_table, score_parties,
+    MatchFields,
 };
 use tierlink::resolve::rng::SeededRng;
 use tierlink::steward::constraints::cluster_scored;
@@ -166,7 +167,10 @@ enum Evidence {
     Identifiers,
     /// A street and house number too.
     Streets,
-    /// A name key too.
+    /// A name key no other customer's record holds too: a name that,
+    /// in this data, tells its holder apart.
+    UnsharedNames,
+    /// Any name key too.
     Names,
 }
 
@@ -183,9 +187,23 @@ fn evidence_ceiling(parties: &[&Party], truth: &[u32], evidence: Evidence) -> f6
         }
         x
     }
+    let fields: Vec<MatchFields> = parties.iter().map(|party| match_fields(party)).collect();
+    // Name key -> the customer holding it, or None once a second does.
+    let mut name_holder: HashMap<&str, Option<u32>> = HashMap::new();
+    for (index, fields) in fields.iter().enumerate() {
+        for key in &fields.name {
+            name_holder
+                .entry(key.as_str())
+                .and_modify(|holder| {
+                    if *holder != Some(truth[index]) {
+                        *holder = None;
+                    }
+                })
+                .or_insert(Some(truth[index]));
+        }
+    }
     let mut first_holder: HashMap<(u32, String), usize> = HashMap::new();
-    for (index, party) in parties.iter().enumerate() {
-        let fields = match_fields(party);
+    for (index, fields) in fields.iter().enumerate() {
         let mut values: Vec<String> = fields
             .mobile
             .iter()
@@ -199,8 +217,16 @@ fn evidence_ceiling(parties: &[&Party], truth: &[u32], evidence: Evidence) -> f6
         if evidence >= Evidence::Streets {
             values.extend(fields.street.iter().map(|key| format!("street:{key}")));
         }
-        if evidence >= Evidence::Names {
-            values.extend(fields.name.iter().map(|key| format!("name:{key}")));
+        if evidence >= Evidence::UnsharedNames {
+            values.extend(
+                fields
+                    .name
+                    .iter()
+                    .filter(|key| {
+                        evidence == Evidence::Names || name_holder[key.as_str()].is_some()
+                    })
+                    .map(|key| format!("name:{key}")),
+            );
         }
         for value in values {
             let holder = *first_holder.entry((truth[index], value)).or_insert(index);
@@ -376,9 +402,11 @@ fn main() {
     println!(
         "ceiling: a linker that never errs and joins a customer's records only through a shared \
          mobile, e-mail, strong id or order reaches pairwise recall {:.4}; through a shared street \
-         address too, {:.4}; through a shared name too, {:.4}",
+         address too, {:.4}; through a name no other customer holds too, {:.4}; through any \
+         shared name too, {:.4}",
         evidence_ceiling(&known_parties, &truth, Evidence::Identifiers),
         evidence_ceiling(&known_parties, &truth, Evidence::Streets),
+        evidence_ceiling(&known_parties, &truth, Evidence::UnsharedNames),
         evidence_ceiling(&known_parties, &truth, Evidence::Names)
     );
 
