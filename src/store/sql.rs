@@ -50,9 +50,9 @@ macro_rules! impl_store {
         use sqlx::types::Json;
         use sqlx::Row;
 
-        use crate::normalize::order::order_number_key;
         use crate::golden::{CustomerState, LinkState};
         use crate::model::{Call, Entity, Message, Party, PartyKey, PartyKind, Ticket};
+        use crate::normalize::order::order_number_key;
         use crate::store::sql::{content_hash_of_text, query_error, without_nul, MAX_RECORD_BYTES, STAGE_CHUNK};
         use crate::store::{
             AuditEntry, Backend, ConnectorCounts, CustomerActivity, CustomerHit, Decision, GoldenCustomer,
