@@ -55,6 +55,8 @@ pub struct RunReport {
     pub tier_distribution: BTreeMap<String, usize>,
     /// What the push did in each system with a `[push]` sink.
     pub push: Vec<push::SinkReport>,
+    /// What the relay of tier events did, with `[events]` configured.
+    pub events: Option<push::EventsReport>,
     /// Seconds each stage took (sync, map, resolve, segment, push).
     pub stage_seconds: BTreeMap<String, f64>,
     /// Seconds each connector's sync took.
@@ -73,6 +75,10 @@ impl RunReport {
             || self.mapped + self.mapping_rejected > 0
             || self.golden_changed + self.links_changed + self.merged + self.tiers_changed > 0
             || self.push.iter().any(|sink| sink.acknowledged > 0)
+            || self
+                .events
+                .as_ref()
+                .is_some_and(|events| events.delivered > 0)
     }
 
     fn timed(&mut self, stage: &str, started: Instant) {
@@ -80,9 +86,14 @@ impl RunReport {
             .insert(stage.to_string(), started.elapsed().as_secs_f64());
     }
 
-    /// Whether every connector and sink worked.
+    /// Whether every connector, sink and the event relay worked.
     pub fn succeeded(&self) -> bool {
-        self.failed_connectors.is_empty() && self.push.iter().all(|sink| sink.failed == 0)
+        self.failed_connectors.is_empty()
+            && self.push.iter().all(|sink| sink.failed == 0)
+            && self
+                .events
+                .as_ref()
+                .is_none_or(|events| events.error.is_none())
     }
 }
 
@@ -216,8 +227,23 @@ async fn tier_and_push(
     report.timed("segment", started);
     let started = Instant::now();
     push_stage(project, context, progress, report).await?;
+    report.events = relay_events(project, context, progress).await?;
     report.timed("push", started);
     Ok(())
+}
+
+/// Sends the tier events not yet delivered, with `[events]` configured.
+async fn relay_events(
+    project: &Project,
+    context: &SourceContext,
+    progress: &ProgressBar,
+) -> Result<Option<push::EventsReport>, StoreError> {
+    let Some(relay) = &project.events else {
+        return Ok(None);
+    };
+    progress.set_message(format!("sending tier events to {}", relay.url()));
+    let report = push::relay_tier_events(context.store.as_ref(), context, relay).await?;
+    Ok(Some(report))
 }
 
 /// Tiers every golden customer again and pushes the labels: what follows a
@@ -240,7 +266,8 @@ pub async fn run_retier(
 }
 
 /// Pushes labels (every connector with a `[push]` sink, or only `only`)
-/// as a run of its own in the run log.
+/// and, when all are pushed, the tier events not yet delivered, as a run
+/// of its own in the run log.
 pub async fn run_push(
     project: &Project,
     context: &SourceContext,
@@ -256,10 +283,15 @@ pub async fn run_push(
             progress,
         )
         .await?;
+        let events = match only {
+            None => relay_events(project, context, progress).await?,
+            Some(_) => None,
+        };
         progress.finish_and_clear();
         Ok(RunReport {
             run_id,
             push,
+            events,
             ..RunReport::default()
         })
     })

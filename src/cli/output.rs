@@ -65,8 +65,26 @@ pub fn run_summary(project: &Project, store: &dyn Store, report: &RunReport) -> 
             let _ = writeln!(text, "  FAILED   {}: {error}", sink.connector);
         }
     }
+    if let Some(events) = &report.events {
+        let _ = write!(text, "  events   {}", events_lines(events));
+    }
     text.push('\n');
     text.push_str(&tier_table(project, &report.tier_distribution));
+    text
+}
+
+/// What the tier-event relay did: a line, and one more if it stopped.
+pub fn events_lines(events: &crate::push::EventsReport) -> String {
+    let mut text = format!(
+        "{} tier event(s) delivered to {}\n",
+        events.delivered, events.url
+    );
+    if let Some(error) = &events.error {
+        let _ = writeln!(
+            text,
+            "  FAILED   tier events: {error} (the rest wait for the next run or `tierlink push`)"
+        );
+    }
     text
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
-use super::output::{push_status_table, sink_line};
+use super::output::{events_lines, push_status_table, sink_line};
 use crate::config::Project;
 use crate::connectors::SourceContext;
 use crate::pipeline;
@@ -141,23 +141,25 @@ pub async fn push_command(
         None => {
             check_connector(project, args.connector.as_deref())?;
             let context = context_stopped_by_ctrl_c(store);
-            let reports = if args.dry_run {
+            let (reports, events) = if args.dry_run {
                 let options = PushOptions {
                     dry_run: true,
                     ..PushOptions::default()
                 };
-                pipeline::push_all(
+                let reports = pipeline::push_all(
                     project,
                     &context,
                     args.connector.as_deref(),
                     &options,
                     &progress,
                 )
-                .await?
+                .await?;
+                (reports, None)
             } else {
-                pipeline::run_push(project, &context, args.connector.as_deref(), &progress)
-                    .await?
-                    .push
+                let run =
+                    pipeline::run_push(project, &context, args.connector.as_deref(), &progress)
+                        .await?;
+                (run.push, run.events)
             };
             progress.finish_and_clear();
             if args.json {
@@ -171,8 +173,12 @@ pub async fn push_command(
                         println!("  failed: {error}");
                     }
                 }
+                if let Some(events) = &events {
+                    print!("events: {}", events_lines(events));
+                }
             }
-            let failed = reports.iter().any(|r| r.failed > 0 || r.stopped);
+            let failed = reports.iter().any(|r| r.failed > 0 || r.stopped)
+                || events.is_some_and(|events| events.error.is_some());
             Ok(if failed {
                 ExitCode::FAILURE
             } else {

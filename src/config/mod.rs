@@ -18,8 +18,8 @@ use std::sync::Arc;
 pub use problems::{closest, deserialize_section, join_field, read_toml_table, Problem, Problems};
 pub use secret::{Secret, SecretError};
 pub use settings::{
-    PathSettings, Role, ScheduleSettings, SegmentSettings, ServerSettings, Settings, StoreSettings,
-    TokenSettings,
+    EventSettings, PathSettings, Role, ScheduleSettings, SegmentSettings, ServerSettings, Settings,
+    StoreSettings, TokenSettings,
 };
 
 use crate::connectors::{self, ConnectorDefinition, Source};
@@ -56,6 +56,8 @@ pub struct Project {
     /// Mappings by connector id.
     pub mappings: BTreeMap<String, Mapping>,
     pub tiers: TierRules,
+    /// Where tier changes are sent (`[events]`), if anywhere.
+    pub events: Option<crate::push::EventRelay>,
 }
 
 impl Project {
@@ -83,6 +85,11 @@ impl Project {
         };
         check_schedules(config_file, &settings.schedule, &mut problems);
         check_tokens(config_file, &settings.server.tokens, &mut problems);
+        let events = settings.events.as_ref().and_then(|events| {
+            crate::push::EventRelay::build(config_file, events)
+                .map_err(|found| problems.extend(found))
+                .ok()
+        });
         let paths = settings.paths.resolved_against(&base_dir);
 
         let (connectors, broken_connectors) =
@@ -131,6 +138,7 @@ impl Project {
                 connectors,
                 mappings,
                 tiers,
+                events,
             }),
             _ => Err(problems),
         }

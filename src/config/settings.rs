@@ -21,6 +21,8 @@ pub struct Settings {
     pub server: ServerSettings,
     #[serde(default)]
     pub segment: SegmentSettings,
+    /// Where tier changes are sent as events, if anywhere.
+    pub events: Option<EventSettings>,
 }
 
 /// Where tierlink keeps its data.
@@ -166,4 +168,37 @@ pub struct SegmentSettings {
     /// to replay history or to make a fixed sample give the same tiers on
     /// any day; leave it out in production.
     pub as_of: Option<NaiveDate>,
+}
+
+/// `[events]`: every tier change (first assignments included) POSTed as a
+/// signed JSON event to a URL after each run, from the `tier_events`
+/// outbox; an event is marked consumed only once the receiver answered
+/// 2xx, so none is lost and a failed delivery is retried by the next run.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    pub url: String,
+    /// The signing key as a reference to an environment variable,
+    /// `"${TIER_EVENTS_SECRET}"`.
+    pub secret: String,
+    /// Events per request.
+    #[serde(default = "default_event_batch_size")]
+    pub batch_size: usize,
+    /// Attempts per request, the first included.
+    #[serde(default = "default_event_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_event_timeout_secs")]
+    pub timeout_secs: f64,
+}
+
+fn default_event_batch_size() -> usize {
+    100
+}
+
+fn default_event_max_attempts() -> u32 {
+    5
+}
+
+fn default_event_timeout_secs() -> f64 {
+    30.0
 }

@@ -11,8 +11,11 @@
 //! - [`verify`]: reads the labels back and reports drift; `--repair`
 //!   re-applies.
 //! - [`sinks`]: one file per system kind and the registry.
+//! - [`events`]: tier changes from the `tier_events` outbox, POSTed to the
+//!   URL of `[events]` in `tierlink.toml`.
 
 pub mod deliver;
+pub mod events;
 pub mod plan;
 pub mod sinks;
 pub mod verify;
@@ -27,6 +30,7 @@ use crate::config::{closest, deserialize_section, Problem};
 use crate::connectors::ConnectorDefinition;
 
 pub use deliver::{push_connector, PushOptions, SinkReport};
+pub use events::{relay_tier_events, EventRelay, EventsReport};
 pub use plan::{plan_push, PlanCounts, PushPlan};
 pub use sinks::{Carried, Failure, LabelChange, Sink};
 pub use verify::{verify_connector, VerifyReport};

@@ -50,6 +50,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "Throttling answers met while pushing.",
     ),
     (
+        "tierlink_tier_events_total",
+        "counter",
+        "Tier change events sent to the [events] URL, by outcome (delivered, failed: a relay pass that stopped).",
+    ),
+    (
         "tierlink_runs_total",
         "counter",
         "Jobs run by the scheduler or on demand, by job and status.",
@@ -234,6 +239,20 @@ impl Metrics {
                 labels(),
                 sink.throttled as f64,
             );
+        }
+        if let Some(events) = &report.events {
+            self.add(
+                "tierlink_tier_events_total",
+                vec![("outcome", "delivered".to_string())],
+                events.delivered as f64,
+            );
+            if events.error.is_some() {
+                self.add(
+                    "tierlink_tier_events_total",
+                    vec![("outcome", "failed".to_string())],
+                    1.0,
+                );
+            }
         }
     }
 

@@ -785,27 +785,33 @@ struct Receiver {
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-the-push-test";
 
+fn header(headers: &axum::http::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Whether `X-Signature-256` is the HMAC-SHA256 of "{timestamp}.{body}".
+fn signed_with_the_test_secret(headers: &axum::http::HeaderMap, body: &[u8]) -> bool {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
+    mac.update(format!("{}.", header(headers, "X-Signature-Timestamp")).as_bytes());
+    mac.update(body);
+    header(headers, "X-Signature-256")
+        == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
 async fn receive(
     axum::extract::State(receiver): axum::extract::State<Arc<Receiver>>,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::http::StatusCode {
-    use hmac::Mac;
     use sha2::Digest;
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).expect("key");
-    mac.update(format!("{}.", header("X-Signature-Timestamp")).as_bytes());
-    mac.update(&body);
-    let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-    let signed = header("X-Signature-256") == expected;
-    let delivery = header("X-Delivery-Id") == hex::encode(sha2::Sha256::digest(&body));
+    let signed = signed_with_the_test_secret(&headers, &body);
+    let delivery = header(&headers, "X-Delivery-Id") == hex::encode(sha2::Sha256::digest(&body));
     let value: Value = serde_json::from_slice(&body).unwrap_or_default();
     let refused = receiver.refuse.lock().expect("lock").clone();
     let refuse = refused.is_some_and(|id| {
@@ -955,4 +961,140 @@ async fn a_refused_label_is_dead_lettered_retried_dropped_and_reopened_from_the_
         .collect();
     assert!(accepted.contains(refused));
     assert!(accepted.len() > 100, "{}", accepted.len());
+}
+
+/// The tier events the test's receiver got: (signature valid, body).
+#[derive(Default)]
+struct EventReceiver {
+    requests: std::sync::Mutex<Vec<(bool, Value)>>,
+    unavailable: std::sync::atomic::AtomicBool,
+}
+
+async fn receive_events(
+    axum::extract::State(receiver): axum::extract::State<Arc<EventReceiver>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    if receiver
+        .unavailable
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let signed = signed_with_the_test_secret(&headers, &body);
+    let value: Value = serde_json::from_slice(&body).unwrap_or_default();
+    receiver
+        .requests
+        .lock()
+        .expect("lock")
+        .push((signed, value));
+    axum::http::StatusCode::NO_CONTENT
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tier_change_reaches_the_events_url_once_even_after_it_was_down() {
+    let receiver = Arc::new(EventReceiver::default());
+    let router = axum::Router::new()
+        .route("/tier-changes", axum::routing::post(receive_events))
+        .with_state(receiver.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let project = crate::support::sample_project();
+    let settings = project.path().join("tierlink.toml");
+    let mut text = std::fs::read_to_string(&settings).expect("tierlink.toml");
+    text.push_str(&format!(
+        "\n[events]\nurl = \"http://{address}/tier-changes\"\nsecret = \"${{TIERLINK_TEST_WEBHOOK_SECRET}}\"\nbatch_size = 7\nmax_attempts = 2\n"
+    ));
+    std::fs::write(&settings, text).expect("write");
+
+    // The receiver is down: the run tiers everyone, says the events wait,
+    // and fails.
+    receiver
+        .unavailable
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ok, text) = tierlink_cli(project.path(), &["run"]).await;
+    assert!(!ok, "an undelivered event fails the run:\n{text}");
+    assert!(
+        text.contains("0 tier event(s) delivered") && text.contains("FAILED   tier events"),
+        "{text}"
+    );
+    assert!(text.contains("503"), "{text}");
+
+    // Back up: the next push delivers every first assignment, in batches of
+    // at most 7, each signed.
+    receiver
+        .unavailable
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let (ok, text) = tierlink_cli(project.path(), &["push"]).await;
+    assert!(ok, "{text}");
+    // Every test that sets it sets the same value.
+    std::env::set_var("TIERLINK_TEST_WEBHOOK_SECRET", WEBHOOK_SECRET);
+    let loaded = Project::load(&settings).expect("project");
+    let store = demo::open_store(&loaded).await.expect("store");
+    let assignments = store.tier_assignments().await.expect("assignments");
+    assert!(assignments.len() > 100, "{}", assignments.len());
+    assert!(
+        text.contains(&format!(
+            "events: {} tier event(s) delivered",
+            assignments.len()
+        )),
+        "{text}"
+    );
+    let events = |from: usize| -> Vec<Value> {
+        let requests = receiver.requests.lock().expect("lock");
+        assert!(requests.iter().all(|(signed, _)| *signed));
+        assert!(requests.iter().all(|(_, body)| body["events"]
+            .as_array()
+            .is_some_and(|events| events.len() <= 7)));
+        requests[from..]
+            .iter()
+            .flat_map(|(_, body)| body["events"].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let first = events(0);
+    let ids: Vec<i64> = first
+        .iter()
+        .filter_map(|event| event["id"].as_i64())
+        .collect();
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "each once, in order"
+    );
+    let tiers: BTreeMap<&str, &str> = assignments
+        .iter()
+        .map(|assignment| (assignment.golden_id.as_str(), assignment.tier.as_str()))
+        .collect();
+    assert_eq!(first.len(), tiers.len());
+    for event in &first {
+        let golden_id = event["golden_id"].as_str().expect("golden id");
+        assert_eq!(event["from_tier"], Value::Null, "{event}");
+        assert_eq!(event["to_tier"], tiers[golden_id], "{event}");
+        assert!(
+            event["rule"].is_string() && event["reason"].is_object(),
+            "{event}"
+        );
+    }
+
+    // Nothing changed: nothing is sent.
+    let sent = receiver.requests.lock().expect("lock").len();
+    let (ok, text) = tierlink_cli(project.path(), &["run"]).await;
+    assert!(ok && text.contains("0 tier event(s) delivered"), "{text}");
+    assert_eq!(receiver.requests.lock().expect("lock").len(), sent);
+
+    // Every customer moves: each move arrives with where it came from.
+    rotate_tiers_in(&loaded, &store).await;
+    let (ok, text) = tierlink_cli(project.path(), &["push"]).await;
+    assert!(ok, "{text}");
+    let moves = events(sent);
+    assert_eq!(moves.len(), tiers.len());
+    for event in &moves {
+        let golden_id = event["golden_id"].as_str().expect("golden id");
+        assert_eq!(event["from_tier"], tiers[golden_id], "{event}");
+        assert_ne!(event["to_tier"], event["from_tier"], "{event}");
+        assert_eq!(event["rule"], "moved by the test", "{event}");
+    }
 }

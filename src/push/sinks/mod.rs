@@ -28,6 +28,8 @@ use serde::Serialize;
 use crate::config::{deserialize_section, Problem};
 use crate::connectors::{http, ConnectorDefinition, ConnectorError, SourceContext};
 
+pub use webhook::SignedPost;
+
 /// One record's label change: carry `label` (none: carry no tier label),
 /// and drop the `remove` labels, which tierlink wrote earlier.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -92,22 +92,27 @@ pub fn build(definition: &SinkDefinition) -> Result<Arc<dyn Sink>, Vec<Problem>>
     }
     Ok(Arc::new(WebhookSink {
         connector: definition.connector.id.to_string(),
-        timeout: Duration::from_secs_f64(settings.timeout_secs),
-        settings,
+        batch_size: settings.batch_size,
+        post: SignedPost {
+            timeout: Duration::from_secs_f64(settings.timeout_secs),
+            url: settings.url,
+            secret: settings.secret,
+            max_attempts: settings.max_attempts,
+        },
     }))
 }
 
 struct WebhookSink {
     connector: String,
-    settings: Settings,
-    timeout: Duration,
+    batch_size: usize,
+    post: SignedPost,
 }
 
 impl std::fmt::Debug for WebhookSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookSink")
             .field("connector", &self.connector)
-            .field("url", &self.settings.url)
+            .field("url", &self.post.url)
             .finish_non_exhaustive()
     }
 }
@@ -122,7 +127,46 @@ pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-impl WebhookSink {
+/// JSON bodies POSTed to one URL, signed with [`signature`], with a
+/// delivery id (the body's SHA-256, the same on every retry); 408, 429
+/// and 5xx are retried with backoff, honouring `Retry-After`. The
+/// `webhook` sink and the tier-event relay ([`crate::push::events`]) send
+/// through it.
+#[derive(Debug, Clone)]
+pub struct SignedPost {
+    pub url: String,
+    pub secret: Secret,
+    pub timeout: Duration,
+    /// Attempts per body, the first included.
+    pub max_attempts: u32,
+}
+
+impl SignedPost {
+    /// Sends `body` until a 2xx, a refusal, `max_attempts` or shutdown.
+    pub async fn send(&self, context: &SourceContext, body: &[u8]) -> Result<(), Failure> {
+        let delivery = hex::encode(Sha256::digest(body));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.post_once(context, body, &delivery).await {
+                Ok(()) => return Ok(()),
+                Err((failure, wait)) => {
+                    if !failure.retryable
+                        || attempt >= self.max_attempts
+                        || context.shutdown.is_cancelled()
+                    {
+                        return Err(failure);
+                    }
+                    let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(8)));
+                    tokio::select! {
+                        () = tokio::time::sleep(wait.unwrap_or(backoff)) => {}
+                        () = context.shutdown.cancelled() => {}
+                    }
+                }
+            }
+        }
+    }
+
     /// One attempt: `Ok` on 2xx; else the failure and how long the
     /// receiver asked to wait.
     async fn post_once(
@@ -132,15 +176,15 @@ impl WebhookSink {
         delivery: &str,
     ) -> Result<(), (Failure, Option<Duration>)> {
         let timestamp = chrono::Utc::now().timestamp();
-        let request = format!("POST {} ({} bytes)", self.settings.url, body.len());
+        let request = format!("POST {} ({} bytes)", self.url, body.len());
         let answer = context
             .http
-            .post(&self.settings.url)
+            .post(&self.url)
             .timeout(self.timeout)
             .header("Content-Type", "application/json")
             .header(
                 SIGNATURE_HEADER,
-                signature(self.settings.secret.expose(), timestamp, body),
+                signature(self.secret.expose(), timestamp, body),
             )
             .header(TIMESTAMP_HEADER, timestamp.to_string())
             .header(DELIVERY_HEADER, delivery)
@@ -186,33 +230,14 @@ impl WebhookSink {
 #[async_trait]
 impl Sink for WebhookSink {
     fn batch_size(&self) -> usize {
-        self.settings.batch_size
+        self.batch_size
     }
 
     async fn apply(&self, context: &SourceContext, changes: &[LabelChange]) -> BatchOutcome {
         let body = serde_json::to_vec(&json!({"connector": self.connector, "changes": changes}))
             .unwrap_or_default();
-        let delivery = hex::encode(Sha256::digest(&body));
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.post_once(context, &body, &delivery).await {
-                Ok(()) => return Ok(vec![Ok(()); changes.len()]),
-                Err((failure, wait)) => {
-                    if !failure.retryable
-                        || attempt >= self.settings.max_attempts
-                        || context.shutdown.is_cancelled()
-                    {
-                        return Err(failure);
-                    }
-                    let backoff = Duration::from_millis(200 * 2u64.pow(attempt.min(8)));
-                    tokio::select! {
-                        () = tokio::time::sleep(wait.unwrap_or(backoff)) => {}
-                        () = context.shutdown.cancelled() => {}
-                    }
-                }
-            }
-        }
+        self.post.send(context, &body).await?;
+        Ok(vec![Ok(()); changes.len()])
     }
 
     fn readable(&self) -> bool {
