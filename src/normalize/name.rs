@@ -13,7 +13,8 @@ use std::sync::LazyLock;
 use unicode_normalization::char::is_combining_mark;
 
 use super::chinese::{
-    fold, is_han, pinyin_readings, strip_accents_lowercase, PINYIN_U_UMLAUT_SPELLINGS,
+    fold, is_han, pinyin_reading, pinyin_readings, strip_accents_lowercase,
+    PINYIN_U_UMLAUT_SPELLINGS,
 };
 
 /// Which writing system a name is in.
@@ -107,6 +108,59 @@ const SURNAME_READINGS: &[(&str, &[&str])] = &[
     ("亓官", &["qiguan"]),
 ];
 
+/// Characters read more than one way in given names, with those readings,
+/// the usual first (乐 le or yue, 长 chang or zhang). Every other character
+/// is read its most common way only: the dictionary's rarer readings (明
+/// meng, 娜 nuo, 家 gu, 强 jiang, 余 tu) are not how anyone spells a name,
+/// and as keys they made different names meet (张晓明 and 张晓萌, 陈家明 and
+/// 陈杰明).
+const GIVEN_NAME_HETERONYMS: &[(char, &[&str])] = &[
+    ('乐', &["le", "yue"]),
+    ('长', &["chang", "zhang"]),
+    ('行', &["xing", "hang"]),
+    ('重', &["zhong", "chong"]),
+    ('朝', &["chao", "zhao"]),
+    ('传', &["chuan", "zhuan"]),
+    ('觉', &["jue", "jiao"]),
+    ('茜', &["qian", "xi"]),
+    ('柏', &["bai", "bo"]),
+    ('晟', &["sheng", "cheng"]),
+    ('盛', &["sheng", "cheng"]),
+    ('蔚', &["wei", "yu"]),
+    ('单', &["dan", "shan"]),
+    ('曾', &["zeng", "ceng"]),
+    ('参', &["can", "shen"]),
+    ('都', &["du", "dou"]),
+    ('解', &["jie", "xie"]),
+    ('奇', &["qi", "ji"]),
+    ('会', &["hui", "kuai"]),
+    ('降', &["jiang", "xiang"]),
+    ('省', &["sheng", "xing"]),
+    ('乘', &["cheng", "sheng"]),
+    ('宿', &["su", "xiu"]),
+    ('率', &["shuai", "lv"]),
+    ('校', &["xiao", "jiao"]),
+    ('查', &["cha", "zha"]),
+    ('区', &["qu", "ou"]),
+    ('仇', &["chou", "qiu"]),
+    ('翟', &["zhai", "di"]),
+    ('尉', &["wei", "yu"]),
+    ('藏', &["cang", "zang"]),
+];
+
+/// The readings of `c` in a name: its listed ones in
+/// [`GIVEN_NAME_HETERONYMS`], else its most common one. Empty for
+/// characters without a reading (non-Han).
+fn name_readings(c: char) -> Vec<&'static str> {
+    match GIVEN_NAME_HETERONYMS
+        .iter()
+        .find(|(listed, _)| *listed == c)
+    {
+        Some((_, readings)) => readings.to_vec(),
+        None => pinyin_reading(c).into_iter().collect(),
+    }
+}
+
 /// Titles written after a Chinese name (`张伟先生`, `李总`, `李哥`). Longer
 /// first so `总经理` is not read as `总`.
 const HAN_TITLE_SUFFIXES: &[&str] = &[
@@ -124,12 +178,20 @@ const HAN_TITLE_SUFFIXES: &[&str] = &[
     "老板",
     "主任",
     "总",
+    "教授",
+    "医生",
+    "律师",
+    "博士",
     // Familiar kinship terms a sales rep writes after a surname (`李哥`).
     "大哥",
     "大姐",
     "哥",
     "姐",
 ];
+
+/// Titles that are also common name characters, so taken as titles only
+/// right after a bare surname: `刘工` (engineer), `陈董` (chairman).
+const HAN_TITLES_AFTER_SURNAME: &[char] = &['工', '董'];
 
 /// Familiar prefixes in front of a bare surname (`老王`, `小李`).
 const HAN_FAMILIAR_PREFIXES: &[char] = &['老', '小'];
@@ -165,7 +227,7 @@ const MAX_NAME_CHARS: usize = 100;
 /// (empty, digits, punctuation, emoji only) or the text is longer than
 /// [`MAX_NAME_CHARS`].
 pub fn normalize_person_name(raw: &str) -> Option<PersonName> {
-    let folded = fold(raw);
+    let folded = without_bracketed_notes(&fold(raw));
     if folded.chars().nth(MAX_NAME_CHARS).is_some() {
         return None;
     }
@@ -201,6 +263,36 @@ pub fn normalize_person_name(raw: &str) -> Option<PersonName> {
         given_name,
         keys,
     })
+}
+
+/// `text` without notes in brackets (`王伟(销售)`, `John Smith [sales]`,
+/// `李娜【VIP】`), unless the brackets hold all of it.
+fn without_bracketed_notes(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut closers: Vec<char> = Vec::new();
+    for c in text.chars() {
+        let closer = match c {
+            '(' => Some(')'),
+            '[' => Some(']'),
+            '【' => Some('】'),
+            '〔' => Some('〕'),
+            '<' => Some('>'),
+            _ => None,
+        };
+        if let Some(closer) = closer {
+            closers.push(closer);
+        } else if closers.last() == Some(&c) {
+            closers.pop();
+        } else if closers.is_empty() {
+            kept.push(c);
+        }
+    }
+    let kept = kept.trim();
+    if kept.is_empty() {
+        text.to_string()
+    } else {
+        kept.to_string()
+    }
 }
 
 /// Similarity of two names in `0.0..=1.0`: the best normalized Levenshtein
@@ -355,6 +447,15 @@ fn strip_han_titles(han: &str) -> (&str, bool) {
             return (&name[first.len_utf8()..], true);
         }
     }
+    if let Some(title) = name.chars().last() {
+        let rest = &name[..name.len() - title.len_utf8()];
+        if HAN_TITLES_AFTER_SURNAME.contains(&title)
+            && !rest.is_empty()
+            && han_surname_len(rest) == rest.chars().count()
+        {
+            return (rest, true);
+        }
+    }
     let surname_only = stripped_title && han_surname_len(name) == name.chars().count();
     (name, surname_only)
 }
@@ -399,7 +500,8 @@ fn surname_first(folded: &str) -> String {
 }
 
 /// Readings of a surname: its surname reading where that differs from the
-/// common one, else every reading of its characters.
+/// common one, else the name readings of its characters (王 is wang, never
+/// the dictionary's rare yu, which made 王伟 meet 余伟).
 fn surname_readings(surname: &str) -> Vec<String> {
     if let Some((_, readings)) = SURNAME_READINGS.iter().find(|(s, _)| *s == surname) {
         return readings.iter().map(|r| r.to_string()).collect();
@@ -408,13 +510,13 @@ fn surname_readings(surname: &str) -> Vec<String> {
     syllable_combinations(&chars, MAX_KEYS)
 }
 
-/// All readings of `chars` joined together, heteronyms multiplied out in order
-/// of frequency, at most `limit` of them. Characters without a reading are
-/// skipped.
+/// The name readings of `chars` ([`name_readings`]) joined together,
+/// heteronyms multiplied out in order, at most `limit` of them. Characters
+/// without a reading are skipped.
 fn syllable_combinations(chars: &[char], limit: usize) -> Vec<String> {
     let mut combinations = vec![String::new()];
     for &c in chars {
-        let readings = pinyin_readings(c);
+        let readings = name_readings(c);
         if readings.is_empty() {
             continue;
         }
@@ -644,6 +746,11 @@ mod tests {
             ("张大姐", Some("张"), None),
             ("王芳姐", Some("王"), Some("芳")),
             ("曾总", Some("曾"), None),
+            ("刘工", Some("刘"), None),
+            ("陈董", Some("陈"), None),
+            ("王伟（销售）", Some("王"), Some("伟")),
+            ("王伟(采购)", Some("王"), Some("伟")),
+            ("张教授", Some("张"), None),
             ("司马总", Some("司马"), None),
             ("司马", Some("司马"), None),
             ("小姐", Some("小"), Some("姐")),
@@ -719,6 +826,31 @@ mod tests {
         assert!(same_name("王乐", "Wang Yue"));
         assert!(same_name("李长风", "Li Changfeng"));
         assert!(same_name("李长风", "Li Zhangfeng"));
+    }
+
+    #[test]
+    fn rare_dictionary_readings_make_no_keys() {
+        // Common surnames and given-name characters, read only the way
+        // names are: different names stay apart.
+        for (a, b) in [
+            ("王伟", "余伟"),
+            ("王伟", "Yu Wei"),
+            ("沈伟", "陈伟"),
+            ("陆伟", "刘伟"),
+            ("叶伟", "谢伟"),
+            ("贾伟", "顾伟"),
+            ("石磊", "Dan Lei"),
+            ("张晓明", "张晓萌"),
+            ("李娜", "李诺"),
+            ("陈家明", "陈杰明"),
+            ("余志强", "Yu Zhijiang"),
+        ] {
+            assert!(!same_name(a, b), "{a} vs {b}");
+        }
+        // Homophones still meet: one spelling, two characters.
+        assert!(same_name("王伟", "汪伟"));
+        assert!(same_name("余志强", "Yu Zhiqiang"));
+        assert!(same_name("沈伟", "Shen Wei"));
     }
 
     #[test]

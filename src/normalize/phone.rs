@@ -51,9 +51,6 @@ impl NormalizedPhone {
     }
 }
 
-/// IP long-distance carrier prefixes dialled in front of a domestic number.
-const IP_DIAL_PREFIXES: [&str; 3] = ["17951", "17911", "12593"];
-
 /// Words that introduce an extension. `ext` also covers `ext.` because dots are
 /// trimmed from the extension afterwards; longer markers come first so that
 /// `ext` is not mistaken for `x`.
@@ -68,7 +65,7 @@ const MAX_EXTENSION_DIGITS: usize = 6;
 pub fn normalize_phone(raw: &str) -> Option<NormalizedPhone> {
     // NFKC turns full-width digits, `＋` and `（）` into ASCII; lowercasing lets
     // `EXT`/`X` markers match.
-    let text = nfkc(raw).to_ascii_lowercase();
+    let text = clean_text(&nfkc(raw).to_ascii_lowercase());
     let (number, extension) = split_marked_extension(strip_label(text.trim())?)?;
     match extension {
         Some(extension) => parse_number(number).map(|phone| phone.with_extension(extension)),
@@ -147,6 +144,48 @@ fn country_code_len(digits: &str) -> usize {
     }
 }
 
+/// Dashes other than `-` that people and input methods put between digit
+/// groups: em and en dash, hyphen, non-breaking hyphen, minus.
+const DASHES: [char; 5] = ['—', '–', '‐', '‑', '−'];
+
+/// `text` with what is not part of a number taken out: invisible format
+/// characters (a BOM, zero-width spaces), notes in brackets that hold no
+/// digit (`13800138000(微信同号)`, `（本人）`), and, after a country code,
+/// the `(0)` of the trunk prefix (`+44 (0)20 7946 0958`); other dashes
+/// become `-`.
+fn clean_text(text: &str) -> String {
+    let mut cleaned = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}') {
+            continue;
+        }
+        if let Some(closer) = match c {
+            '(' => Some(')'),
+            '[' => Some(']'),
+            '【' => Some('】'),
+            _ => None,
+        } {
+            let rest: String = chars.clone().collect();
+            if let Some(end) = rest.find(closer) {
+                let inside = &rest[..end];
+                if !inside.bytes().any(|b| b.is_ascii_digit()) {
+                    for _ in 0..inside.chars().count() + 1 {
+                        chars.next();
+                    }
+                    cleaned.push(' ');
+                    continue;
+                }
+            }
+        }
+        cleaned.push(if DASHES.contains(&c) { '-' } else { c });
+    }
+    if cleaned.trim_start().starts_with('+') {
+        cleaned = cleaned.replacen("(0)", " ", 1);
+    }
+    cleaned
+}
+
 /// Labels that mark a fax line, which reaches no person.
 const FAX_LABELS: [&str; 2] = ["传真", "fax"];
 
@@ -200,7 +239,7 @@ fn parse_number(number: &str) -> Option<NormalizedPhone> {
     let number = number.trim();
     let number = number.strip_prefix("tel:").unwrap_or(number);
     let (digits, explicit_plus) = collect_digits(number)?;
-    if explicit_plus {
+    if explicit_plus || is_north_american_grouping(number) {
         return parse_with_country_code(&digits);
     }
     // Dialled forms can't be confused with each other: a domestic number is at
@@ -234,23 +273,37 @@ fn is_separator(c: char) -> bool {
     c.is_whitespace() || matches!(c, '-' | '.' | '(' | ')' | '[' | ']' | '【' | '】')
 }
 
-/// Strips an IP long-distance prefix such as `17951` in `17951 13800138000`.
+/// What follows an IP long-distance carrier prefix, libphonenumber's
+/// `1(?:[12]\d{3}|79\d{2}|9[0-7]\d{2})` (`17951`, `17911`, `12593`,
+/// `17909`, `19300`), if `digits` start with one.
 fn strip_ip_dial_prefix(digits: &str) -> Option<&str> {
-    IP_DIAL_PREFIXES
-        .iter()
-        .find_map(|prefix| digits.strip_prefix(prefix))
+    match digits.as_bytes() {
+        [b'1', b'1' | b'2', _, _, _, ..]
+        | [b'1', b'7', b'9', _, _, ..]
+        | [b'1', b'9', b'0'..=b'7', _, _, ..] => Some(&digits[5..]),
+        _ => None,
+    }
 }
 
 /// Strips China's international prefix, libphonenumber's
 /// `(1(?:[12]\d{3}|79\d{2}|9[0-7]\d{2}))?00`, leaving country code + number.
 fn strip_international_prefix(digits: &str) -> Option<&str> {
-    let after_carrier = match digits.as_bytes() {
-        [b'1', b'1' | b'2', _, _, _, ..]
-        | [b'1', b'7', b'9', _, _, ..]
-        | [b'1', b'9', b'0'..=b'7', _, _, ..] => &digits[5..],
-        _ => digits,
-    };
-    after_carrier.strip_prefix("00")
+    strip_ip_dial_prefix(digits)
+        .unwrap_or(digits)
+        .strip_prefix("00")
+}
+
+/// `1-415-555-2671`, `1 (415) 555-2671`: a North American number with its
+/// country code but no `+`. Grouped 1-3-3-4, it cannot be a Chinese mobile,
+/// which is grouped 3-4-4 or not at all.
+fn is_north_american_grouping(number: &str) -> bool {
+    let groups: Vec<&str> = number
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|group| !group.is_empty())
+        .collect();
+    matches!(groups.as_slice(), ["1", area, exchange, line]
+        if area.len() == 3 && exchange.len() == 3 && line.len() == 4
+            && !area.starts_with(['0', '1']))
 }
 
 /// Reads digits that start with a country code (after `+` or `00`).
@@ -377,6 +430,8 @@ mod tests {
         ("12593 13800138000", M),
         ("17951 0086 13800138000", M),
         ("17951 010 8888 6666", BEIJING),
+        ("1790913800138000", M),
+        ("17909 0755 12345678", SHENZHEN),
         // Landlines: 2-digit area codes (010, 02x) + 8 digits.
         ("010-8888 6666", BEIJING),
         ("01088886666", BEIJING),
@@ -410,6 +465,20 @@ mod tests {
         ("00 1 415 555 0123", US),
         ("+44 20 7946 0958", UK),
         ("17911 00 44 20 7946 0958", UK),
+        ("+44 (0)20 7946 0958", UK),
+        ("1-415-555-0123", US),
+        ("1 (415) 555-0123", US),
+        // Notes in brackets, other dashes, invisible characters.
+        ("13800138000(微信同号)", M),
+        ("13800138000（同微信）", M),
+        ("138 0013 8000(本人)", M),
+        ("010—88886666", BEIJING),
+        ("010–88886666", BEIJING),
+        ("138‐0013‐8000", M),
+        ("138−0013−8000", M),
+        ("+86—13800138000", M),
+        ("\u{feff}13800138000", M),
+        ("138\u{200b}00138000", M),
         ("+852 2345 6789", ok("+85223456789", International)),
         // Labels.
         ("手机：13800138000", M),
