@@ -114,8 +114,17 @@ pub enum DecisionCommand {
         #[command(flatten)]
         decision: DecisionArgs,
     },
-    /// Check the audit log's hash chain and name the first entry changed.
-    Verify,
+    /// Check the audit log's hash chain, that the decisions in force are
+    /// exactly the audited ones, and print the head hash to keep elsewhere.
+    Verify {
+        /// A head hash printed by an earlier verify: fails if no entry has
+        /// it any more (the log was rewritten or cut short since).
+        #[arg(long, value_name = "HASH")]
+        head: Option<String>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn actor(args: &DecisionArgs) -> anyhow::Result<&str> {
@@ -267,13 +276,19 @@ pub async fn decision(
             };
             print_outcome(&steward.undo(id, decision.reason.clone()).await?);
         }
-        DecisionCommand::Verify => match steward::verify_audit_log(store).await {
-            Ok(entries) => println!("audit log intact: {entries} entries, every hash verified"),
-            Err(error) => {
-                eprintln!("audit log TAMPERED: {error}");
-                return Ok(ExitCode::FAILURE);
+        DecisionCommand::Verify { head, json } => {
+            match steward::verify_audit_log(store, head.as_deref()).await {
+                Ok(verified) if json => println!("{}", serde_json::to_string_pretty(&verified)?),
+                Ok(verified) => println!(
+                    "audit log intact: {} entries, every hash verified, every decision in force as audited\nhead {} (keep it elsewhere; `decision verify --head` checks the log still reaches it)",
+                    verified.entries, verified.head
+                ),
+                Err(error) => {
+                    eprintln!("audit log TAMPERED: {error}");
+                    return Ok(ExitCode::FAILURE);
+                }
             }
-        },
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

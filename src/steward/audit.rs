@@ -3,7 +3,12 @@
 //! Each entry's hash is SHA-256 over the previous entry's hash followed by
 //! the entry's canonical form, so changing, removing or reordering any entry
 //! changes every hash after it. [`verify`] recomputes the chain and names
-//! the first entry that does not fit.
+//! the first entry that does not fit; [`reconcile`] checks that the
+//! decisions resolution honours (`steward_decisions`) are exactly the ones
+//! the chain recorded, undos included. The chain has no key: whoever can
+//! write the database can write a new consistent chain, and only a head
+//! hash kept elsewhere (printed by `tierlink decision verify`, checked with
+//! `--head`) shows that the log was rewritten or cut short.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, Decision, StewardDecision};
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -120,6 +125,102 @@ pub fn verify(entries: &[AuditEntry]) -> Result<(), ChainBreak> {
     Ok(())
 }
 
+/// Why the decisions in force differ from what the audit log recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("steward decision {decision_id} is not what the audit log recorded: {problem}")]
+pub struct DecisionMismatch {
+    pub decision_id: i64,
+    pub problem: String,
+}
+
+/// Checks every decision against its audit entry (the one whose payload
+/// names its `decision_id`): the same decision, actor, reason and time, and
+/// undone exactly when, and at the time, an audited undo withdrew it. A
+/// decision without an entry, or an audited decision without its row, is
+/// a mismatch too.
+pub fn reconcile(
+    decisions: &[StewardDecision],
+    entries: &[AuditEntry],
+) -> Result<(), DecisionMismatch> {
+    let mut audited: BTreeMap<i64, &AuditEntry> = BTreeMap::new();
+    let mut undone_at: BTreeMap<i64, DateTime<Utc>> = BTreeMap::new();
+    for entry in entries {
+        let Some(id) = entry.payload.get("decision_id").and_then(Value::as_i64) else {
+            continue;
+        };
+        audited.insert(id, entry);
+        let undo = entry
+            .payload
+            .get("decision")
+            .and_then(|decision| serde_json::from_value::<Decision>(decision.clone()).ok());
+        if let Some(Decision::Undo { decision_id }) = undo {
+            undone_at.insert(decision_id, entry.at);
+        }
+    }
+    let mismatch = |decision_id: i64, problem: String| DecisionMismatch {
+        decision_id,
+        problem,
+    };
+    for decision in decisions {
+        let id = decision.id;
+        let Some(entry) = audited.remove(&id) else {
+            return Err(mismatch(id, "no audit entry records it".to_string()));
+        };
+        let recorded = entry.payload.get("decision").cloned().unwrap_or_default();
+        let in_force = serde_json::to_value(&decision.decision).unwrap_or_default();
+        if recorded != in_force || entry.action != decision.decision.action() {
+            return Err(mismatch(
+                id,
+                format!(
+                    "it says {}, audit entry {} recorded {}",
+                    canonical_json(&in_force),
+                    entry.id,
+                    canonical_json(&recorded)
+                ),
+            ));
+        }
+        if entry.actor != decision.actor || entry.reason != decision.reason {
+            return Err(mismatch(
+                id,
+                format!(
+                    "made by {:?} because {:?}, audit entry {} recorded {:?} because {:?}",
+                    decision.actor, decision.reason, entry.id, entry.actor, entry.reason
+                ),
+            ));
+        }
+        if entry.at != decision.created_at {
+            return Err(mismatch(
+                id,
+                format!(
+                    "made at {}, audit entry {} recorded {}",
+                    decision.created_at, entry.id, entry.at
+                ),
+            ));
+        }
+        let audited_undo = undone_at.get(&id).copied();
+        if decision.undone_at != audited_undo {
+            let state = |at: Option<DateTime<Utc>>| {
+                at.map_or_else(|| "in force".to_string(), |at| format!("undone at {at}"))
+            };
+            return Err(mismatch(
+                id,
+                format!(
+                    "it is {}, the audit log has it {}",
+                    state(decision.undone_at),
+                    state(audited_undo)
+                ),
+            ));
+        }
+    }
+    match audited.into_iter().next() {
+        Some((id, entry)) => Err(mismatch(
+            id,
+            format!("audit entry {} records it, but it is gone", entry.id),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +284,95 @@ mod tests {
         let mut entries = chain(&["merge", "split", "undo"]);
         entries[2].payload = json!({ "n": 99 });
         assert_eq!(verify(&entries).unwrap_err().entry_id, 3);
+    }
+
+    /// A decision row and its audit entry, written the way the store does.
+    fn recorded(id: i64, decision: Decision, prev: &str) -> (StewardDecision, AuditEntry) {
+        let at = DateTime::parse_from_rfc3339("2026-03-01T08:00:00.123456Z")
+            .unwrap()
+            .with_timezone(&Utc)
+            + chrono::Duration::seconds(id);
+        let payload = json!({ "decision_id": id, "decision": &decision });
+        let fields = AuditFields {
+            at,
+            actor: "li.na",
+            action: decision.action(),
+            payload: &payload,
+            reason: Some("same phone"),
+        };
+        let hash = entry_hash(prev, &fields);
+        let entry = AuditEntry {
+            id,
+            at,
+            actor: "li.na".into(),
+            action: decision.action().into(),
+            payload: payload.clone(),
+            reason: Some("same phone".into()),
+            prev_hash: prev.to_string(),
+            hash,
+        };
+        let row = StewardDecision {
+            id,
+            decision,
+            actor: "li.na".into(),
+            reason: Some("same phone".into()),
+            created_at: at,
+            undone_at: None,
+        };
+        (row, entry)
+    }
+
+    fn merge_then_undo() -> (Vec<StewardDecision>, Vec<AuditEntry>) {
+        let merge = Decision::Merge {
+            golden_ids: vec!["g1".into(), "g2".into()],
+            records: Vec::new(),
+        };
+        let (mut first, first_entry) = recorded(1, merge, GENESIS_HASH);
+        let (second, second_entry) =
+            recorded(2, Decision::Undo { decision_id: 1 }, &first_entry.hash);
+        first.undone_at = Some(second_entry.at);
+        (vec![first, second], vec![first_entry, second_entry])
+    }
+
+    #[test]
+    fn decisions_in_force_must_be_the_audited_ones() {
+        let (decisions, entries) = merge_then_undo();
+        assert_eq!(verify(&entries), Ok(()));
+        assert_eq!(reconcile(&decisions, &entries), Ok(()));
+
+        // A decision's content, actor or undo changed in its table only.
+        let mut changed = decisions.clone();
+        changed[0].decision = Decision::Merge {
+            golden_ids: vec!["g1".into(), "g3".into()],
+            records: Vec::new(),
+        };
+        assert_eq!(reconcile(&changed, &entries).unwrap_err().decision_id, 1);
+        let mut changed = decisions.clone();
+        changed[0].actor = "mallory".into();
+        assert!(reconcile(&changed, &entries)
+            .unwrap_err()
+            .problem
+            .contains("mallory"));
+        let mut changed = decisions.clone();
+        changed[0].undone_at = None;
+        assert!(reconcile(&changed, &entries)
+            .unwrap_err()
+            .problem
+            .contains("in force"));
+
+        // A decision added or removed behind the log's back.
+        let mut added = decisions.clone();
+        added.push(StewardDecision {
+            id: 3,
+            ..decisions[1].clone()
+        });
+        assert_eq!(reconcile(&added, &entries).unwrap_err().decision_id, 3);
+        assert_eq!(
+            reconcile(&decisions[..1], &entries)
+                .unwrap_err()
+                .decision_id,
+            2
+        );
     }
 
     #[test]

@@ -248,6 +248,37 @@ async fn touched_golden(
     Ok((links, customers, ids))
 }
 
+/// Closes, as `settled`, the open review items whose two records are now
+/// in one of `clusters`: a merge, another item accepted or new evidence
+/// joined them, and deciding the item could only part them again behind
+/// that decision's back.
+async fn settle_joined_review_items(
+    store: &dyn Store,
+    clusters: &[ResolvedCluster],
+) -> Result<(), StoreError> {
+    let open = store.open_review_items(i64::MAX).await?;
+    if open.is_empty() {
+        return Ok(());
+    }
+    let cluster_of: HashMap<&PartyKey, usize> = clusters
+        .iter()
+        .enumerate()
+        .flat_map(|(index, cluster)| cluster.members.iter().map(move |key| (key, index)))
+        .collect();
+    let joined: Vec<(PartyKey, PartyKey)> = open
+        .into_iter()
+        .filter(|item| {
+            let (left, right) = (&item.candidate.left, &item.candidate.right);
+            matches!((cluster_of.get(left), cluster_of.get(right)), (Some(a), Some(b)) if a == b)
+        })
+        .map(|item| (item.candidate.left, item.candidate.right))
+        .collect();
+    if !joined.is_empty() {
+        store.settle_review_items(&joined).await?;
+    }
+    Ok(())
+}
+
 /// Derived ids checked per new customer by [`touched_golden`]; a
 /// clash is a 64-bit hash collision, so the first is all but always free.
 const NEW_ID_LOOKAHEAD: usize = 3;
@@ -263,6 +294,7 @@ async fn plan_and_store(
     decisions: &[StewardDecision],
     (links, customers, ids): CurrentState,
 ) -> Result<ResolutionSummary, StoreError> {
+    settle_joined_review_items(store, &resolution.clusters).await?;
     if !resolution.reviews.is_empty() {
         let golden_of = golden_id_by_record(&links);
         let customers: BTreeSet<String> = resolution
@@ -514,6 +546,11 @@ impl Steward<'_> {
                 "there is no review item {review_id}: see `tierlink review list`"
             ))
         })?;
+        if item.status == "settled" {
+            return Err(StewardError::Invalid(format!(
+                "review item {review_id} is already settled: its two records became one customer since it was opened; to part them, use `customer split`"
+            )));
+        }
         if item.status != "open" {
             return Err(StewardError::Invalid(format!(
                 "review item {review_id} is already {}",
@@ -898,11 +935,43 @@ fn names(decision: &Decision, golden_id: &str, members: &[PartyKey]) -> bool {
     }
 }
 
-/// Checks the whole audit chain; on success, how many entries it holds.
-pub async fn verify_audit_log(store: &dyn Store) -> Result<usize, StewardError> {
+/// What [`verify_audit_log`] found when everything fits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditVerified {
+    pub entries: usize,
+    /// The newest entry's hash ([`audit::GENESIS_HASH`] for an empty log):
+    /// kept elsewhere and passed back as `head`, it shows a log rewritten
+    /// or cut short since.
+    pub head: String,
+}
+
+/// Checks the whole audit chain, that the decisions in force are exactly
+/// the audited ones ([`audit::reconcile`]) and, with `head`, that the entry
+/// of that hash is still in the chain.
+pub async fn verify_audit_log(
+    store: &dyn Store,
+    head: Option<&str>,
+) -> Result<AuditVerified, StewardError> {
     let entries = store.audit_log().await?;
     audit::verify(&entries).map_err(|broken| StewardError::Invalid(broken.to_string()))?;
-    Ok(entries.len())
+    let decisions = store.decisions().await?;
+    audit::reconcile(&decisions, &entries)
+        .map_err(|mismatch| StewardError::Invalid(mismatch.to_string()))?;
+    let newest = entries
+        .last()
+        .map_or(audit::GENESIS_HASH, |entry| entry.hash.as_str());
+    if let Some(head) = head.map(str::trim) {
+        let kept = head == audit::GENESIS_HASH || entries.iter().any(|entry| entry.hash == head);
+        if !kept {
+            return Err(StewardError::Invalid(format!(
+                "no audit entry has the hash {head} any more: the log was rewritten or cut short since that hash was its head (its head is now {newest})"
+            )));
+        }
+    }
+    Ok(AuditVerified {
+        entries: entries.len(),
+        head: newest.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -360,7 +360,10 @@ pub struct ReviewItem {
     pub id: i64,
     #[serde(flatten)]
     pub candidate: ReviewCandidate,
-    /// `open`, `accepted` or `rejected`.
+    /// `open`, `accepted`, `rejected`, or `settled`: its two records became
+    /// one customer without a decision on it (a merge, another item
+    /// accepted, new evidence). A settled pair that is a candidate again
+    /// (an undo parted them) reopens.
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
@@ -836,9 +839,12 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<CustomerActivity>;
 
     /// Saves review candidates, one item per pair (either order): an open
-    /// item takes the new score and explanation, a decided item stays as
-    /// decided. Returns how many items are new.
+    /// or settled item takes the new score and explanation and is open, a
+    /// decided item stays as decided. Returns how many items are new.
     async fn save_review_items(&self, candidates: &[ReviewCandidate]) -> StoreResult<u64>;
+    /// Marks the open items of these pairs (either order) `settled`.
+    /// Returns how many it closed.
+    async fn settle_review_items(&self, pairs: &[(PartyKey, PartyKey)]) -> StoreResult<u64>;
     /// Open review items, highest priority first.
     async fn open_review_items(&self, limit: i64) -> StoreResult<Vec<ReviewItem>>;
     /// One review item, open or decided.

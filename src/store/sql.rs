@@ -1573,11 +1573,13 @@ macro_rules! impl_store {
                         new += 1;
                         continue;
                     }
-                    // Known pair: an open item takes the new score; a decided one stays.
+                    // Known pair: an open or settled item takes the new
+                    // score and is open; a decided one stays.
                     sqlx::query(
-                        "UPDATE review_queue SET score = $1, match_weight = $2, evidence = $3, priority = $4
+                        "UPDATE review_queue SET score = $1, match_weight = $2, evidence = $3, priority = $4,
+                                                status = 'open', decided_at = NULL
                          WHERE left_connector = $5 AND left_source_id = $6 AND right_connector = $7
-                           AND right_source_id = $8 AND status = 'open'",
+                           AND right_source_id = $8 AND status IN ('open', 'settled')",
                     )
                     .bind(candidate.probability)
                     .bind(candidate.match_weight)
@@ -1593,6 +1595,31 @@ macro_rules! impl_store {
                 }
                 tx.commit().await.map_err(query_error("saving review items"))?;
                 Ok(new)
+            }
+
+            async fn settle_review_items(&self, pairs: &[(PartyKey, PartyKey)]) -> StoreResult<u64> {
+                let now = Utc::now();
+                let mut settled = 0;
+                let mut tx = self.pool.begin().await.map_err(query_error("settling review items"))?;
+                for (a, b) in pairs {
+                    let (left, right) = if a <= b { (a, b) } else { (b, a) };
+                    settled += sqlx::query(
+                        "UPDATE review_queue SET status = 'settled', decided_at = $1
+                         WHERE left_connector = $2 AND left_source_id = $3 AND right_connector = $4
+                           AND right_source_id = $5 AND status = 'open'",
+                    )
+                    .bind(now)
+                    .bind(&left.connector)
+                    .bind(&left.source_id)
+                    .bind(&right.connector)
+                    .bind(&right.source_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query_error("settling review items"))?
+                    .rows_affected();
+                }
+                tx.commit().await.map_err(query_error("settling review items"))?;
+                Ok(settled)
             }
 
             async fn open_review_items(&self, limit: i64) -> StoreResult<Vec<ReviewItem>> {

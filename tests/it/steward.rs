@@ -543,7 +543,10 @@ async fn decisions_story(store: &dyn Store, index: Option<&SharedIndex>) {
     let undone: Vec<bool> = decisions.iter().map(|d| d.undone_at.is_some()).collect();
     assert_eq!(undone, vec![true, true, true, false, false, false]);
     assert!(steward.undo(split.decision.id, None).await.is_err());
-    assert_eq!(verify_audit_log(store).await.expect("intact"), 6);
+    assert_eq!(
+        verify_audit_log(store, None).await.expect("intact").entries,
+        6
+    );
     let log = store.audit_log().await.expect("audit log");
     assert_eq!(log[0].actor, "li.na");
     assert_eq!(log[0].action, "split");
@@ -637,11 +640,12 @@ async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
     assert_eq!(li.candidate.explanation[1].weight, -1.7);
     assert_eq!(zhang.candidate.left, erp1);
 
-    steward.accept(li.id, None).await.expect("accept");
+    // Rejected while its records are one customer: they part.
     steward
         .reject(zhang.id, Some("father and son".into()))
         .await
         .expect("reject");
+    steward.accept(li.id, None).await.expect("accept");
     assert_eq!(id_of(store, &erp2).await, id_of(store, &shopb).await);
     assert_ne!(id_of(store, &erp1).await, id_of(store, &shopa).await);
     assert!(store.open_review_items(10).await.expect("open").is_empty());
@@ -679,7 +683,7 @@ async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
         ("rejected", 0.6)
     );
     assert!(matches!(
-        store.decisions().await.expect("decisions")[1].decision,
+        store.decisions().await.expect("decisions")[0].decision,
         Decision::RejectMatch { .. }
     ));
     assert!(resolve_customers(store, &rules)
@@ -689,7 +693,8 @@ async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
         .is_empty());
 
     // Undoing the rejection reopens the item, and the shared phone joins
-    // the records again.
+    // the records again: nothing is left to review, so the item is
+    // settled, and deciding it is refused.
     let rejection = item.decision_id.expect("decided by a decision");
     steward.undo(rejection, None).await.expect("undo");
     assert_eq!(id_of(store, &erp1).await, id_of(store, &shopa).await);
@@ -700,9 +705,55 @@ async fn review_decisions_bind_the_next_resolution(store: Arc<dyn Store>) {
         .expect("exists");
     assert_eq!(
         (reopened.status.as_str(), reopened.decision_id),
-        ("open", None)
+        ("settled", None)
     );
-    assert_eq!(verify_audit_log(store).await.expect("intact"), 3);
+    let refused = steward
+        .reject(zhang.id, None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("settled"), "{refused}");
+
+    // An open item whose customers a steward merges is settled too, and
+    // comes back open when the engine proposes the pair again.
+    let (erp3, shopc) = (key("erp", "3"), key("shop", "c"));
+    load_parties(
+        store,
+        &[
+            party("erp", "3", "王芳", Some("13600136000")),
+            party("shop", "c", "Wang Fang", Some("13500135000")),
+        ],
+    )
+    .await;
+    resolve_customers(store, &rules).await.expect("new records");
+    store
+        .save_review_items(&[candidate(&erp3, &shopc, 0.5, 2.0)])
+        .await
+        .expect("a new item");
+    let item = store.open_review_items(10).await.expect("open")[0].clone();
+    let (one, two) = (id_of(store, &erp3).await, id_of(store, &shopc).await);
+    steward.merge(&[one, two], None).await.expect("merge");
+    let merged = store
+        .review_item(item.id)
+        .await
+        .expect("item")
+        .expect("exists");
+    assert_eq!(merged.status, "settled");
+    assert!(store.open_review_items(10).await.expect("open").is_empty());
+    store
+        .save_review_items(&[candidate(&erp3, &shopc, 0.55, 2.0)])
+        .await
+        .expect("proposed again");
+    let again = store
+        .review_item(item.id)
+        .await
+        .expect("item")
+        .expect("exists");
+    assert_eq!((again.status.as_str(), again.decided_at), ("open", None));
+    assert_eq!(
+        verify_audit_log(store, None).await.expect("intact").entries,
+        4
+    );
 }
 
 /// A pass through the index that the store refuses leaves nothing half
@@ -764,8 +815,9 @@ async fn an_indexed_pass_the_store_refuses_drops_the_index() {
         .is_empty());
 }
 
-/// Editing an audit row in the database is found by verification, which
-/// names the entry.
+/// Editing an audit row or a decision row in the database is found by
+/// verification, which names the entry or the decision; a cut-off tail
+/// shows against a head hash kept from before.
 #[tokio::test]
 async fn verification_finds_an_audit_entry_edited_in_the_database() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -804,16 +856,75 @@ async fn verification_finds_an_audit_entry_edited_in_the_database() {
         .await
         .expect("merge");
     steward.undo(2, None).await.expect("undo");
-    assert_eq!(verify_audit_log(store.as_ref()).await.expect("intact"), 3);
+    let verified = verify_audit_log(store.as_ref(), None)
+        .await
+        .expect("intact");
+    assert_eq!(verified.entries, 3);
+    let head = verified.head;
 
     let mut connection = sqlx::SqliteConnection::connect(&url)
         .await
         .expect("connect");
+    // The decision resolution honours, changed in its own table: the chain
+    // still verifies, the decision does not.
+    sqlx::query("UPDATE steward_decisions SET actor = 'mallory' WHERE id = 1")
+        .execute(&mut connection)
+        .await
+        .expect("tampering");
+    let error = verify_audit_log(store.as_ref(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("steward decision 1 ") && error.contains("mallory"),
+        "{error}"
+    );
+    sqlx::query("UPDATE steward_decisions SET actor = 'li.na' WHERE id = 1")
+        .execute(&mut connection)
+        .await
+        .expect("put back");
+    sqlx::query("UPDATE steward_decisions SET undone_at = NULL WHERE id = 2")
+        .execute(&mut connection)
+        .await
+        .expect("tampering");
+    let error = verify_audit_log(store.as_ref(), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("steward decision 2 ") && error.contains("in force"),
+        "{error}"
+    );
+
+    // The newest decision and its entry removed together: only the head
+    // kept elsewhere shows it.
+    sqlx::query("DELETE FROM steward_decisions WHERE id = 3")
+        .execute(&mut connection)
+        .await
+        .expect("tampering");
+    sqlx::query("DELETE FROM audit_log WHERE id = 3")
+        .execute(&mut connection)
+        .await
+        .expect("tampering");
+    sqlx::query("UPDATE steward_decisions SET undone_at = NULL WHERE id = 2")
+        .execute(&mut connection)
+        .await
+        .expect("consistent");
+    let cut = verify_audit_log(store.as_ref(), None)
+        .await
+        .expect("consistent");
+    assert_eq!(cut.entries, 2);
+    let error = verify_audit_log(store.as_ref(), Some(&head))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("cut short"), "{error}");
+
     sqlx::query("UPDATE audit_log SET reason = 'nobody asked' WHERE id = 2")
         .execute(&mut connection)
         .await
         .expect("tampering");
-    let error = verify_audit_log(store.as_ref())
+    let error = verify_audit_log(store.as_ref(), None)
         .await
         .unwrap_err()
         .to_string();
@@ -931,6 +1042,14 @@ async fn every_steward_command_works_end_to_end() {
         String::from_utf8_lossy(&missing_actor.stderr).contains("--actor"),
         "{missing_actor:?}"
     );
+    // The second item's records are one customer now: rejected before
+    // anything resolves again (which would settle the item), they part.
+    let second = review_id(dir, records[0], records[1]);
+    ok(dir, &["review", "reject", &second, "--actor", "li.na"]);
+    assert_ne!(
+        id_of(store.as_ref(), records[0]).await,
+        id_of(store.as_ref(), records[1]).await
+    );
     let accepted = ok(
         dir,
         &[
@@ -947,12 +1066,6 @@ async fn every_steward_command_works_end_to_end() {
     assert_eq!(
         id_of(store.as_ref(), &singles[0].1).await,
         id_of(store.as_ref(), &singles[1].1).await
-    );
-    let second = review_id(dir, records[0], records[1]);
-    ok(dir, &["review", "reject", &second, "--actor", "li.na"]);
-    assert_ne!(
-        id_of(store.as_ref(), records[0]).await,
-        id_of(store.as_ref(), records[1]).await
     );
     let again = tierlink(dir, &["review", "accept", &second, "--actor", "li.na"]);
     assert!(!again.status.success(), "an item is decided once");
@@ -1034,7 +1147,14 @@ async fn every_steward_command_works_end_to_end() {
     assert_eq!(id_of(store.as_ref(), &singles[1].1).await, split_off);
     let listed = ok(dir, &["decision", "list"]);
     assert!(listed.contains("undone"), "{listed}");
-    assert!(ok(dir, &["decision", "verify"]).contains("6 entries"));
+    let verified = ok(dir, &["decision", "verify"]);
+    assert!(verified.contains("6 entries"), "{verified}");
+    let head = json_of(dir, &["decision", "verify", "--json"])["head"]
+        .as_str()
+        .expect("head")
+        .to_string();
+    assert!(verified.contains(&head), "{verified}");
+    ok(dir, &["decision", "verify", "--head", &head]);
 
     let mut connection = sqlx::SqliteConnection::connect(&url)
         .await
