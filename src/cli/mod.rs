@@ -283,6 +283,9 @@ pub enum RejectedCommand {
 /// says whether it worked.
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. } | Command::Listen { .. }) {
+        end_quietly_on_closed_pipe();
+    }
     init_logging();
     match execute(cli).await {
         Ok(code) => code,
@@ -290,6 +293,18 @@ pub async fn main() -> ExitCode {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `tierlink review list | head`: a reader that stops early ends the output
+/// the way it ends `ls` or `grep`, instead of `println!` panicking on the
+/// closed pipe. Not for the servers, which must outlive a closed peer.
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: `signal` only sets this process's disposition of SIGPIPE back
+    // to the default; no handler runs Rust code.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

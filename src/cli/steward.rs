@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::model::{Party, PartyKey};
 use crate::steward::{self, CustomerView, DecisionOutcome, ResolutionRules, Steward};
 use crate::store::{Decision, ReviewItem, StewardDecision, Store};
 
@@ -27,7 +28,7 @@ pub enum ReviewCommand {
     /// Open review items, highest priority first.
     List {
         /// At most this many.
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
         limit: i64,
         /// Print the list as JSON.
         #[arg(long)]
@@ -146,17 +147,30 @@ pub async fn review(
             if json {
                 println!("{}", serde_json::to_string_pretty(&items)?);
             } else {
-                println!("{}", review_list(&items));
+                let open = store.open_review_count().await?;
+                println!("{}", review_list(&items, open));
             }
         }
         ReviewCommand::Show { id, json } => {
             let Some(item) = store.review_item(id).await? else {
                 anyhow::bail!("there is no review item {id}: see `tierlink review list`");
             };
+            let keys = [item.candidate.left.clone(), item.candidate.right.clone()];
+            let parties = store.parties_by_keys(&keys).await?;
+            let mut records = Vec::new();
+            for key in &keys {
+                records.push(ReviewRecord {
+                    golden_id: store.golden_id_of(key).await?,
+                    party: parties.iter().find(|party| party.key() == *key).cloned(),
+                    key: key.clone(),
+                });
+            }
             if json {
-                println!("{}", serde_json::to_string_pretty(&item)?);
+                let mut value = serde_json::to_value(&item)?;
+                value["records"] = serde_json::to_value(&records)?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
-                println!("{}", review_detail(&item));
+                println!("{}", review_detail(&item, &records));
             }
         }
         ReviewCommand::Accept { id, decision } => {
@@ -327,10 +341,13 @@ fn print_outcome(outcome: &DecisionOutcome) {
     for lineage in changes.id_lineage.iter().filter(|l| l.reason == "split") {
         println!("  {} split off {}", lineage.new_id, lineage.old_id);
     }
-    println!("undo with: tierlink decision undo {}", decision.id);
+    if !matches!(decision.decision, Decision::Undo { .. }) {
+        println!("undo with: tierlink decision undo {}", decision.id);
+    }
 }
 
-fn review_list(items: &[ReviewItem]) -> String {
+/// The items shown, highest priority first, and how many are open in all.
+fn review_list(items: &[ReviewItem], open: i64) -> String {
     if items.is_empty() {
         return "no open review items".to_string();
     }
@@ -348,22 +365,59 @@ fn review_list(items: &[ReviewItem]) -> String {
             candidate.right
         );
     }
+    if open > items.len() as i64 {
+        let _ = writeln!(
+            text,
+            "{} of {open} open items; see more with --limit",
+            items.len()
+        );
+    }
     text.push_str("see one with `tierlink review show ID`");
     text
 }
 
-fn review_detail(item: &ReviewItem) -> String {
+/// One record of a review item as `review show` gives it: what the source
+/// holds and the customer it belongs to now.
+#[derive(Debug, serde::Serialize)]
+struct ReviewRecord {
+    key: PartyKey,
+    golden_id: Option<String>,
+    party: Option<Party>,
+}
+
+fn review_detail(item: &ReviewItem, records: &[ReviewRecord]) -> String {
     let candidate = &item.candidate;
     let mut text = format!(
-        "review item {} ({})\n  {} <-> {}\n  probability {:.3}, match weight {:.2}, priority {:.2}\n  field contributions:\n",
-        item.id,
-        item.status,
-        candidate.left,
-        candidate.right,
-        candidate.probability,
-        candidate.match_weight,
-        candidate.priority
+        "review item {} ({})\n  probability {:.3}, match weight {:.2}, priority {:.2}\n",
+        item.id, item.status, candidate.probability, candidate.match_weight, candidate.priority
     );
+    for record in records {
+        let customer = record
+            .golden_id
+            .as_deref()
+            .map_or_else(|| "no customer".to_string(), |id| format!("customer {id}"));
+        let _ = writeln!(text, "  {} ({customer})", record.key);
+        let Some(party) = &record.party else {
+            let _ = writeln!(text, "    (the record is no longer stored)");
+            continue;
+        };
+        let list = |values: &[String]| values.join(", ");
+        for (label, value) in [
+            ("name", party.name.clone().unwrap_or_default()),
+            ("phones", list(&party.phones)),
+            ("emails", list(&party.emails)),
+            ("company", party.company.clone().unwrap_or_default()),
+            ("address", party.address.clone().unwrap_or_default()),
+        ] {
+            if !value.is_empty() {
+                let _ = writeln!(text, "    {label:<8} {value}");
+            }
+        }
+        for (name, value) in &party.strong_ids {
+            let _ = writeln!(text, "    {name:<8} {value}");
+        }
+    }
+    text.push_str("  field contributions:\n");
     for contribution in &candidate.explanation {
         let _ = writeln!(
             text,
@@ -371,6 +425,17 @@ fn review_detail(item: &ReviewItem) -> String {
             contribution.field, contribution.level, contribution.weight
         );
     }
+    // The fields' sum and the prior (the share of blocked pairs that
+    // match) make up the match weight.
+    let fields: f64 = candidate.explanation.iter().map(|c| c.weight).sum();
+    let _ = writeln!(
+        text,
+        "    {:<29} {:>+7.2}\n    {:<29} {:>+7.2}",
+        "prior",
+        candidate.match_weight - fields,
+        "match weight",
+        candidate.match_weight
+    );
     if item.status == "open" {
         let _ = write!(
             text,

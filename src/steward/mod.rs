@@ -25,7 +25,8 @@ use serde_json::Value;
 use crate::golden::rules::RulesError;
 use crate::golden::{self, CurrentGolden, CustomerState, LinkState, SurvivorshipRules};
 use crate::model::{Call, Message, Order, Party, PartyKey, Ticket};
-use crate::normalize::phone::normalize_phones;
+use crate::normalize::email::normalize_email;
+use crate::normalize::phone::{normalize_phone, normalize_phones};
 use crate::resolve::config::ResolveConfig;
 use crate::resolve::parties::{
     attach_shared_orders, customer_config, parse_matching, shared_order_keys, MATCHING_FILE,
@@ -295,19 +296,7 @@ async fn plan_and_store(
     (links, customers, ids): CurrentState,
 ) -> Result<ResolutionSummary, StoreError> {
     settle_joined_review_items(store, &resolution.clusters).await?;
-    if !resolution.reviews.is_empty() {
-        let golden_of = golden_id_by_record(&links);
-        let customers: BTreeSet<String> = resolution
-            .reviews
-            .iter()
-            .flat_map(|review| [&review.left, &review.right])
-            .filter_map(|key| golden_of.get(key).map(|id| id.to_string()))
-            .collect();
-        let customers: Vec<String> = customers.into_iter().collect();
-        let spend = store.paid_spend(&customers).await?;
-        weigh_by_customer_value(&mut resolution.reviews, &golden_of, &spend);
-        store.save_review_items(&resolution.reviews).await?;
-    }
+    let mut reviews = std::mem::take(&mut resolution.reviews);
     let pins = pinned_fields(decisions);
     let current = CurrentGolden {
         links: &links,
@@ -330,6 +319,30 @@ async fn plan_and_store(
         store.save_resolution_slices(&mut slices).await?;
     }
     drop(slices);
+    if !reviews.is_empty() {
+        // Weighed by the customers as just stored, so the first run of a
+        // project already puts its most valuable doubts first.
+        let mut stored: HashMap<PartyKey, String> = HashMap::new();
+        for key in reviews
+            .iter()
+            .flat_map(|review| [&review.left, &review.right])
+        {
+            if !stored.contains_key(key) {
+                if let Some(golden_id) = store.golden_id_of(key).await? {
+                    stored.insert(key.clone(), golden_id);
+                }
+            }
+        }
+        let golden_of: HashMap<&PartyKey, &str> = stored
+            .iter()
+            .map(|(key, golden_id)| (key, golden_id.as_str()))
+            .collect();
+        let customers: BTreeSet<String> = stored.values().cloned().collect();
+        let customers: Vec<String> = customers.into_iter().collect();
+        let spend = store.paid_spend(&customers).await?;
+        weigh_by_customer_value(&mut reviews, &golden_of, &spend);
+        store.save_review_items(&reviews).await?;
+    }
     Ok(summary)
 }
 
@@ -467,14 +480,6 @@ pub async fn resolve_with_index(
 /// matcher gives it) into uncertainty × value, where value is one plus the
 /// paid spend of the golden customers the two records belong to now: a
 /// doubtful pair between big customers is reviewed first.
-/// Each linked record's golden id.
-fn golden_id_by_record(links: &[LinkState]) -> HashMap<&PartyKey, &str> {
-    links
-        .iter()
-        .map(|link| (&link.party, link.golden_id.as_str()))
-        .collect()
-}
-
 fn weigh_by_customer_value(
     reviews: &mut [crate::store::ReviewCandidate],
     golden_of: &HashMap<&PartyKey, &str>,
@@ -680,7 +685,7 @@ impl Steward<'_> {
                 SETTABLE_FIELDS.join(", ")
             )));
         }
-        check_field_value(field, &value)?;
+        let value = field_value_in_golden_form(field, value)?;
         self.members(golden_id).await?;
         self.decide(
             Decision::SetField {
@@ -747,28 +752,50 @@ async fn active_members(store: &dyn Store, golden_id: &str) -> Result<Vec<PartyK
 /// Whether `value` has the shape of golden field `field`: `kind` is
 /// person or company, phones and e-mails a non-empty list of text, the
 /// rest non-empty text.
-fn check_field_value(field: &str, value: &Value) -> Result<(), StewardError> {
-    let fits = match field {
-        "kind" => matches!(value.as_str(), Some("person" | "company")),
-        "phones" | "emails" => value.as_array().is_some_and(|items| {
-            !items.is_empty()
-                && items
-                    .iter()
-                    .all(|item| item.as_str().is_some_and(|text| !text.trim().is_empty()))
-        }),
-        _ => value.as_str().is_some_and(|text| !text.trim().is_empty()),
-    };
-    if fits {
-        Ok(())
-    } else {
-        let expected = match field {
-            "kind" => "\"person\" or \"company\"",
-            "phones" | "emails" => "a non-empty list of text",
-            _ => "non-empty text",
-        };
-        Err(StewardError::Invalid(format!(
-            "{field} must be {expected}, not {value}"
-        )))
+/// A value for a golden field, checked and written the way the golden
+/// record writes it: phones in E.164 and e-mails normalized, each once, so
+/// a pinned value compares and pushes like a resolved one. Anything that is
+/// not a phone or an e-mail is named in the error.
+fn field_value_in_golden_form(field: &str, value: Value) -> Result<Value, StewardError> {
+    let invalid =
+        |expected: &str| StewardError::Invalid(format!("{field} must be {expected}, not {value}"));
+    match field {
+        "kind" if matches!(value.as_str(), Some("person" | "company")) => Ok(value),
+        "kind" => Err(invalid("\"person\" or \"company\"")),
+        "phones" | "emails" => {
+            let items: Vec<&str> = value
+                .as_array()
+                .map(|items| items.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if items.is_empty() || items.len() != value.as_array().map_or(0, Vec::len) {
+                return Err(invalid("a non-empty list of text"));
+            }
+            let mut normalized: Vec<String> = Vec::new();
+            for item in items {
+                let found = if field == "phones" {
+                    normalize_phone(item).map(|phone| phone.e164)
+                } else {
+                    normalize_email(item)
+                };
+                let Some(found) = found else {
+                    let kind = if field == "phones" {
+                        "phone number"
+                    } else {
+                        "e-mail address"
+                    };
+                    return Err(StewardError::Invalid(format!(
+                        "{item:?} is not a {kind} tierlink can read"
+                    )));
+                };
+                if !normalized.contains(&found) {
+                    normalized.push(found);
+                }
+            }
+            normalized.sort();
+            Ok(Value::from(normalized))
+        }
+        _ if value.as_str().is_some_and(|text| !text.trim().is_empty()) => Ok(value),
+        _ => Err(invalid("non-empty text")),
     }
 }
 
@@ -981,15 +1008,10 @@ mod tests {
 
     #[test]
     fn a_doubtful_pair_between_big_customers_is_reviewed_first() {
-        use crate::store::{GoldenLink, ReviewCandidate};
+        use crate::store::ReviewCandidate;
         let key = |id: &str| PartyKey {
             connector: "erp".into(),
             source_id: id.into(),
-        };
-        let link = |id: &str, golden: &str| GoldenLink {
-            party: key(id),
-            golden_id: golden.into(),
-            evidence: LinkEvidence::default(),
         };
         let candidate = |a: &str, b: &str, uncertainty: f64| ReviewCandidate {
             left: key(a),
@@ -1000,10 +1022,10 @@ mod tests {
             priority: uncertainty,
         };
         let mut reviews = vec![candidate("1", "2", 0.9), candidate("3", "4", 0.5)];
-        let links =
-            [link("1", "g1"), link("3", "g3"), link("4", "g3")].map(|link| LinkState::of(&link));
+        let keys = [key("1"), key("3"), key("4")];
+        let golden_of = HashMap::from([(&keys[0], "g1"), (&keys[1], "g3"), (&keys[2], "g3")]);
         let spend = BTreeMap::from([("g1".to_string(), 10.0), ("g3".to_string(), 500.0)]);
-        weigh_by_customer_value(&mut reviews, &golden_id_by_record(&links), &spend);
+        weigh_by_customer_value(&mut reviews, &golden_of, &spend);
         assert_eq!(reviews[0].priority, 0.9 * (1.0 + 10.0));
         assert_eq!(reviews[1].priority, 0.5 * (1.0 + 500.0 + 500.0));
     }
@@ -1025,14 +1047,30 @@ mod tests {
 
     #[test]
     fn set_field_values_must_fit_the_field() {
-        assert!(check_field_value("name", &json!("张伟")).is_ok());
-        assert!(check_field_value("kind", &json!("company")).is_ok());
-        assert!(check_field_value("phones", &json!(["+8613800138000"])).is_ok());
-        let kind = check_field_value("kind", &json!("vip"))
+        let form = |field: &str, value: Value| field_value_in_golden_form(field, value);
+        assert_eq!(form("name", json!("张伟")).unwrap(), json!("张伟"));
+        assert!(form("kind", json!("company")).is_ok());
+        assert_eq!(
+            form(
+                "phones",
+                json!(["138 0013 8000", "+8613800138000", "010-88886666"])
+            )
+            .unwrap(),
+            json!(["+861088886666", "+8613800138000"])
+        );
+        assert_eq!(
+            form("emails", json!([" Bob@Example.COM "])).unwrap(),
+            json!(["bob@example.com"])
+        );
+        let kind = form("kind", json!("vip")).unwrap_err().to_string();
+        assert!(kind.contains("person"), "{kind}");
+        let phone = form("phones", json!(["not-a-phone", "123"]))
             .unwrap_err()
             .to_string();
-        assert!(kind.contains("person"), "{kind}");
-        assert!(check_field_value("emails", &json!([])).is_err());
-        assert!(check_field_value("name", &json!(" ")).is_err());
+        assert!(phone.contains("not-a-phone"), "{phone}");
+        assert!(form("emails", json!(["bogus"])).is_err());
+        assert!(form("emails", json!([])).is_err());
+        assert!(form("phones", json!([1380013])).is_err());
+        assert!(form("name", json!(" ")).is_err());
     }
 }

@@ -904,3 +904,26 @@ fn a_project_matching_toml_replaces_the_built_in_matching() {
         "{problems}"
     );
 }
+
+/// `tierlink connector list | head -0`: a reader that closes the pipe
+/// ends the output quietly (SIGPIPE, as for `ls`), never with a panic.
+#[test]
+fn a_reader_that_stops_early_ends_the_output_without_a_panic() {
+    let project = sample_project();
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tierlink"))
+            .arg("--config")
+            .arg(project.path().join("tierlink.toml"))
+            .args(["connector", "list"])
+            .env_remove("TIERLINK_CONFIG")
+            .env_remove("TIERLINK__STORE__URL")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the tierlink binary runs");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("it ends");
+        assert_ne!(output.status.code(), Some(101), "{}", stderr(&output));
+        assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    }
+}

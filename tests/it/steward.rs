@@ -1024,6 +1024,15 @@ async fn every_steward_command_works_end_to_end() {
             "{item}"
         );
     }
+    // Weighed by the customers' spend on the project's first run already.
+    assert!(
+        queued
+            .as_array()
+            .expect("a list")
+            .iter()
+            .any(|item| item["priority"].as_f64().expect("priority") > 1.0),
+        "{queued}"
+    );
     store
         .save_review_items(&[
             candidate(&singles[0].1, &singles[1].1, 0.55, 2.0),
