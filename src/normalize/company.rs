@@ -9,6 +9,9 @@
 //! (分公司/办事处), whose own place is recorded separately. English names get the
 //! same treatment (`Tencent Technology (Shenzhen) Co., Ltd.`).
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use super::address::{normalize_place, split_leading_region, Region};
 use super::chinese::{fold, is_han, strip_accents_lowercase};
 
@@ -35,13 +38,14 @@ pub struct CompanyName {
 }
 
 /// Legal forms, longest first so `集团股份有限公司` is not read as `公司`.
+/// Those written in brackets after the name (`(有限合伙)`, `(普通合伙)`,
+/// `(特殊普通合伙)`, and `(个体工商户)` of sole traders) are dropped with
+/// the other bracketed notes, see [`drop_bracketed_notes`].
 const HAN_LEGAL_SUFFIXES: &[&str] = &[
     "集团股份有限公司",
     "股份有限公司",
     "集团有限公司",
     "有限责任公司",
-    "(有限合伙)",
-    "(普通合伙)",
     "股份合作公司",
     "有限公司",
     "股份公司",
@@ -79,6 +83,7 @@ const HAN_INDUSTRY_WORDS: &[&str] = &[
     "科技发展",
     "技术服务",
     "云计算",
+    "区块链",
     "新材料",
     "新能源",
     "半导体",
@@ -168,6 +173,25 @@ const LATIN_LEGAL_SUFFIXES: &[&[&str]] = &[
     &["group"],
 ];
 
+/// How English names translate 科技, read as the trade word `technology`
+/// (`XX Science and Technology Co., Ltd.`). `&` is part of a word and `-`
+/// splits words, so `science&technology` is one and `sci-tech` two.
+const LATIN_TECHNOLOGY_PHRASES: &[&[&str]] = &[
+    &["science", "and", "technology"],
+    &["science", "&", "technology"],
+    &["science&technology"],
+    &["sci", "tech"],
+];
+
+/// Marks of a branch office at the end of an English name, after the head
+/// office's legal form and the branch's place (`XX Co., Ltd. Beijing Branch`).
+const LATIN_BRANCH_MARKERS: &[&[&str]] = &[
+    &["representative", "office"],
+    &["branch", "office"],
+    &["sub", "branch"],
+    &["branch"],
+];
+
 /// English trade words, stripped from the end like [`HAN_INDUSTRY_WORDS`].
 const LATIN_INDUSTRY_WORDS: &[&str] = &[
     "technology",
@@ -245,9 +269,10 @@ struct Parts {
 fn han_company(display: &str) -> Option<Parts> {
     let text: String = display
         .chars()
-        .filter(|c| !c.is_whitespace())
+        .filter_map(han_name_char)
         .flat_map(char::to_lowercase)
         .collect();
+    let text = drop_bracketed_notes(&text);
     let (head, is_branch, branch_region) = split_branch(&text);
     if head.is_empty() || HAN_LEGAL_SUFFIXES.contains(&head) {
         return None;
@@ -255,13 +280,16 @@ fn han_company(display: &str) -> Option<Parts> {
     let mut name = strip_han_legal_suffixes(head).to_string();
     let mut region = None;
     // Bracketed places anywhere: `字节跳动(北京)科技`, `腾讯科技(深圳)`.
-    while let Some((start, end, place)) = bracketed_place(&name) {
-        region = region.or(place);
+    while let Some((start, end)) = bracket_group(&name) {
+        region = region.or_else(|| normalize_place(&name[start + 1..end - 1]));
         name.replace_range(start..end, "");
         name = strip_han_legal_suffixes(&name).to_string();
     }
     // A place followed by trade words only (`北京银行`) is the name itself.
     if let Some((place, rest)) = split_leading_region(&name) {
+        let rest = place
+            .city_code
+            .map_or(rest, |city| strip_leading_district(city, rest));
         let (rest_core, _) = split_trailing_words(rest, HAN_INDUSTRY_WORDS, 0);
         if rest.chars().count() >= 2 && !rest_core.is_empty() {
             region = region.or(Some(place));
@@ -315,28 +343,105 @@ fn strip_han_legal_suffixes(name: &str) -> &str {
     name
 }
 
-/// The first `(…)` group that names a place, `(集团)` or `(中国)`: byte
-/// range to remove and the place, if it is one.
-fn bracketed_place(name: &str) -> Option<(usize, usize, Option<Region>)> {
-    let mut search_from = 0;
-    while let Some(open) = name[search_from..].find('(').map(|at| at + search_from) {
-        let close = name[open..].find(')').map(|at| at + open)?;
-        let inner = &name[open + 1..close];
-        let removed = (open, close + 1);
-        if matches!(inner, "集团" | "中国") {
-            return Some((removed.0, removed.1, None));
+/// Opening and closing brackets of any kind a name may hold a place or a
+/// note in (NFKC has already made `（）` and `［］` ASCII). Book title marks
+/// (`《》`) are not among them: what they enclose is the name.
+const HAN_OPENING_BRACKETS: &[char] = &['(', '[', '{', '【', '〔', '〖'];
+const HAN_CLOSING_BRACKETS: &[char] = &[')', ']', '}', '】', '〕', '〗'];
+
+/// What a Chinese company name keeps of a character: letters and digits, and
+/// brackets as `(` and `)`. Registered names hold nothing else; punctuation
+/// and symbols are typing noise (`…有限公司。`), dropped like whitespace, so
+/// that a name ends at its legal form.
+fn han_name_char(c: char) -> Option<char> {
+    if HAN_OPENING_BRACKETS.contains(&c) {
+        Some('(')
+    } else if HAN_CLOSING_BRACKETS.contains(&c) {
+        Some(')')
+    } else {
+        c.is_alphanumeric().then_some(c)
+    }
+}
+
+/// `text` without the bracketed groups that name no place: notes after the
+/// name (`(已注销)`, `(筹)`, `【VIP】`), `(集团)`, `(中国)` and the bracketed
+/// legal forms (`(有限合伙)`, `(个体工商户)`). Places stay, for the head
+/// office's region (`腾讯科技(深圳)有限公司`) or the branch's
+/// (`…有限公司(北京)分公司`). This comes before the branch marker and the
+/// legal form are looked for, which a note would hide or fake
+/// (`…有限公司(原北京分公司)`).
+fn drop_bracketed_notes(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((start, end)) = bracket_group(rest) {
+        kept.push_str(&rest[..start]);
+        if normalize_place(&rest[start + 1..end - 1]).is_some() {
+            kept.push_str(&rest[start..end]);
         }
-        if let Some(place) = normalize_place(inner) {
-            return Some((removed.0, removed.1, Some(place)));
+        rest = &rest[end..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+/// The byte range of the first `(` and its matching `)`, nested groups
+/// included. `None` if that `(` is never closed.
+fn bracket_group(text: &str) -> Option<(usize, usize)> {
+    let open = text.find('(')?;
+    let mut depth = 0_usize;
+    for (at, byte) in text.bytes().enumerate().skip(open) {
+        match byte {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((open, at + 1));
+                }
+            }
+            _ => {}
         }
-        search_from = close + 1;
     }
     None
 }
 
-/// Strips words of `vocabulary` from the end of `name` while at least
-/// `min_core_chars` characters remain, returning the rest and the stripped
-/// words in their original order.
+/// County-level districts, counties and banners by official name (`南山区`,
+/// `浦东新区`, `达拉特旗`), with their GB/T 2260 codes; a name may be used in
+/// several cities (`朝阳区`).
+static DISTRICTS: LazyLock<HashMap<&'static str, Vec<u32>>> = LazyLock::new(|| {
+    let mut districts: HashMap<&'static str, Vec<u32>> = HashMap::new();
+    for line in include_str!("data/districts.tsv").lines() {
+        let Some((code, name)) = line.split_once('\t') else {
+            continue;
+        };
+        if let Ok(code) = code.parse() {
+            districts.entry(name).or_default().push(code);
+        }
+    }
+    districts
+});
+
+/// `rest` without the district of `city` it starts with: `深圳市南山区某某科技`
+/// is registered in 深圳 like `深圳市某某科技`, and the brand is `某某` in
+/// both. Only an official name of one of the city's own districts counts, and
+/// only if some of the brand is left after it (`深圳市南山区科技` keeps
+/// `南山区`), so a brand that starts like one (`南山区块链`, where the trade
+/// word is `区块链`) is kept whole.
+fn strip_leading_district(city: u32, rest: &str) -> &str {
+    // A municipality is its own city (`110000`): all its districts are its own.
+    let span = if city % 10_000 == 0 { 10_000 } else { 100 };
+    let (brand, _) = split_trailing_words(rest, HAN_INDUSTRY_WORDS, 0);
+    brand
+        .char_indices()
+        .filter(|&(at, c)| matches!(c, '区' | '县' | '旗') && at + c.len_utf8() < brand.len())
+        .map(|(at, c)| &brand[..at + c.len_utf8()])
+        .find(|district| {
+            DISTRICTS
+                .get(district)
+                .is_some_and(|codes| codes.iter().any(|code| code / span == city / span))
+        })
+        .map_or(rest, |district| &rest[district.len()..])
+}
+
 /// The brand of a Han firm key (`core` and `industry` run together, as
 /// matching keeps them): the key without its trailing trade words, at
 /// least two characters (`华为` of `华为技术`, `东方锦程` of `东方锦程建材`).
@@ -344,6 +449,9 @@ pub fn han_brand(firm_key: &str) -> &str {
     split_trailing_words(firm_key, HAN_INDUSTRY_WORDS, 2).0
 }
 
+/// Strips words of `vocabulary` from the end of `name` while at least
+/// `min_core_chars` characters remain, returning the rest and the stripped
+/// words in their original order.
 fn split_trailing_words<'n>(
     name: &'n str,
     vocabulary: &[&str],
@@ -385,6 +493,17 @@ fn latin_company(display: &str) -> Option<Parts> {
         .split(|c: char| !c.is_alphanumeric() && c != '&')
         .filter(|w| !w.is_empty())
         .collect();
+    let mut at = 0;
+    while at < words.len() {
+        if let Some(phrase) = LATIN_TECHNOLOGY_PHRASES
+            .iter()
+            .find(|phrase| words[at..].starts_with(phrase))
+        {
+            words.splice(at..at + phrase.len(), ["technology"]);
+        }
+        at += 1;
+    }
+    let (is_branch, branch_region) = split_latin_branch(&mut words);
     let is_legal_word = |w: &&str| LATIN_LEGAL_SUFFIXES.iter().any(|s| s.contains(w));
     if words.iter().all(is_legal_word) {
         return None;
@@ -436,9 +555,37 @@ fn latin_company(display: &str) -> Option<Parts> {
         core: words.join(" "),
         region,
         industry: (!industry_words.is_empty()).then(|| industry_words.join(" ")),
-        is_branch: false,
-        branch_region: None,
+        is_branch,
+        branch_region,
     })
+}
+
+/// Takes a branch marker and the branch's place off the end of an English
+/// name's words (`xx co ltd beijing branch` → `xx co ltd`, 北京), like
+/// [`split_branch`]: only after a legal form, since a name without one may
+/// end in the word as a brand does (`Olive Branch`).
+fn split_latin_branch(words: &mut Vec<&str>) -> (bool, Option<Region>) {
+    let Some(marker) = LATIN_BRANCH_MARKERS
+        .iter()
+        .find(|marker| words.ends_with(marker))
+    else {
+        return (false, None);
+    };
+    let mut head = words.len() - marker.len();
+    let place = head
+        .checked_sub(1)
+        .and_then(|last| normalize_place(words[last]));
+    if place.is_some() {
+        head -= 1;
+    }
+    let after_legal_form = LATIN_LEGAL_SUFFIXES
+        .iter()
+        .any(|suffix| head > suffix.len() && words[..head].ends_with(suffix));
+    if !after_legal_form {
+        return (false, None);
+    }
+    words.truncate(head);
+    (true, place)
 }
 
 #[cfg(test)]
@@ -469,6 +616,8 @@ mod tests {
             "字节跳动(北京)科技有限公司",
             "字节跳动科技（北京）有限公司",
             "北京市字节跳动科技有限公司",
+            "北京市海淀区字节跳动科技有限公司",
+            "字节跳动科技(北京)有限公司(已注销)",
         ] {
             let name = company(raw);
             assert_eq!(summary(&name), expected, "{raw:?}");
@@ -529,6 +678,56 @@ mod tests {
                 "阿里巴巴网络技术有限公司",
                 ("阿里巴巴", None, Some("网络技术")),
             ),
+            // Notes and punctuation after the legal form.
+            ("某某科技有限公司（已注销）", ("某某", None, Some("科技"))),
+            ("某某科技有限公司(筹)", ("某某", None, Some("科技"))),
+            ("某某科技有限公司【VIP】", ("某某", None, Some("科技"))),
+            ("某某科技有限公司［VIP］", ("某某", None, Some("科技"))),
+            ("某某科技有限公司。", ("某某", None, Some("科技"))),
+            ("某某科技有限公司(已注销)。", ("某某", None, Some("科技"))),
+            ("“某某科技有限公司”", ("某某", None, Some("科技"))),
+            (
+                "阿里巴巴（中国）网络技术有限公司（已注销）",
+                ("阿里巴巴", None, Some("网络技术")),
+            ),
+            ("《读者》杂志社", ("读者杂志社", None, None)),
+            // Sole traders and special general partnerships.
+            ("某某店（个体工商户）", ("某某店", None, None)),
+            (
+                "某某会计师事务所（特殊普通合伙）",
+                ("某某会计师事务所", None, None),
+            ),
+            // A district of the city between it and the brand.
+            (
+                "深圳市南山区某某科技有限公司",
+                ("某某", Some("深圳"), Some("科技")),
+            ),
+            (
+                "广东省深圳市南山区某某科技有限公司",
+                ("某某", Some("深圳"), Some("科技")),
+            ),
+            (
+                "上海市浦东新区某某贸易有限公司",
+                ("某某", Some("上海"), Some("贸易")),
+            ),
+            (
+                "重庆市石柱土家族自治县某某食品有限公司",
+                ("某某", Some("重庆"), Some("食品")),
+            ),
+            // Not one of 深圳's districts; nothing of the brand left after it;
+            // a brand that starts like a district.
+            (
+                "深圳市朝阳区某某科技有限公司",
+                ("朝阳区某某", Some("深圳"), Some("科技")),
+            ),
+            (
+                "深圳市南山区科技有限公司",
+                ("南山区", Some("深圳"), Some("科技")),
+            ),
+            (
+                "深圳市南山区块链科技有限公司",
+                ("南山", Some("深圳"), Some("区块链科技")),
+            ),
         ];
         for &(raw, expected) in cases {
             assert_eq!(summary(&company(raw)), expected, "{raw:?}");
@@ -560,6 +759,16 @@ mod tests {
                 "Shanghai Trading Co., Ltd.",
                 ("shanghai", None, Some("trading")),
             ),
+            (
+                "XX Science and Technology Co., Ltd.",
+                ("xx", None, Some("technology")),
+            ),
+            (
+                "Beijing XX Science & Technology Co., Ltd.",
+                ("xx", Some("北京"), Some("technology")),
+            ),
+            ("XX Sci-Tech Co., Ltd.", ("xx", None, Some("technology"))),
+            ("Olive Branch Co., Ltd.", ("olive branch", None, None)),
         ];
         for &(raw, expected) in cases {
             assert_eq!(summary(&company(raw)), expected, "{raw:?}");
@@ -580,6 +789,23 @@ mod tests {
         assert!(name.is_branch);
         assert_eq!(name.branch_region, None);
         assert!(!company("腾讯科技(深圳)有限公司").is_branch);
+        let name = company("某某科技有限公司(原北京分公司)");
+        assert!(!name.is_branch);
+        assert_eq!(name.core, "某某");
+        let name = company("某某科技有限公司(北京)分公司(已注销)");
+        assert!(name.is_branch);
+        assert_eq!(name.core, "某某");
+        assert_eq!(name.branch_region.map(|r| r.province), Some("北京"));
+        let name = company("XX Co., Ltd. Beijing Branch");
+        assert!(name.is_branch);
+        assert_eq!(name.core, "xx");
+        assert_eq!(name.branch_region.map(|r| r.province), Some("北京"));
+        let name = company("Acme Trading Co., Ltd., Branch Office");
+        assert!(name.is_branch);
+        assert_eq!(summary(&name), ("acme", None, Some("trading")));
+        assert_eq!(name.branch_region, None);
+        // Without a legal form before it, `branch` is a word of the name.
+        assert!(!company("Olive Branch").is_branch);
     }
 
     #[test]
@@ -592,6 +818,10 @@ mod tests {
             "---",
             "有限公司",
             "北京分公司",
+            "(已注销)",
+            "有限公司(筹)",
+            "。",
+            "Co., Ltd. Beijing Branch",
         ] {
             assert_eq!(normalize_company_name(raw), None, "{raw:?}");
         }

@@ -1,23 +1,39 @@
 //! E-mail addresses to a canonical `local@domain` form.
 //!
 //! [`normalize_email`] only removes what never changes where mail is delivered:
-//! width variants, case, whitespace, `mailto:`, display names. Provider-specific
+//! width variants, case, whitespace, invisible format characters, `mailto:`,
+//! display names, labels and notes around the address. Provider-specific
 //! aliasing (Gmail dots, `+tags`) is left to [`email_match_key`], so the stored
 //! address stays the one the customer actually gave.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
+
 use crate::normalize::chinese::nfkc;
+
+/// Unicode format characters (general category Cf): zero-width spaces and
+/// joiners, the byte order mark, bidi marks. They are invisible, so text
+/// copied from web pages and chat apps carries them unseen, and no address
+/// contains one.
+static FORMAT_CHARACTERS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\p{Cf}+").expect("a valid pattern"));
 
 /// RFC 5322 "specials" and friends: in an unquoted address they only appear
 /// when the field holds something other than a single address.
 const LOCAL_PART_FORBIDDEN: &[char] = &['"', '(', ')', ',', ':', ';', '<', '>', '[', ']', '\\'];
 
-/// Normalizes one e-mail address: NFKC (full-width `＠` and letters), trim,
-/// strip `mailto:` and a display name (`"Bob" <bob@x.com>`), lowercase. Returns
+/// Normalizes one e-mail address: NFKC (full-width `＠` and letters), format
+/// characters dropped, trim; strip a bracketed note or the brackets around the
+/// address (`bob@x.com（工作）`), a display name (`"Bob" <bob@x.com>`), a label
+/// (`邮箱：`), `mailto:` and a sentence's closing `。`; lowercase. Returns
 /// `None` unless the result is `local@domain` with exactly one `@`, a non-empty
 /// local part and a dotted domain of `[a-z0-9-]` (or Unicode IDN) labels.
 pub fn normalize_email(raw: &str) -> Option<String> {
     let text = nfkc(raw);
-    let address = strip_mailto(strip_display_name(text.trim()).trim());
+    let text = FORMAT_CHARACTERS.replace_all(&text, "");
+    let address = strip_display_name(unbracket(text.trim()).trim()).trim();
+    let address = strip_mailto(strip_label(address)).trim_end_matches('。');
     let email = canonical_case(address);
     let (local, domain) = email.split_once('@')?;
     // `local` holds no `@` by construction and `is_valid_domain` rejects one,
@@ -59,48 +75,44 @@ pub fn email_match_key(normalized: &str) -> String {
     }
 }
 
-/// Mail providers anyone can sign up with: an address there says nothing
-/// about where its owner works.
-const PERSONAL_MAIL_DOMAINS: &[&str] = &[
-    "qq.com",
-    "vip.qq.com",
-    "foxmail.com",
-    "163.com",
-    "vip.163.com",
-    "126.com",
-    "yeah.net",
-    "188.com",
-    "sina.com",
-    "sina.cn",
-    "vip.sina.com",
-    "sohu.com",
-    "139.com",
-    "189.cn",
-    "wo.cn",
-    "aliyun.com",
-    "21cn.com",
-    "tom.com",
-    "263.net",
-    "gmail.com",
-    "googlemail.com",
-    "outlook.com",
-    "hotmail.com",
-    "live.com",
-    "msn.com",
-    "yahoo.com",
-    "yahoo.com.cn",
-    "icloud.com",
-    "me.com",
-    "mac.com",
-    "proton.me",
-    "protonmail.com",
-    "gmx.com",
-    "gmx.de",
-    "mail.com",
-    "aol.com",
-    "yandex.ru",
-    "mail.ru",
-    "zoho.com",
+/// Mail providers anyone can sign up with, by the registered label of their
+/// domains: an address there says nothing about where its owner works. A
+/// provider serves the same mail under several public suffixes (`sina.com`,
+/// `sina.com.cn`, `sina.cn`; `live.com`, `live.cn`; `yahoo.com.hk`), so the
+/// label is matched under any of them, as is any subdomain (`vip.qq.com`).
+const PERSONAL_MAIL_PROVIDERS: &[&str] = &[
+    "qq",
+    "foxmail",
+    "163",
+    "126",
+    "yeah",
+    "188",
+    "sina",
+    "sohu",
+    "139",
+    "189",
+    "wo",
+    "aliyun",
+    "21cn",
+    "tom",
+    "263",
+    "gmail",
+    "googlemail",
+    "outlook",
+    "hotmail",
+    "live",
+    "msn",
+    "yahoo",
+    "icloud",
+    "me",
+    "mac",
+    "proton",
+    "protonmail",
+    "gmx",
+    "mail",
+    "aol",
+    "yandex",
+    "zoho",
 ];
 
 /// Domains reserved for examples and tests (RFC 2606, RFC 6761), which
@@ -115,13 +127,13 @@ const SECOND_LEVEL_SUFFIXES: &[&str] = &["com", "net", "org", "gov", "edu", "co"
 /// The name an employer's mail domain gives its firm, for a work address:
 /// the registered label up to its first hyphen, lowercase (`huawei` from
 /// `li.lei@huawei.com`, `lixinjiahe` from `x@mail.lixinjiahe-tech.com.cn`).
-/// `None` for a personal mail provider, a domain reserved for examples
-/// (`example.com`, `.test`) and for a label under four
+/// `None` for a personal mail provider (under any public suffix), a domain
+/// reserved for examples (`example.com`, `.test`) and for a label under four
 /// characters or without a letter, which names no firm clearly.
 /// Expects output of [`normalize_email`].
 pub fn employer_mail_name(normalized: &str) -> Option<String> {
     let (_, domain) = normalized.rsplit_once('@')?;
-    if PERSONAL_MAIL_DOMAINS.contains(&domain) || RESERVED_DOMAINS.contains(&domain) {
+    if RESERVED_DOMAINS.contains(&domain) {
         return None;
     }
     let mut labels: Vec<&str> = domain.split('.').collect();
@@ -132,6 +144,9 @@ pub fn employer_mail_name(normalized: &str) -> Option<String> {
         labels.pop();
     }
     let registered = labels.last()?;
+    if PERSONAL_MAIL_PROVIDERS.contains(registered) {
+        return None;
+    }
     let name = registered.split('-').next()?;
     (name.chars().count() >= 4 && name.chars().any(char::is_alphabetic)).then(|| name.to_string())
 }
@@ -153,6 +168,31 @@ fn strip_display_name(text: &str) -> &str {
     text.strip_suffix('>')
         .and_then(|rest| rest.rsplit_once('<'))
         .map_or(text, |(_, address)| address)
+}
+
+/// The one part of `text`, inside or outside round brackets, that holds an
+/// `@`: `(bob@x.com)` and `bob@x.com(工作)` → `bob@x.com`, as CRM users wrap
+/// an address or note what it is for (RFC 5322 comments take the same form).
+/// `text` itself if no part or several parts hold an `@`.
+fn unbracket(text: &str) -> &str {
+    let mut parts = text.split(['(', ')']).filter(|part| part.contains('@'));
+    match (parts.next(), parts.next()) {
+        (Some(part), None) => part,
+        _ => text,
+    }
+}
+
+/// `邮箱:bob@x.com`, `E-mail: bob@x.com` → `bob@x.com`: a field label up to its
+/// colon (NFKC has made `：` one), since a local part holds no colon (see
+/// [`LOCAL_PART_FORBIDDEN`]). `mailto:` is left to [`strip_mailto`], which
+/// also drops its query.
+fn strip_label(text: &str) -> &str {
+    match text.split_once(':') {
+        Some((label, address)) if !label.contains('@') && !label.eq_ignore_ascii_case("mailto") => {
+            address.trim_start()
+        }
+        _ => text,
+    }
 }
 
 /// `mailto:bob@x.com?subject=hi` → `bob@x.com`.
@@ -257,6 +297,22 @@ mod tests {
         ("bob@-example.com", None),
         ("bob@exa_mple.com", None),
         ("bob,alice@example.com", None),
+        // Labels, brackets and notes around the address.
+        ("邮箱：bob@example.com", Some("bob@example.com")),
+        ("E-mail:bob@example.com", Some("bob@example.com")),
+        ("Email: mailto:bob@example.com", Some("bob@example.com")),
+        ("bob@example.com（工作）", Some("bob@example.com")),
+        ("bob@example.com (work)", Some("bob@example.com")),
+        ("(bob@example.com)", Some("bob@example.com")),
+        ("（bob@example.com）", Some("bob@example.com")),
+        ("张三（邮箱：bob@example.com）", Some("bob@example.com")),
+        ("Bob <bob@example.com> (work)", Some("bob@example.com")),
+        ("bob@example.com。", Some("bob@example.com")),
+        ("(a@example.com)(b@example.com)", None),
+        // Invisible format characters.
+        ("\u{feff}bob@example.com", Some("bob@example.com")),
+        ("bob\u{200b}@example.com", Some("bob@example.com")),
+        ("bob@exam\u{200d}ple.com\u{2060}", Some("bob@example.com")),
         ("", None),
         ("   ", None),
         ("not an email", None),
@@ -301,6 +357,14 @@ mod tests {
                 &["a@x.com", "b@y.com", "c@z.com", "d@w.com"],
             ),
             ("Bob <bob@x.com>", &["bob@x.com"]),
+            (
+                "邮箱：a@x.com；b@y.com（工作）\u{200b}，(c@z.com)。",
+                &["a@x.com", "b@y.com", "c@z.com"],
+            ),
+            (
+                "E-mail:a@x.com 联系人 张三（邮箱：b@y.com）",
+                &["a@x.com", "b@y.com"],
+            ),
             ("n/a", &[]),
             ("", &[]),
         ];
@@ -321,6 +385,16 @@ mod tests {
             ("a@jd.com", None),
             ("a@1688.com", None),
             ("a@localhost", None),
+            // Personal providers under other public suffixes.
+            ("a@sina.com.cn", None),
+            ("a@live.cn", None),
+            ("a@live.com.cn", None),
+            ("a@hotmail.com.cn", None),
+            ("a@yahoo.com.hk", None),
+            ("a@yahoo.co.jp", None),
+            ("a@sohu.net", None),
+            ("a@staff.sina.com.cn", None),
+            ("a@outlook.jp", None),
             ("none@example.com", None),
             ("c1@shop.example", None),
             ("qa@acme.test", None),

@@ -293,17 +293,27 @@ fn strip_international_prefix(digits: &str) -> Option<&str> {
         .strip_prefix("00")
 }
 
-/// `1-415-555-2671`, `1 (415) 555-2671`: a North American number with its
-/// country code but no `+`. Grouped 1-3-3-4, it cannot be a Chinese mobile,
-/// which is grouped 3-4-4 or not at all.
+/// `1 (415) 555-2671`: a North American number with its country code but
+/// no `+`, the area code in brackets. Only that form: `1-415-555-2671` is
+/// also eleven digits starting with 1, which is how a Chinese mobile with
+/// stray separators looks, and Chinese numbers come first.
 fn is_north_american_grouping(number: &str) -> bool {
-    let groups: Vec<&str> = number
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|group| !group.is_empty())
-        .collect();
-    matches!(groups.as_slice(), ["1", area, exchange, line]
-        if area.len() == 3 && exchange.len() == 3 && line.len() == 4
-            && !area.starts_with(['0', '1']))
+    let Some(rest) = number.trim_start().strip_prefix('1') else {
+        return false;
+    };
+    let Some((area, line)) = rest
+        .trim_start()
+        .strip_prefix('(')
+        .and_then(|rest| rest.split_once(')'))
+    else {
+        return false;
+    };
+    let line_digits = line.chars().filter(char::is_ascii_digit).count();
+    area.len() == 3
+        && area.bytes().all(|b| b.is_ascii_digit())
+        && !area.starts_with(['0', '1'])
+        && line_digits == 7
+        && line.chars().all(|c| c.is_ascii_digit() || is_separator(c))
 }
 
 /// Reads digits that start with a country code (after `+` or `00`).
@@ -466,7 +476,6 @@ mod tests {
         ("+44 20 7946 0958", UK),
         ("17911 00 44 20 7946 0958", UK),
         ("+44 (0)20 7946 0958", UK),
-        ("1-415-555-0123", US),
         ("1 (415) 555-0123", US),
         // Notes in brackets, other dashes, invisible characters.
         ("13800138000(微信同号)", M),
