@@ -792,14 +792,16 @@ fn load_project(config: &Path) -> anyhow::Result<Project> {
         .map_err(|problems| anyhow::anyhow!("the configuration has problems:\n{problems}"))
 }
 
-/// The store and the survivorship rules a steward's decision recomputes
-/// customers with.
+/// The store and resolution rules, from `tierlink.toml`'s store settings
+/// and the matching and survivorship files beside it: the connectors (and
+/// their credentials) are not loaded.
 async fn open_for_steward(
     config: &Path,
 ) -> anyhow::Result<(Arc<dyn Store>, crate::steward::ResolutionRules)> {
-    let project = load_project(config)?;
-    let rules = crate::steward::ResolutionRules::load(&project.base_dir)?;
-    Ok((open_store(&project).await?, rules))
+    let (base_dir, url) = crate::config::store_location(config)
+        .map_err(|problem| anyhow::anyhow!("the configuration has problems:\n{problem}"))?;
+    let rules = crate::steward::ResolutionRules::load(&base_dir)?;
+    Ok((store::open(&url, &base_dir).await?, rules))
 }
 
 async fn open_store(project: &Project) -> anyhow::Result<Arc<dyn Store>> {

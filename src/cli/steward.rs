@@ -344,6 +344,9 @@ fn print_outcome(outcome: &DecisionOutcome) {
     if !matches!(decision.decision, Decision::Undo { .. }) {
         println!("undo with: tierlink decision undo {}", decision.id);
     }
+    if changes.upserted > 0 {
+        println!("tiers and labels follow with the next `tierlink run` (or `tierlink segment` and `tierlink push`)");
+    }
 }
 
 /// The items shown, highest priority first, and how many are open in all.

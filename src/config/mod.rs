@@ -161,6 +161,18 @@ pub fn project_paths(config_file: &Path) -> Result<PathSettings, Problem> {
     Ok(settings.paths.resolved_against(base_dir))
 }
 
+/// Where the store of `tierlink.toml` is, as (the file's folder, store
+/// URL), without loading connectors, mappings or tiers: what the steward's
+/// commands need, so a steward runs them without the systems' credentials.
+pub fn store_location(config_file: &Path) -> Result<(PathBuf, String), Problem> {
+    let settings = load_settings(config_file)?;
+    let base_dir = match config_file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    Ok((base_dir.to_path_buf(), settings.store.url))
+}
+
 /// Reads `tierlink.toml` with `TIERLINK__SECTION__KEY` overrides.
 fn load_settings(config_file: &Path) -> Result<Settings, Problem> {
     if !config_file.exists() {

@@ -618,6 +618,22 @@ fn a_preset_is_listed_added_and_then_asks_for_its_credentials() {
         problems.contains("connectors/desk.toml") && problems.contains("ZENDESK_API_TOKEN"),
         "{problems}"
     );
+    // A steward reads and decides without any system's credentials.
+    for args in [
+        &["review", "list"][..],
+        &["decision", "verify"],
+        &["decision", "list"],
+    ] {
+        let steward = Command::new(env!("CARGO_BIN_EXE_tierlink"))
+            .arg("--config")
+            .arg(dir.path().join("tierlink.toml"))
+            .args(args)
+            .env_remove("ZENDESK_EMAIL")
+            .env_remove("ZENDESK_API_TOKEN")
+            .output()
+            .unwrap();
+        assert!(steward.status.success(), "{args:?}: {}", stderr(&steward));
+    }
     let unknown = tierlink(dir.path(), &["preset", "add", "salesforce"]);
     assert!(stderr(&unknown).contains("the presets are wecom, shopify"));
 }
