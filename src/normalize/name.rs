@@ -219,6 +219,39 @@ static PINYIN_SYLLABLES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .collect()
 });
 
+/// What systems and people write where no name is known: WeChat's default
+/// nickname for a user who shared none (`微信用户`), "customer", "unknown",
+/// "test". Compared whole, after folding; read as names they made every
+/// such record agree with every other on the name.
+const PLACEHOLDER_NAMES: &[&str] = &[
+    "微信用户",
+    "微信好友",
+    "客户",
+    "顾客",
+    "用户",
+    "会员",
+    "游客",
+    "访客",
+    "匿名",
+    "匿名用户",
+    "未知",
+    "无",
+    "暂无",
+    "无名",
+    "测试",
+    "test",
+    "tester",
+    "n/a",
+    "null",
+    "none",
+    "unknown",
+    "customer",
+    "guest",
+    "visitor",
+    "anonymous",
+    "user",
+];
+
 /// Longest text, in characters, still read as a person name; longer fields
 /// hold notes or several people, and reading them would cost time for nothing.
 const MAX_NAME_CHARS: usize = 100;
@@ -228,6 +261,9 @@ const MAX_NAME_CHARS: usize = 100;
 /// [`MAX_NAME_CHARS`].
 pub fn normalize_person_name(raw: &str) -> Option<PersonName> {
     let folded = without_bracketed_notes(&fold(raw));
+    if PLACEHOLDER_NAMES.contains(&folded.trim().to_lowercase().as_str()) {
+        return None;
+    }
     if folded.chars().nth(MAX_NAME_CHARS).is_some() {
         return None;
     }
@@ -719,7 +755,9 @@ mod tests {
 
     #[test]
     fn rejects_text_without_a_name() {
-        for input in ["", "   ", "123", "🌸🌸", "--", "先生"] {
+        for input in [
+            "", "   ", "123", "🌸🌸", "--", "先生", "微信用户", "N/A", "Unknown", "客户", "测试",
+        ] {
             let result = normalize_person_name(input);
             // A bare title is not stripped to nothing; it stays as the name.
             if input == "先生" {
