@@ -9,7 +9,10 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::model::{Party, PartyKey};
-use crate::steward::{self, CustomerView, DecisionOutcome, ResolutionRules, Steward};
+use crate::steward::{
+    self, decision_standing, CustomerView, DecisionOutcome, DecisionStanding, ResolutionRules,
+    Steward,
+};
 use crate::store::{Decision, ReviewItem, StewardDecision, Store};
 
 /// Who decides and why; on every decision.
@@ -180,7 +183,7 @@ pub async fn review(
                 actor: actor(&decision)?,
                 index: None,
             };
-            print_outcome(&steward.accept(id, decision.reason.clone()).await?);
+            print_outcome(store, &steward.accept(id, decision.reason.clone()).await?).await?;
         }
         ReviewCommand::Reject { id, decision } => {
             let steward = Steward {
@@ -189,7 +192,7 @@ pub async fn review(
                 actor: actor(&decision)?,
                 index: None,
             };
-            print_outcome(&steward.reject(id, decision.reason.clone()).await?);
+            print_outcome(store, &steward.reject(id, decision.reason.clone()).await?).await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -220,7 +223,11 @@ pub async fn customer(
                 actor: actor(&decision)?,
                 index: None,
             };
-            print_outcome(&steward.merge(&golden_ids, decision.reason.clone()).await?);
+            print_outcome(
+                store,
+                &steward.merge(&golden_ids, decision.reason.clone()).await?,
+            )
+            .await?;
         }
         CustomerCommand::Split {
             golden_id,
@@ -238,10 +245,12 @@ pub async fn customer(
                 index: None,
             };
             print_outcome(
+                store,
                 &steward
                     .split(&golden_id, &leaving, decision.reason.clone())
                     .await?,
-            );
+            )
+            .await?;
         }
         CustomerCommand::SetField {
             golden_id,
@@ -257,10 +266,12 @@ pub async fn customer(
                 index: None,
             };
             print_outcome(
+                store,
                 &steward
                     .set_field(&golden_id, &field, value, decision.reason.clone())
                     .await?,
-            );
+            )
+            .await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -276,7 +287,17 @@ pub async fn decision(
         DecisionCommand::List { json } => {
             let decisions = store.decisions().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&decisions)?);
+                let standing = decision_standing(&decisions);
+                let mut listed = Vec::new();
+                for decision in &decisions {
+                    let mut value = serde_json::to_value(decision)?;
+                    value["state"] = match decision.undone_at {
+                        Some(_) => "undone".into(),
+                        None => state_of(standing.get(&decision.id)).into(),
+                    };
+                    listed.push(value);
+                }
+                println!("{}", serde_json::to_string_pretty(&listed)?);
             } else {
                 println!("{}", decision_list(&decisions));
             }
@@ -288,7 +309,7 @@ pub async fn decision(
                 actor: actor(&decision)?,
                 index: None,
             };
-            print_outcome(&steward.undo(id, decision.reason.clone()).await?);
+            print_outcome(store, &steward.undo(id, decision.reason.clone()).await?).await?;
         }
         DecisionCommand::Verify { head, json } => {
             match steward::verify_audit_log(store, head.as_deref()).await {
@@ -323,7 +344,8 @@ fn field_value(field: &str, text: &str) -> Value {
     }
 }
 
-fn print_outcome(outcome: &DecisionOutcome) {
+/// Prints what a decision changed, and the earlier decisions it overrides.
+async fn print_outcome(store: &dyn Store, outcome: &DecisionOutcome) -> anyhow::Result<()> {
     let decision = &outcome.decision;
     let changes = &outcome.resolution.changes;
     println!(
@@ -347,6 +369,28 @@ fn print_outcome(outcome: &DecisionOutcome) {
     if changes.upserted > 0 {
         println!("tiers and labels follow with the next `tierlink run` (or `tierlink segment` and `tierlink push`)");
     }
+    let decisions = store.decisions().await?;
+    let before: Vec<StewardDecision> = decisions
+        .iter()
+        .filter(|earlier| earlier.id != decision.id)
+        .cloned()
+        .collect();
+    let (before, after) = (decision_standing(&before), decision_standing(&decisions));
+    for earlier in decisions.iter().filter(|earlier| earlier.id != decision.id) {
+        let was = before.get(&earlier.id).copied().unwrap_or_default();
+        let now = after.get(&earlier.id).copied().unwrap_or_default();
+        if now.overridden > was.overridden {
+            println!(
+                "  overrides decision {} ({} by {}): {} of its {} record pairs no longer bind",
+                earlier.id,
+                earlier.decision.action(),
+                earlier.actor,
+                now.overridden,
+                now.overridden + now.binding
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The items shown, highest priority first, and how many are open in all.
@@ -453,11 +497,12 @@ fn decision_list(decisions: &[StewardDecision]) -> String {
     if decisions.is_empty() {
         return "no decisions yet".to_string();
     }
+    let standing = decision_standing(decisions);
     let mut text = String::new();
     for decision in decisions {
         let state = match decision.undone_at {
             Some(at) => format!("undone {}", at.format("%Y-%m-%d %H:%M")),
-            None => "active".to_string(),
+            None => state_of(standing.get(&decision.id)).replace('_', " "),
         };
         let _ = writeln!(
             text,
@@ -476,6 +521,15 @@ fn decision_list(decisions: &[StewardDecision]) -> String {
         );
     }
     text.trim_end().to_string()
+}
+
+/// `active`, or how much of it newer decisions overrode.
+fn state_of(standing: Option<&DecisionStanding>) -> &'static str {
+    match standing {
+        Some(standing) if standing.overridden > 0 && standing.binding == 0 => "overridden",
+        Some(standing) if standing.overridden > 0 => "partly_overridden",
+        _ => "active",
+    }
 }
 
 fn describe(decision: &Decision) -> String {

@@ -90,21 +90,48 @@ impl Constraints {
     /// pairs are kept over older ones that would contradict them through
     /// a chain of must-links.
     pub fn from_decisions(decisions: &[StewardDecision]) -> Constraints {
-        let mut active: Vec<&StewardDecision> = decisions
-            .iter()
-            .filter(|decision| decision.undone_at.is_none())
-            .collect();
-        // Newest first: the first word on a pair is the last one spoken.
-        active.sort_by_key(|decision| std::cmp::Reverse(decision.id));
-        let mut seen_pairs = BTreeSet::new();
-        let mut pairs = Vec::new();
-        for decision in active {
-            for (a, b, link) in decision_pairs(&decision.decision) {
-                if a == b {
-                    continue;
-                }
-                let (left, right) = if a < b { (a, b) } else { (b, a) };
-                if seen_pairs.insert((left.clone(), right.clone())) {
+        settle(decisions).0
+    }
+}
+
+/// Per active decision that pairs records, how many of its pairs still
+/// bind and how many a newer decision contradicts (the same pair decided
+/// the other way, or a chain of newer pairs): a decision whose pairs all
+/// were contradicted no longer binds, though it is not undone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DecisionStanding {
+    pub binding: usize,
+    pub overridden: usize,
+}
+
+/// [`DecisionStanding`] of each active decision that pairs records.
+pub fn decision_standing(decisions: &[StewardDecision]) -> BTreeMap<i64, DecisionStanding> {
+    settle(decisions).1
+}
+
+/// The consistent constraints and each decision's standing.
+fn settle(decisions: &[StewardDecision]) -> (Constraints, BTreeMap<i64, DecisionStanding>) {
+    let mut active: Vec<&StewardDecision> = decisions
+        .iter()
+        .filter(|decision| decision.undone_at.is_none())
+        .collect();
+    // Newest first: the first word on a pair is the last one spoken.
+    active.sort_by_key(|decision| std::cmp::Reverse(decision.id));
+    let mut standing: BTreeMap<i64, DecisionStanding> = BTreeMap::new();
+    let mut seen_pairs: BTreeMap<(PartyKey, PartyKey), Link> = BTreeMap::new();
+    let mut pairs = Vec::new();
+    for decision in active {
+        for (a, b, link) in decision_pairs(&decision.decision) {
+            if a == b {
+                continue;
+            }
+            let (left, right) = if a < b { (a, b) } else { (b, a) };
+            let counts = standing.entry(decision.id).or_default();
+            match seen_pairs.get(&(left.clone(), right.clone())) {
+                Some(newer) if *newer != link => counts.overridden += 1,
+                Some(_) => counts.binding += 1,
+                None => {
+                    seen_pairs.insert((left.clone(), right.clone()), link);
                     pairs.push((
                         PairConstraint {
                             left,
@@ -116,35 +143,37 @@ impl Constraints {
                 }
             }
         }
-
-        let mut index: HashMap<PartyKey, usize> = HashMap::new();
-        for (pair, _) in &pairs {
-            for key in [&pair.left, &pair.right] {
-                let next = index.len();
-                index.entry(key.clone()).or_insert(next);
-            }
-        }
-        let mut groups = ConstrainedSets::new(index.len());
-        let mut constraints = Constraints::default();
-        for (pair, link) in pairs {
-            let (a, b) = (index[&pair.left], index[&pair.right]);
-            match link {
-                Link::Must => {
-                    if groups.union(a, b) {
-                        constraints.must_link.push(pair);
-                    }
-                }
-                Link::Cannot => {
-                    if groups.forbid(a, b) {
-                        constraints.cannot_link.push(pair);
-                    }
-                }
-            }
-        }
-        constraints.must_link.sort();
-        constraints.cannot_link.sort();
-        constraints
     }
+
+    let mut index: HashMap<PartyKey, usize> = HashMap::new();
+    for (pair, _) in &pairs {
+        for key in [&pair.left, &pair.right] {
+            let next = index.len();
+            index.entry(key.clone()).or_insert(next);
+        }
+    }
+    let mut groups = ConstrainedSets::new(index.len());
+    let mut constraints = Constraints::default();
+    for (pair, link) in pairs {
+        let (a, b) = (index[&pair.left], index[&pair.right]);
+        let counts = standing.entry(pair.decision_id).or_default();
+        let kept = match link {
+            Link::Must => groups.union(a, b),
+            Link::Cannot => groups.forbid(a, b),
+        };
+        if !kept {
+            counts.overridden += 1;
+            continue;
+        }
+        counts.binding += 1;
+        match link {
+            Link::Must => constraints.must_link.push(pair),
+            Link::Cannot => constraints.cannot_link.push(pair),
+        }
+    }
+    constraints.must_link.sort();
+    constraints.cannot_link.sort();
+    (constraints, standing)
 }
 
 /// The value each active set-field decision pins, by golden id then
@@ -596,13 +625,54 @@ mod tests {
                 ("erp/01".into(), "erp/02".into(), 2)
             ]
         );
+        // The merge's pair with the split-off record no longer binds.
+        let standing = decision_standing(&[merge.clone(), split.clone()]);
+        assert_eq!(
+            standing[&1],
+            DecisionStanding {
+                binding: 1,
+                overridden: 1
+            }
+        );
+        assert_eq!(standing[&2].overridden, 0);
         let undone = StewardDecision {
             undone_at: Some(Utc::now()),
             ..split
         };
-        let constraints = Constraints::from_decisions(&[merge, undone]);
+        let constraints = Constraints::from_decisions(&[merge.clone(), undone.clone()]);
         assert_eq!(constraints.must_link.len(), 2);
         assert!(constraints.cannot_link.is_empty());
+        assert_eq!(decision_standing(&[merge, undone])[&1].overridden, 0);
+    }
+
+    #[test]
+    fn a_decision_every_pair_of_which_a_newer_one_contradicts_is_overridden() {
+        let accept = |id: i64, a: usize, b: usize| {
+            recorded(
+                id,
+                Decision::AcceptMatch {
+                    review_id: id,
+                    left: key(a),
+                    right: key(b),
+                },
+            )
+        };
+        let reject = recorded(
+            3,
+            Decision::RejectMatch {
+                review_id: 3,
+                left: key(0),
+                right: key(2),
+            },
+        );
+        // 0-1 and 1-2 accepted, then 0-2 rejected: the oldest accept loses.
+        let standing = decision_standing(&[accept(1, 0, 1), accept(2, 1, 2), reject]);
+        assert_eq!((standing[&1].binding, standing[&1].overridden), (0, 1));
+        assert_eq!((standing[&2].binding, standing[&2].overridden), (1, 0));
+        assert_eq!((standing[&3].binding, standing[&3].overridden), (1, 0));
+        // The same pair decided twice the same way: both bind.
+        let standing = decision_standing(&[accept(1, 0, 1), accept(2, 0, 1)]);
+        assert_eq!(standing[&1].overridden + standing[&2].overridden, 0);
     }
 
     #[test]

@@ -39,7 +39,8 @@ use crate::store::{
 use incremental::ResolutionIndex;
 
 pub use constraints::{
-    cluster_with_constraints, pinned_fields, ConstrainedResolution, Constraints, PairConstraint,
+    cluster_with_constraints, decision_standing, pinned_fields, ConstrainedResolution,
+    Constraints, DecisionStanding, PairConstraint,
 };
 
 /// The golden fields a steward may pin with set-field.

@@ -1103,6 +1103,19 @@ async fn every_steward_command_works_end_to_end() {
         ],
     );
     assert!(split.contains("split off"), "{split}");
+    // It parts what the accepted review item joined, and says so.
+    assert!(
+        split.contains("overrides decision") && split.contains("accept_match"),
+        "{split}"
+    );
+    let standing = json_of(dir, &["decision", "list", "--json"]);
+    let accepted = standing
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|decision| decision["decision"]["action"] == "accept_match")
+        .expect("the accept");
+    assert_eq!(accepted["state"], "overridden", "{standing}");
     let split_off = id_of(store.as_ref(), &singles[1].1).await;
     assert_ne!(split_off, singles[0].0);
 
