@@ -65,9 +65,23 @@ pub enum ReviewCommand {
 pub enum CustomerCommand {
     /// The 360 view: records, golden fields with lineage, activity, tier.
     Show {
-        /// The golden customer's id.
+        /// The golden customer's id, or one of its records as
+        /// `connector/source_id`.
         golden_id: String,
         /// Print the view as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Customers whose name, phone, e-mail, company or id starts with TEXT.
+    Find {
+        text: String,
+        /// Only customers in this tier.
+        #[arg(long)]
+        tier: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..))]
+        limit: i64,
+        /// Print the customers as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -206,11 +220,37 @@ pub async fn customer(
 ) -> anyhow::Result<ExitCode> {
     match command {
         CustomerCommand::Show { golden_id, json } => {
+            let golden_id = match steward::parse_party_key(&golden_id) {
+                Ok(record) if store.golden_customer(&golden_id).await?.is_none() => {
+                    store.golden_id_of(&record).await?.ok_or_else(|| {
+                        anyhow::anyhow!("no golden customer holds the record {record}")
+                    })?
+                }
+                _ => golden_id,
+            };
             let view = steward::customer_view(store, &golden_id).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&view)?);
             } else {
                 println!("{}", customer_text(&view));
+            }
+        }
+        CustomerCommand::Find {
+            text,
+            tier,
+            limit,
+            json,
+        } => {
+            let Some(prefix) = crate::golden::search::query_prefix(&text) else {
+                anyhow::bail!("nothing to search for in {text:?}");
+            };
+            let hits = store
+                .search_customers(Some(&prefix), tier.as_deref(), limit)
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&hits)?);
+            } else {
+                println!("{}", customer_hits(&hits));
             }
         }
         CustomerCommand::Merge {
@@ -521,6 +561,37 @@ fn decision_list(decisions: &[StewardDecision]) -> String {
         );
     }
     text.trim_end().to_string()
+}
+
+/// `customer find` output: one line per customer.
+fn customer_hits(hits: &[crate::store::CustomerHit]) -> String {
+    if hits.is_empty() {
+        return "no customer found".to_string();
+    }
+    let mut text = String::new();
+    for hit in hits {
+        let field = |name: &str| match hit.fields.get(name) {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            text,
+            "{}  {}  {}  {}  tier {}  {} record(s)",
+            hit.golden_id,
+            field("name"),
+            field("company"),
+            field("phones"),
+            hit.tier.as_deref().unwrap_or("-"),
+            hit.records
+        );
+    }
+    text.push_str("see one with `tierlink customer show ID`");
+    text
 }
 
 /// `active`, or how much of it newer decisions overrode.

@@ -1084,6 +1084,15 @@ async fn every_steward_command_works_end_to_end() {
     assert_eq!(view["records"].as_array().map(Vec::len), Some(2));
     assert!(view["fields"]["name"]["source"].is_object(), "{view}");
     assert!(view["records"][0]["raw"]["customers"].is_object(), "{view}");
+    // Found by name, and shown by one of its records.
+    let name = view["fields"]["name"]["value"].as_str().expect("a name");
+    let found = ok(dir, &["customer", "find", name]);
+    assert!(found.contains(&singles[0].0), "{found}");
+    let by_record = json_of(
+        dir,
+        &["customer", "show", &singles[0].1.to_string(), "--json"],
+    );
+    assert_eq!(by_record["golden_id"], json!(singles[0].0));
     let text = ok(dir, &["customer", "show", &singles[0].0]);
     assert!(
         text.contains("records (2)") && text.contains("activity:"),
