@@ -39,8 +39,8 @@ use crate::store::{
 use incremental::ResolutionIndex;
 
 pub use constraints::{
-    cluster_with_constraints, decision_standing, pinned_fields, ConstrainedResolution,
-    Constraints, DecisionStanding, PairConstraint,
+    cluster_with_constraints, decision_standing, pinned_fields, ConstrainedResolution, Constraints,
+    DecisionStanding, PairConstraint,
 };
 
 /// The golden fields a steward may pin with set-field.
@@ -214,13 +214,16 @@ async fn all_golden(store: &dyn Store) -> Result<CurrentState, StoreError> {
     ))
 }
 
-/// Only the golden customers `parties` hold, and the id records of the ids
+/// Only the golden customers `parties` hold, the id records of the ids
 /// the new customers of `clusters` would take, to tell whether a customer
-/// outside holds them.
+/// outside holds them, and the id records along the merge chain of each
+/// `pinned` id, so that a pin set on a customer merged into a touched one
+/// since (a split undone) applies as it does in a full pass.
 async fn touched_golden(
     store: &dyn Store,
     parties: &[Party],
     clusters: &[ResolvedCluster],
+    pinned: impl Iterator<Item = &String>,
 ) -> Result<CurrentState, StoreError> {
     let mut held: BTreeSet<String> = BTreeSet::new();
     for party in parties {
@@ -244,6 +247,19 @@ async fn touched_golden(
         for candidate in golden::new_id_candidates(&cluster.members[0], NEW_ID_LOOKAHEAD) {
             if !held.contains(&candidate) {
                 ids.extend(store.golden_id_record(&candidate).await?);
+            }
+        }
+    }
+    let mut chained: BTreeSet<String> = ids.iter().map(|id| id.golden_id.clone()).collect();
+    for pinned_id in pinned {
+        let mut next = Some(pinned_id.clone());
+        while let Some(id) = next.take() {
+            if !chained.insert(id.clone()) {
+                break;
+            }
+            if let Some(record) = store.golden_id_record(&id).await? {
+                next.clone_from(&record.merged_into);
+                ids.push(record);
             }
         }
     }
@@ -446,7 +462,8 @@ pub async fn resolve_with_index(
     let outcome = indexed.index.apply(&changed, &[]);
     let parties = indexed.index.parties_of(&outcome.resolution.clusters);
     let stored = async {
-        let current = touched_golden(store, &parties, &outcome.resolution.clusters).await?;
+        let current =
+            touched_golden(store, &parties, &outcome.resolution.clusters, pins.keys()).await?;
         plan_and_store(
             store,
             rules,
@@ -914,12 +931,22 @@ pub async fn customer_view(
             )
         })
         .collect();
+    // A pin in force here may have been set on a customer merged into this
+    // one since (a split undone): its field's lineage names the decision.
+    let pins_in_force: BTreeSet<i64> = customer
+        .lineage
+        .values()
+        .filter(|source| source.connector == golden::STEWARD_LINEAGE)
+        .filter_map(|source| source.source_id.parse().ok())
+        .collect();
     let decisions = store
         .decisions()
         .await?
         .into_iter()
         .filter(|decision| {
-            decision.undone_at.is_none() && names(&decision.decision, golden_id, &members)
+            decision.undone_at.is_none()
+                && (names(&decision.decision, golden_id, &members)
+                    || pins_in_force.contains(&decision.id))
         })
         .collect();
     Ok(CustomerView {

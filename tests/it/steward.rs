@@ -527,7 +527,13 @@ async fn decisions_story(store: &dyn Store, index: Option<&SharedIndex>) {
         .changes
         .is_empty());
 
-    // Undo the split: the customer is whole again under its id.
+    // A pin on the part split off, then the split undone: the customer is
+    // whole again under its id, the pin came home with the record, and its
+    // view lists the decision in force.
+    let stray = steward
+        .set_field(&split_off, "company", json!("某某贸易 (dup)"), None)
+        .await
+        .expect("pin the part split off");
     steward
         .undo(split.decision.id, None)
         .await
@@ -538,14 +544,27 @@ async fn decisions_story(store: &dyn Store, index: Option<&SharedIndex>) {
         .expect("re-run")
         .changes
         .is_empty());
+    let whole = customer_view(store, &zhang).await.expect("360 view");
+    assert_eq!(
+        whole.fields["company"]
+            .source
+            .as_ref()
+            .map(ToString::to_string),
+        Some(format!("steward/{}", stray.decision.id))
+    );
+    assert!(
+        whole.decisions.iter().any(|d| d.id == stray.decision.id),
+        "{:?}",
+        whole.decisions
+    );
 
     let decisions = store.decisions().await.expect("decisions");
     let undone: Vec<bool> = decisions.iter().map(|d| d.undone_at.is_some()).collect();
-    assert_eq!(undone, vec![true, true, true, false, false, false]);
+    assert_eq!(undone, vec![true, true, true, false, false, false, false]);
     assert!(steward.undo(split.decision.id, None).await.is_err());
     assert_eq!(
         verify_audit_log(store, None).await.expect("intact").entries,
-        6
+        7
     );
     let log = store.audit_log().await.expect("audit log");
     assert_eq!(log[0].actor, "li.na");
