@@ -9,10 +9,7 @@
 //! (分公司/办事处), whose own place is recorded separately. English names get the
 //! same treatment (`Tencent Technology (Shenzhen) Co., Ltd.`).
 
-use std::collections::HashMap;
-use std::sync::LazyLock;
-
-use super::address::{normalize_place, split_leading_region, Region};
+use super::address::{is_district_of, normalize_place, split_leading_region, Region};
 use super::chinese::{fold, is_han, strip_accents_lowercase};
 
 /// A company name reduced for matching.
@@ -404,22 +401,6 @@ fn bracket_group(text: &str) -> Option<(usize, usize)> {
     None
 }
 
-/// County-level districts, counties and banners by official name (`南山区`,
-/// `浦东新区`, `达拉特旗`), with their GB/T 2260 codes; a name may be used in
-/// several cities (`朝阳区`).
-static DISTRICTS: LazyLock<HashMap<&'static str, Vec<u32>>> = LazyLock::new(|| {
-    let mut districts: HashMap<&'static str, Vec<u32>> = HashMap::new();
-    for line in include_str!("data/districts.tsv").lines() {
-        let Some((code, name)) = line.split_once('\t') else {
-            continue;
-        };
-        if let Ok(code) = code.parse() {
-            districts.entry(name).or_default().push(code);
-        }
-    }
-    districts
-});
-
 /// `rest` without the district of `city` it starts with: `深圳市南山区某某科技`
 /// is registered in 深圳 like `深圳市某某科技`, and the brand is `某某` in
 /// both. Only an official name of one of the city's own districts counts, and
@@ -427,18 +408,12 @@ static DISTRICTS: LazyLock<HashMap<&'static str, Vec<u32>>> = LazyLock::new(|| {
 /// `南山区`), so a brand that starts like one (`南山区块链`, where the trade
 /// word is `区块链`) is kept whole.
 fn strip_leading_district(city: u32, rest: &str) -> &str {
-    // A municipality is its own city (`110000`): all its districts are its own.
-    let span = if city % 10_000 == 0 { 10_000 } else { 100 };
     let (brand, _) = split_trailing_words(rest, HAN_INDUSTRY_WORDS, 0);
     brand
         .char_indices()
         .filter(|&(at, c)| matches!(c, '区' | '县' | '旗') && at + c.len_utf8() < brand.len())
         .map(|(at, c)| &brand[..at + c.len_utf8()])
-        .find(|district| {
-            DISTRICTS
-                .get(district)
-                .is_some_and(|codes| codes.iter().any(|code| code / span == city / span))
-        })
+        .find(|district| is_district_of(district, city))
         .map_or(rest, |district| &rest[district.len()..])
 }
 
