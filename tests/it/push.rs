@@ -785,6 +785,16 @@ struct Receiver {
 
 const WEBHOOK_SECRET: &str = "webhook-secret-for-the-push-test";
 
+/// Serves `router` on a free port of 127.0.0.1 until the test ends.
+async fn serve_locally(router: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
 fn header(headers: &axum::http::HeaderMap, name: &str) -> String {
     headers
         .get(name)
@@ -854,14 +864,12 @@ async fn tierlink_cli(dir: &Path, args: &[&str]) -> (bool, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_label_is_dead_lettered_retried_dropped_and_reopened_from_the_cli() {
     let receiver = Arc::new(Receiver::default());
-    let router = axum::Router::new()
-        .route("/tiers", axum::routing::post(receive))
-        .with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let address = serve_locally(
+        axum::Router::new()
+            .route("/tiers", axum::routing::post(receive))
+            .with_state(receiver.clone()),
+    )
+    .await;
 
     let project = crate::support::sample_project();
     let shop = project.path().join("connectors/shop.toml");
@@ -994,14 +1002,12 @@ async fn receive_events(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tier_change_reaches_the_events_url_once_even_after_it_was_down() {
     let receiver = Arc::new(EventReceiver::default());
-    let router = axum::Router::new()
-        .route("/tier-changes", axum::routing::post(receive_events))
-        .with_state(receiver.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let address = serve_locally(
+        axum::Router::new()
+            .route("/tier-changes", axum::routing::post(receive_events))
+            .with_state(receiver.clone()),
+    )
+    .await;
 
     let project = crate::support::sample_project();
     let settings = project.path().join("tierlink.toml");

@@ -886,30 +886,27 @@ async fn verification_finds_an_audit_entry_edited_in_the_database() {
         .expect("connect");
     // The decision resolution honours, changed in its own table: the chain
     // still verifies, the decision does not.
-    sqlx::query("UPDATE steward_decisions SET actor = 'mallory' WHERE id = 1")
-        .execute(&mut connection)
-        .await
-        .expect("tampering");
-    let error = verify_audit_log(store.as_ref(), None)
-        .await
-        .unwrap_err()
-        .to_string();
+    edit(
+        &mut connection,
+        "UPDATE steward_decisions SET actor = 'mallory' WHERE id = 1",
+    )
+    .await;
+    let error = broken(store.as_ref(), None).await;
     assert!(
         error.contains("steward decision 1 ") && error.contains("mallory"),
         "{error}"
     );
-    sqlx::query("UPDATE steward_decisions SET actor = 'li.na' WHERE id = 1")
-        .execute(&mut connection)
-        .await
-        .expect("put back");
-    sqlx::query("UPDATE steward_decisions SET undone_at = NULL WHERE id = 2")
-        .execute(&mut connection)
-        .await
-        .expect("tampering");
-    let error = verify_audit_log(store.as_ref(), None)
-        .await
-        .unwrap_err()
-        .to_string();
+    edit(
+        &mut connection,
+        "UPDATE steward_decisions SET actor = 'li.na' WHERE id = 1",
+    )
+    .await;
+    edit(
+        &mut connection,
+        "UPDATE steward_decisions SET undone_at = NULL WHERE id = 2",
+    )
+    .await;
+    let error = broken(store.as_ref(), None).await;
     assert!(
         error.contains("steward decision 2 ") && error.contains("in force"),
         "{error}"
@@ -917,37 +914,42 @@ async fn verification_finds_an_audit_entry_edited_in_the_database() {
 
     // The newest decision and its entry removed together: only the head
     // kept elsewhere shows it.
-    sqlx::query("DELETE FROM steward_decisions WHERE id = 3")
-        .execute(&mut connection)
-        .await
-        .expect("tampering");
-    sqlx::query("DELETE FROM audit_log WHERE id = 3")
-        .execute(&mut connection)
-        .await
-        .expect("tampering");
-    sqlx::query("UPDATE steward_decisions SET undone_at = NULL WHERE id = 2")
-        .execute(&mut connection)
-        .await
-        .expect("consistent");
+    edit(
+        &mut connection,
+        "DELETE FROM steward_decisions WHERE id = 3",
+    )
+    .await;
+    edit(&mut connection, "DELETE FROM audit_log WHERE id = 3").await;
     let cut = verify_audit_log(store.as_ref(), None)
         .await
         .expect("consistent");
     assert_eq!(cut.entries, 2);
-    let error = verify_audit_log(store.as_ref(), Some(&head))
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = broken(store.as_ref(), Some(&head)).await;
     assert!(error.contains("cut short"), "{error}");
 
-    sqlx::query("UPDATE audit_log SET reason = 'nobody asked' WHERE id = 2")
-        .execute(&mut connection)
-        .await
-        .expect("tampering");
-    let error = verify_audit_log(store.as_ref(), None)
-        .await
-        .unwrap_err()
-        .to_string();
+    edit(
+        &mut connection,
+        "UPDATE audit_log SET reason = 'nobody asked' WHERE id = 2",
+    )
+    .await;
+    let error = broken(store.as_ref(), None).await;
     assert!(error.contains("audit entry 2 "), "{error}");
+}
+
+/// Runs one statement on the database behind the store's back.
+async fn edit(connection: &mut sqlx::SqliteConnection, statement: &str) {
+    sqlx::query(statement)
+        .execute(connection)
+        .await
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+}
+
+/// Why verification fails; panics if it does not.
+async fn broken(store: &dyn Store, head: Option<&str>) -> String {
+    verify_audit_log(store, head)
+        .await
+        .expect_err("verification finds the change")
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------
