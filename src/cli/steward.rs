@@ -10,8 +10,7 @@ use serde_json::Value;
 
 use crate::model::{Party, PartyKey};
 use crate::steward::{
-    self, decision_standing, CustomerView, DecisionOutcome, DecisionStanding, ResolutionRules,
-    Steward,
+    self, decision_standing, CustomerView, DecisionOutcome, ResolutionRules, Steward,
 };
 use crate::store::{Decision, ReviewItem, StewardDecision, Store};
 
@@ -327,17 +326,10 @@ pub async fn decision(
         DecisionCommand::List { json } => {
             let decisions = store.decisions().await?;
             if json {
-                let standing = decision_standing(&decisions);
-                let mut listed = Vec::new();
-                for decision in &decisions {
-                    let mut value = serde_json::to_value(decision)?;
-                    value["state"] = match decision.undone_at {
-                        Some(_) => "undone".into(),
-                        None => state_of(standing.get(&decision.id)).into(),
-                    };
-                    listed.push(value);
-                }
-                println!("{}", serde_json::to_string_pretty(&listed)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&steward::decisions_with_state(&decisions))?
+                );
             } else {
                 println!("{}", decision_list(&decisions));
             }
@@ -542,7 +534,7 @@ fn decision_list(decisions: &[StewardDecision]) -> String {
     for decision in decisions {
         let state = match decision.undone_at {
             Some(at) => format!("undone {}", at.format("%Y-%m-%d %H:%M")),
-            None => state_of(standing.get(&decision.id)).replace('_', " "),
+            None => steward::decision_state(decision, standing.get(&decision.id)).replace('_', " "),
         };
         let _ = writeln!(
             text,
@@ -592,15 +584,6 @@ fn customer_hits(hits: &[crate::store::CustomerHit]) -> String {
     }
     text.push_str("see one with `tierlink customer show ID`");
     text
-}
-
-/// `active`, or how much of it newer decisions overrode.
-fn state_of(standing: Option<&DecisionStanding>) -> &'static str {
-    match standing {
-        Some(standing) if standing.overridden > 0 && standing.binding == 0 => "overridden",
-        Some(standing) if standing.overridden > 0 => "partly_overridden",
-        _ => "active",
-    }
 }
 
 fn describe(decision: &Decision) -> String {

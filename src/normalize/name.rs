@@ -756,7 +756,17 @@ mod tests {
     #[test]
     fn rejects_text_without_a_name() {
         for input in [
-            "", "   ", "123", "🌸🌸", "--", "先生", "微信用户", "N/A", "Unknown", "客户", "测试",
+            "",
+            "   ",
+            "123",
+            "🌸🌸",
+            "--",
+            "先生",
+            "微信用户",
+            "N/A",
+            "Unknown",
+            "客户",
+            "测试",
         ] {
             let result = normalize_person_name(input);
             // A bare title is not stripped to nothing; it stays as the name.

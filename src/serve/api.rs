@@ -526,9 +526,8 @@ async fn reject_review(
 }
 
 async fn decisions(State(state): State<AppState>, _caller: Caller) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        serde_json::to_value(state.store.decisions().await?).unwrap_or_default(),
-    ))
+    let decisions = state.store.decisions().await?;
+    Ok(Json(Value::from(steward::decisions_with_state(&decisions))))
 }
 
 async fn undo_decision(

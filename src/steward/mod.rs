@@ -964,6 +964,34 @@ pub async fn customer_view(
     })
 }
 
+/// `undone`, `active`, or how much of it newer decisions overrode
+/// (`overridden`, `partly_overridden`).
+pub fn decision_state(
+    decision: &StewardDecision,
+    standing: Option<&DecisionStanding>,
+) -> &'static str {
+    match standing {
+        _ if decision.undone_at.is_some() => "undone",
+        Some(standing) if standing.overridden > 0 && standing.binding == 0 => "overridden",
+        Some(standing) if standing.overridden > 0 => "partly_overridden",
+        _ => "active",
+    }
+}
+
+/// Every decision as JSON with its `state` ([`decision_state`]), as
+/// `decision list --json` and the API list them.
+pub fn decisions_with_state(decisions: &[StewardDecision]) -> Vec<Value> {
+    let standing = decision_standing(decisions);
+    decisions
+        .iter()
+        .map(|decision| {
+            let mut value = serde_json::to_value(decision).unwrap_or_default();
+            value["state"] = decision_state(decision, standing.get(&decision.id)).into();
+            value
+        })
+        .collect()
+}
+
 /// Whether a decision names the customer or one of its records.
 fn names(decision: &Decision, golden_id: &str, members: &[PartyKey]) -> bool {
     match decision {
