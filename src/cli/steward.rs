@@ -23,6 +23,10 @@ pub struct DecisionArgs {
     /// Why, kept in the audit log.
     #[arg(long)]
     reason: Option<String>,
+    /// Print the decision, what it changed and the decisions it overrides
+    /// as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,7 +200,12 @@ pub async fn review(
                 actor: actor(&decision)?,
                 index: None,
             };
-            print_outcome(store, &steward.accept(id, decision.reason.clone()).await?).await?;
+            print_outcome(
+                store,
+                &steward.accept(id, decision.reason.clone()).await?,
+                decision.json,
+            )
+            .await?;
         }
         ReviewCommand::Reject { id, decision } => {
             let steward = Steward {
@@ -205,7 +214,12 @@ pub async fn review(
                 actor: actor(&decision)?,
                 index: None,
             };
-            print_outcome(store, &steward.reject(id, decision.reason.clone()).await?).await?;
+            print_outcome(
+                store,
+                &steward.reject(id, decision.reason.clone()).await?,
+                decision.json,
+            )
+            .await?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -265,6 +279,7 @@ pub async fn customer(
             print_outcome(
                 store,
                 &steward.merge(&golden_ids, decision.reason.clone()).await?,
+                decision.json,
             )
             .await?;
         }
@@ -288,6 +303,7 @@ pub async fn customer(
                 &steward
                     .split(&golden_id, &leaving, decision.reason.clone())
                     .await?,
+                decision.json,
             )
             .await?;
         }
@@ -309,6 +325,7 @@ pub async fn customer(
                 &steward
                     .set_field(&golden_id, &field, value, decision.reason.clone())
                     .await?,
+                decision.json,
             )
             .await?;
         }
@@ -341,7 +358,12 @@ pub async fn decision(
                 actor: actor(&decision)?,
                 index: None,
             };
-            print_outcome(store, &steward.undo(id, decision.reason.clone()).await?).await?;
+            print_outcome(
+                store,
+                &steward.undo(id, decision.reason.clone()).await?,
+                decision.json,
+            )
+            .await?;
         }
         DecisionCommand::Verify { head, json } => {
             match steward::verify_audit_log(store, head.as_deref()).await {
@@ -376,9 +398,53 @@ fn field_value(field: &str, text: &str) -> Value {
     }
 }
 
-/// Prints what a decision changed, and the earlier decisions it overrides.
-async fn print_outcome(store: &dyn Store, outcome: &DecisionOutcome) -> anyhow::Result<()> {
+/// An earlier decision the new one contradicts, and how much of it.
+#[derive(Debug, serde::Serialize)]
+struct Overridden {
+    decision_id: i64,
+    action: &'static str,
+    actor: String,
+    /// Its record pairs that no longer bind, and all of them.
+    pairs_overridden: usize,
+    pairs: usize,
+}
+
+/// Prints what a decision changed, and the earlier decisions it
+/// overrides, as text or (`json`) one JSON object.
+async fn print_outcome(
+    store: &dyn Store,
+    outcome: &DecisionOutcome,
+    json: bool,
+) -> anyhow::Result<()> {
     let decision = &outcome.decision;
+    let decisions = store.decisions().await?;
+    let before: Vec<StewardDecision> = decisions
+        .iter()
+        .filter(|earlier| earlier.id != decision.id)
+        .cloned()
+        .collect();
+    let (before, after) = (decision_standing(&before), decision_standing(&decisions));
+    let overrides: Vec<Overridden> = decisions
+        .iter()
+        .filter(|earlier| earlier.id != decision.id)
+        .filter_map(|earlier| {
+            let was = before.get(&earlier.id).copied().unwrap_or_default();
+            let now = after.get(&earlier.id).copied().unwrap_or_default();
+            (now.overridden > was.overridden).then(|| Overridden {
+                decision_id: earlier.id,
+                action: earlier.decision.action(),
+                actor: earlier.actor.clone(),
+                pairs_overridden: now.overridden,
+                pairs: now.overridden + now.binding,
+            })
+        })
+        .collect();
+    if json {
+        let mut value = serde_json::to_value(outcome)?;
+        value["overrides"] = serde_json::to_value(&overrides)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
     let changes = &outcome.resolution.changes;
     println!(
         "decision {} ({}) recorded for {}; {} golden customers recomputed, {} links moved, {} merged",
@@ -395,32 +461,21 @@ async fn print_outcome(store: &dyn Store, outcome: &DecisionOutcome) -> anyhow::
     for lineage in changes.id_lineage.iter().filter(|l| l.reason == "split") {
         println!("  {} split off {}", lineage.new_id, lineage.old_id);
     }
+    for earlier in &overrides {
+        println!(
+            "  overrides decision {} ({} by {}): {} of its {} record pairs no longer bind",
+            earlier.decision_id,
+            earlier.action,
+            earlier.actor,
+            earlier.pairs_overridden,
+            earlier.pairs
+        );
+    }
     if !matches!(decision.decision, Decision::Undo { .. }) {
         println!("undo with: tierlink decision undo {}", decision.id);
     }
     if changes.upserted > 0 {
         println!("tiers and labels follow with the next `tierlink run` (or `tierlink segment` and `tierlink push`)");
-    }
-    let decisions = store.decisions().await?;
-    let before: Vec<StewardDecision> = decisions
-        .iter()
-        .filter(|earlier| earlier.id != decision.id)
-        .cloned()
-        .collect();
-    let (before, after) = (decision_standing(&before), decision_standing(&decisions));
-    for earlier in decisions.iter().filter(|earlier| earlier.id != decision.id) {
-        let was = before.get(&earlier.id).copied().unwrap_or_default();
-        let now = after.get(&earlier.id).copied().unwrap_or_default();
-        if now.overridden > was.overridden {
-            println!(
-                "  overrides decision {} ({} by {}): {} of its {} record pairs no longer bind",
-                earlier.id,
-                earlier.decision.action(),
-                earlier.actor,
-                now.overridden,
-                now.overridden + now.binding
-            );
-        }
     }
     Ok(())
 }

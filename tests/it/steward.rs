@@ -1149,7 +1149,8 @@ async fn every_steward_command_works_end_to_end() {
     let split_off = id_of(store.as_ref(), &singles[1].1).await;
     assert_ne!(split_off, singles[0].0);
 
-    let merged = ok(
+    // As JSON: what changed, and the split it overrides.
+    let merged = json_of(
         dir,
         &[
             "customer",
@@ -1158,9 +1159,18 @@ async fn every_steward_command_works_end_to_end() {
             &split_off,
             "--actor",
             "li.na",
+            "--json",
         ],
     );
-    assert!(merged.contains("merged into"), "{merged}");
+    assert_eq!(merged["decision"]["decision"]["action"], "merge", "{merged}");
+    assert_eq!(
+        merged["resolution"]["changes"]["merged"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{merged}"
+    );
+    assert_eq!(merged["overrides"][0]["action"], "split", "{merged}");
 
     ok(
         dir,
