@@ -1162,7 +1162,10 @@ async fn every_steward_command_works_end_to_end() {
             "--json",
         ],
     );
-    assert_eq!(merged["decision"]["decision"]["action"], "merge", "{merged}");
+    assert_eq!(
+        merged["decision"]["decision"]["action"], "merge",
+        "{merged}"
+    );
     assert_eq!(
         merged["resolution"]["changes"]["merged"]
             .as_array()
