@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use super::sinks::SignedPost;
+use super::sinks::{delivery_problems, SignedPost};
 use crate::config::{EventSettings, Problem, Secret};
 use crate::connectors::SourceContext;
 use crate::store::{Store, StoreError, TierEvent};
@@ -68,27 +68,13 @@ impl EventRelay {
                 );
             })
             .ok();
-        if settings.batch_size == 0 {
-            problems.push(Problem::new(
-                file,
-                "events.batch_size",
-                "must be at least 1",
-            ));
-        }
-        if settings.max_attempts == 0 {
-            problems.push(Problem::new(
-                file,
-                "events.max_attempts",
-                "must be at least 1",
-            ));
-        }
-        if !(settings.timeout_secs > 0.0 && settings.timeout_secs.is_finite()) {
-            problems.push(Problem::new(
-                file,
-                "events.timeout_secs",
-                "must be a positive number of seconds",
-            ));
-        }
+        problems.extend(delivery_problems(
+            file,
+            "events",
+            settings.batch_size,
+            settings.max_attempts,
+            settings.timeout_secs,
+        ));
         match secret {
             Some(secret) if problems.is_empty() => Ok(EventRelay {
                 post: SignedPost {

@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::config::{deserialize_section, Problem};
 use crate::connectors::{http, ConnectorDefinition, ConnectorError, SourceContext};
 
-pub use webhook::SignedPost;
+pub use webhook::{delivery_problems, SignedPost};
 
 /// One record's label change: carry `label` (none: carry no tier label),
 /// and drop the `remove` labels, which tierlink wrote earlier.

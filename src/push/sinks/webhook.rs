@@ -70,23 +70,13 @@ pub fn build(definition: &SinkDefinition) -> Result<Arc<dyn Sink>, Vec<Problem>>
                 .with_hint("write the full URL, e.g. \"https://crm.example.com/hooks/tiers\""),
         );
     }
-    if settings.batch_size == 0 {
-        problems.push(Problem::new(file, "push.batch_size", "must be at least 1"));
-    }
-    if settings.max_attempts == 0 {
-        problems.push(Problem::new(
-            file,
-            "push.max_attempts",
-            "must be at least 1",
-        ));
-    }
-    if !(settings.timeout_secs > 0.0 && settings.timeout_secs.is_finite()) {
-        problems.push(Problem::new(
-            file,
-            "push.timeout_secs",
-            "must be a positive number of seconds",
-        ));
-    }
+    problems.extend(delivery_problems(
+        file,
+        "push",
+        settings.batch_size,
+        settings.max_attempts,
+        settings.timeout_secs,
+    ));
     if !problems.is_empty() {
         return Err(problems);
     }
@@ -115,6 +105,40 @@ impl std::fmt::Debug for WebhookSink {
             .field("url", &self.post.url)
             .finish_non_exhaustive()
     }
+}
+
+/// The problems of the delivery settings every signed POST has, named
+/// `{section}.batch_size`, `{section}.max_attempts`, `{section}.timeout_secs`.
+pub fn delivery_problems(
+    file: &std::path::Path,
+    section: &str,
+    batch_size: usize,
+    max_attempts: u32,
+    timeout_secs: f64,
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if batch_size == 0 {
+        problems.push(Problem::new(
+            file,
+            format!("{section}.batch_size"),
+            "must be at least 1",
+        ));
+    }
+    if max_attempts == 0 {
+        problems.push(Problem::new(
+            file,
+            format!("{section}.max_attempts"),
+            "must be at least 1",
+        ));
+    }
+    if !(timeout_secs > 0.0 && timeout_secs.is_finite()) {
+        problems.push(Problem::new(
+            file,
+            format!("{section}.timeout_secs"),
+            "must be a positive number of seconds",
+        ));
+    }
+    problems
 }
 
 /// `sha256=<hex>` of HMAC-SHA256 over `{timestamp}.{body}`.
